@@ -1,0 +1,68 @@
+//! Flags and entry point of `failscope emit`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::io::{AsyncBufRead, BufReader};
+
+use crate::{ProducerConfig, TopicsArgs, emit_lines, new_producer, wait_for_brokers};
+
+/// Validate JSON-lines events and produce them to Kafka.
+#[derive(Debug, clap::Args)]
+pub struct EmitArgs {
+    /// File of JSON lines, one event each; standard input when absent or `-`.
+    pub file: Option<PathBuf>,
+    /// Kafka bootstrap servers, comma-separated `host:port`.
+    #[arg(long, env = "FAILSCOPE_BROKERS", default_value = "127.0.0.1:9092")]
+    pub brokers: String,
+    #[command(flatten)]
+    pub topics: TopicsArgs,
+    /// Only validate; produce nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How long to wait for a broker to answer before giving up.
+    #[arg(long, env = "FAILSCOPE_CONNECT_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub connect_timeout: Duration,
+    /// How long a message may wait for acknowledgement, retries included.
+    #[arg(long, env = "FAILSCOPE_DELIVERY_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub delivery_timeout: Duration,
+}
+
+/// Runs `failscope emit`. Invalid lines are listed on standard error as `line N: reason`;
+/// the exit status is 1 if any line was invalid or undeliverable.
+pub async fn run_emit(args: EmitArgs) -> anyhow::Result<ExitCode> {
+    let input: Box<dyn AsyncBufRead + Unpin + Send> = match &args.file {
+        Some(path) if path.as_os_str() != "-" => Box::new(BufReader::new(
+            tokio::fs::File::open(path).await.with_context(|| format!("cannot open {}", path.display()))?,
+        )),
+        _ => Box::new(BufReader::new(tokio::io::stdin())),
+    };
+    let producer = if args.dry_run {
+        None
+    } else {
+        let (brokers, timeout) = (args.brokers.clone(), args.connect_timeout);
+        tokio::task::spawn_blocking(move || wait_for_brokers(&brokers, timeout))
+            .await
+            .context("broker check panicked")??;
+        let config = ProducerConfig { brokers: args.brokers.clone(), delivery_timeout: args.delivery_timeout };
+        Some(new_producer(&config)?)
+    };
+    let report = emit_lines(input, producer.as_ref(), &args.topics.topics()).await.context("cannot read input")?;
+    for line in &report.invalid {
+        eprintln!("line {}: {}", line.line_number, line.reason);
+    }
+    for line in &report.undelivered {
+        eprintln!("line {}: not delivered: {}", line.line_number, line.reason);
+    }
+    let verb = if args.dry_run { "valid" } else { "delivered" };
+    let n_ok = if args.dry_run { report.n_valid } else { report.n_delivered };
+    eprintln!(
+        "{n_ok} {verb}, {} invalid, {} undelivered, of {} lines",
+        report.invalid.len(),
+        report.undelivered.len(),
+        report.n_lines
+    );
+    Ok(if report.is_success() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}

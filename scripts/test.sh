@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine with only the Rust toolchain: installs the test
+# broker (cached after the first run) and the Python packages the interop tests use, checks
+# formatting, lints and docs, starts one broker for the run, and runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CACHE_DIR=${FAILSCOPE_CACHE_DIR:-$HOME/.cache/failscope}
+export FAILSCOPE_CACHE_DIR=$CACHE_DIR
+
+scripts/broker.sh install
+
+# DuckDB reads the lake in the interop test; it lives in a project venv, not the system.
+VENV=$CACHE_DIR/venv
+if [[ ! -x $VENV/bin/python ]] || ! "$VENV/bin/python" -c 'import duckdb' 2>/dev/null; then
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet 'duckdb==1.5.*'
+fi
+export FAILSCOPE_TEST_PYTHON=$VENV/bin/python
+
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+
+RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/failscope-test.XXXXXX")
+trap 'scripts/broker.sh stop "$RUN_DIR"; rm -rf "$RUN_DIR"' EXIT
+FAILSCOPE_TEST_BROKERS=$(scripts/broker.sh start "$RUN_DIR/broker")
+export FAILSCOPE_TEST_BROKERS
+echo "test broker at $FAILSCOPE_TEST_BROKERS" >&2
+
+cargo test --workspace --locked "$@"
