@@ -9,6 +9,9 @@ CACHE_DIR=${FAILSCOPE_CACHE_DIR:-$HOME/.cache/failscope}
 export FAILSCOPE_CACHE_DIR=$CACHE_DIR
 
 scripts/broker.sh install
+# Tests that must stop and restart a broker of their own (spool, crash tests) start this binary.
+FAILSCOPE_TANSU=$(scripts/broker.sh path)
+export FAILSCOPE_TANSU
 
 # DuckDB reads the lake in the interop test; it lives in a project venv, not the system.
 VENV=$CACHE_DIR/venv
