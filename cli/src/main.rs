@@ -29,6 +29,14 @@ enum LogFormat {
 enum Command {
     /// Validate JSON-lines events and produce them to Kafka, one topic per event type.
     Emit(failscope_emit::cli::EmitArgs),
+    /// Consume events from Kafka into the Parquet lake, effectively once.
+    Ingest(failscope_ingest::cli::IngestArgs),
+    /// Run a CI job, passing its output through, and emit its job_outcome.
+    Run(failscope_emit::RunArgs),
+    /// Probe targets' TCP/TLS connectivity periodically and emit connect_attempt events.
+    Probe(failscope_emit::ProbeArgs),
+    /// Simulate a CI fleet and its incidents, with ground truth, deterministically.
+    Simulate(failscope_emit::SimulateArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,9 +52,12 @@ fn main() -> ExitCode {
     let shutdown = CancellationToken::new();
     runtime.spawn(cancel_on_signal(shutdown.clone()));
     let result = runtime.block_on(async move {
-        let _ = &shutdown;
         match cli.command {
             Command::Emit(args) => failscope_emit::cli::run_emit(args).await,
+            Command::Ingest(args) => failscope_ingest::cli::run_ingest(args, shutdown).await,
+            Command::Run(args) => failscope_emit::run_job(args).await,
+            Command::Probe(args) => failscope_emit::run_probe(args, shutdown).await,
+            Command::Simulate(args) => failscope_emit::run_simulate(args).await,
         }
     });
     match result {

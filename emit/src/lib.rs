@@ -1,9 +1,25 @@
-//! The worker side of failscope: a Kafka producer configured for the contract, and the
-//! `failscope emit` command that validates JSON lines and produces them to their topics.
+//! The worker side of failscope: a Kafka producer configured for the contract, the
+//! `failscope emit` command that validates JSON lines and produces them to their topics, and
+//! the emitter with its durable spool that `run`, `probe` and `simulate` build on.
 
 pub mod cli;
 mod emit_lines;
+mod emitter;
+mod emitter_args;
+mod identity;
 mod kafka;
+mod loss;
+pub mod probe;
+pub mod run;
+pub mod simulate;
+pub mod spool;
 
 pub use emit_lines::{EmitReport, InvalidLine, emit_lines};
+pub use emitter::{Delivery, EmitError, Emitter, EmitterConfig, EmitterStats};
+pub use emitter_args::EmitterArgs;
+pub use identity::{IdentityArgs, IdentityError, WorkerIdentity};
 pub use kafka::{KafkaError, ProducerConfig, Topics, TopicsArgs, create_topics, new_producer, wait_for_brokers};
+pub use loss::{LOSS_JOB_KIND, LOSS_RUNNER_REASON, loss_marker};
+pub use probe::{ProbeArgs, run_probe};
+pub use run::{RunArgs, run_job};
+pub use simulate::{SimulateArgs, run_simulate};

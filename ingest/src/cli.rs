@@ -1,0 +1,155 @@
+//! Flags and entry point of `failscope ingest`.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use failscope_emit::{ProducerConfig, TopicsArgs, create_topics, new_producer};
+use prometheus_client::registry::Registry;
+use tokio::runtime::Handle;
+use tokio_util::sync::CancellationToken;
+
+use crate::consumer::{new_consumer, run_loop};
+use crate::dead_letter::DeadLetters;
+use crate::lake::Lake;
+use crate::metrics::Metrics;
+use crate::pipeline::Pipeline;
+use crate::{FlushPolicy, IngestConfig};
+
+/// Consume events from Kafka into the Parquet lake, effectively once.
+#[derive(Debug, clap::Args)]
+pub struct IngestArgs {
+    /// Kafka bootstrap servers, comma-separated `host:port`.
+    #[arg(long, env = "FAILSCOPE_BROKERS", default_value = "127.0.0.1:9092")]
+    pub brokers: String,
+    /// Consumer group; processes in one group share the partitions.
+    #[arg(long, env = "FAILSCOPE_GROUP", default_value = "failscope-ingest")]
+    pub group: String,
+    #[command(flatten)]
+    pub topics: TopicsArgs,
+    /// The lake: a directory, or a `file://`, `s3://` or `gs://` URL.
+    #[arg(long, env = "FAILSCOPE_LAKE", default_value = "./lake")]
+    pub lake: String,
+    /// Roll a partition's files at this many buffered rows.
+    #[arg(long, env = "FAILSCOPE_MAX_ROWS", default_value_t = 1_000_000)]
+    pub max_rows: usize,
+    /// Roll a partition's files at this many buffered message bytes.
+    #[arg(long, env = "FAILSCOPE_MAX_BYTES", default_value_t = 128 << 20)]
+    pub max_bytes: usize,
+    /// Roll a partition's files when its oldest buffered row is this old.
+    #[arg(long, env = "FAILSCOPE_MAX_AGE", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub max_age: Duration,
+    /// Message bytes buffered over all partitions before the largest roll early.
+    #[arg(long, env = "FAILSCOPE_MEMORY_BUDGET", default_value_t = 512 << 20)]
+    pub memory_budget: usize,
+    /// Kafka group session timeout: how soon a dead member's partitions move.
+    #[arg(long, env = "FAILSCOPE_SESSION_TIMEOUT", default_value = "45s", value_parser = humantime::parse_duration)]
+    pub session_timeout: Duration,
+    /// On SIGINT/SIGTERM, how long to publish, commit and leave before giving up.
+    #[arg(long, env = "FAILSCOPE_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Duration,
+    /// Partitions of the source topics when the ingest has to create them.
+    #[arg(long, env = "FAILSCOPE_PARTITIONS", default_value_t = 6)]
+    pub partitions: i32,
+    /// Address of the `/metrics` and `/healthz` endpoints.
+    #[arg(long, env = "FAILSCOPE_HTTP_ADDR", default_value = "127.0.0.1:9464")]
+    pub http_addr: SocketAddr,
+}
+
+impl IngestArgs {
+    fn config(&self) -> anyhow::Result<IngestConfig> {
+        anyhow::ensure!(self.max_rows > 0, "--max-rows must be at least 1");
+        anyhow::ensure!(self.max_bytes > 0, "--max-bytes must be at least 1");
+        anyhow::ensure!(!self.max_age.is_zero(), "--max-age must be positive");
+        anyhow::ensure!(self.memory_budget >= self.max_bytes, "--memory-budget must be at least --max-bytes");
+        let topics = self.topics.topics();
+        anyhow::ensure!(topics.connect_attempts != topics.job_outcomes, "the two event types need distinct topics");
+        Ok(IngestConfig {
+            brokers: self.brokers.clone(),
+            group: self.group.clone(),
+            topics,
+            lake: self.lake.clone(),
+            flush: FlushPolicy {
+                max_rows: self.max_rows,
+                max_bytes: self.max_bytes,
+                max_age: self.max_age,
+                memory_budget: self.memory_budget,
+            },
+            session_timeout: self.session_timeout,
+            shutdown_timeout: self.shutdown_timeout,
+            connect_timeout: Duration::from_secs(10),
+        })
+    }
+}
+
+/// Runs `failscope ingest` until `shutdown` fires, then publishes, commits and exits.
+pub async fn run_ingest(args: IngestArgs, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
+    let config = args.config()?;
+    let lake =
+        Lake::open(&config.lake, Handle::current()).with_context(|| format!("cannot open lake {}", config.lake))?;
+
+    let mut registry = Registry::default();
+    let metrics = Metrics::new(&mut registry);
+    let listener = tokio::net::TcpListener::bind(args.http_addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.http_addr))?;
+    tracing::info!(addr = %listener.local_addr()?, "serving /metrics and /healthz");
+    let server_shutdown = shutdown.clone();
+    let router = crate::http::router(Arc::new(registry));
+    tokio::spawn(async move {
+        let serve = axum::serve(listener, router).with_graceful_shutdown(server_shutdown.cancelled_owned());
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "http server failed");
+        }
+    });
+
+    anyhow::ensure!(args.partitions > 0, "--partitions must be at least 1");
+    ensure_topics(&config, args.partitions, &shutdown).await?;
+    let producer =
+        new_producer(&ProducerConfig { brokers: config.brokers.clone(), delivery_timeout: Duration::from_secs(30) })?;
+    let pipeline = Pipeline::new(&config, lake, DeadLetters::new(producer), metrics.clone(), shutdown.clone());
+    let pipeline = Arc::new(Mutex::new(pipeline));
+    let consumer = new_consumer(&config, Arc::clone(&pipeline), metrics).context("cannot create the Kafka consumer")?;
+
+    let loop_shutdown = shutdown.clone();
+    let loop_config = config.clone();
+    let mut consume = tokio::task::spawn_blocking(move || run_loop(consumer, pipeline, &loop_config, &loop_shutdown));
+    let joined = tokio::select! {
+        joined = &mut consume => joined,
+        () = shutdown.cancelled() => match tokio::time::timeout(config.shutdown_timeout, &mut consume).await {
+            Ok(joined) => joined,
+            Err(_) => anyhow::bail!("shutdown did not finish within {:?}; unpublished rows will be consumed again", config.shutdown_timeout),
+        },
+    };
+    joined.context("the consume loop panicked")??;
+    tracing::info!("ingest stopped cleanly");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Creates the source topics (with `n_partitions`) and their dead-letter topics if missing,
+/// retrying while the broker is unreachable.
+async fn ensure_topics(config: &IngestConfig, n_partitions: i32, shutdown: &CancellationToken) -> anyhow::Result<()> {
+    let sources = [config.topics.connect_attempts.as_str(), config.topics.job_outcomes.as_str()];
+    let dead_letters = sources.map(IngestConfig::dead_letter_topic);
+    let dead_letters: Vec<&str> = dead_letters.iter().map(String::as_str).collect();
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        let created = async {
+            create_topics(&config.brokers, &sources, n_partitions).await?;
+            create_topics(&config.brokers, &dead_letters, 1).await
+        };
+        match created.await {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                tracing::warn!(error = format!("{e:#}"), brokers = config.brokers, "cannot reach Kafka; retrying")
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => anyhow::bail!("stopped before Kafka at {} could be reached", config.brokers),
+            () = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+    }
+}

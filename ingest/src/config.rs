@@ -1,0 +1,50 @@
+//! Validated ingest settings, built once from the command line.
+
+use std::time::Duration;
+
+use failscope_emit::Topics;
+
+/// When a partition's buffered rows are written out as Parquet files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlushPolicy {
+    /// Roll when a partition buffers this many rows.
+    pub max_rows: usize,
+    /// Roll when a partition buffers this many bytes of messages.
+    pub max_bytes: usize,
+    /// Roll when the oldest buffered row of a partition is this old, even on a quiet topic.
+    pub max_age: Duration,
+    /// Bytes buffered over all partitions; over it, the largest partitions roll first.
+    pub memory_budget: usize,
+}
+
+impl Default for FlushPolicy {
+    fn default() -> Self {
+        FlushPolicy {
+            max_rows: 1_000_000,
+            max_bytes: 128 << 20,
+            max_age: Duration::from_secs(60),
+            memory_budget: 512 << 20,
+        }
+    }
+}
+
+/// Everything `failscope ingest` needs, validated.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    pub brokers: String,
+    pub group: String,
+    pub topics: Topics,
+    /// A local directory or an object-store URL.
+    pub lake: String,
+    pub flush: FlushPolicy,
+    pub session_timeout: Duration,
+    pub shutdown_timeout: Duration,
+    pub connect_timeout: Duration,
+}
+
+impl IngestConfig {
+    /// The dead-letter topic of a source topic.
+    pub fn dead_letter_topic(topic: &str) -> String {
+        format!("{topic}.dlq")
+    }
+}

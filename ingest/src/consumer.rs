@@ -1,0 +1,239 @@
+//! The consume loop: polls Kafka on a dedicated thread, feeds the [`Pipeline`], flushes on the
+//! roll policy, commits offsets after publication, and handles rebalances.
+//!
+//! Rebalances run inside `poll`, in [`IngestContext::rebalance`]: on revoke, the revoked
+//! partitions are flushed and committed before they are given up; on assign, each partition's
+//! fetch offset comes from the lake (see [`crate::recovery`]) rather than from Kafka alone.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use rdkafka::Message;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
+use rdkafka::error::KafkaResult;
+use rdkafka::statistics::Statistics;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::{ClientConfig, ClientContext};
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::{Metrics, PartitionLabels};
+use crate::pipeline::{Pipeline, TopicPartition};
+use crate::{IngestConfig, IngestError};
+
+/// How often the loop checks flush ages and the memory budget when no message arrives.
+const TICK: Duration = Duration::from_millis(100);
+
+/// Hooks librdkafka calls from inside `poll`.
+pub struct IngestContext {
+    pipeline: Arc<Mutex<Pipeline>>,
+    metrics: Metrics,
+}
+
+impl std::fmt::Debug for IngestContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IngestContext").finish_non_exhaustive()
+    }
+}
+
+fn lock(pipeline: &Mutex<Pipeline>) -> MutexGuard<'_, Pipeline> {
+    // A panic while holding the lock already aborts the ingest; the data is still consistent
+    // because nothing is committed that is not published.
+    pipeline.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl ClientContext for IngestContext {
+    fn stats(&self, statistics: Statistics) {
+        for (topic, t) in &statistics.topics {
+            for (partition, p) in &t.partitions {
+                if *partition >= 0 && p.consumer_lag >= 0 {
+                    let labels = PartitionLabels { topic: topic.clone(), partition: i64::from(*partition) };
+                    self.metrics.consumer_lag.get_or_create(&labels).set(p.consumer_lag);
+                }
+            }
+        }
+    }
+}
+
+impl ConsumerContext for IngestContext {
+    fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                let committed = consumer.committed_offsets(tpl.clone(), Duration::from_secs(10)).ok();
+                let mut pipeline = lock(&self.pipeline);
+                let mut assignment = TopicPartitionList::new();
+                for element in tpl.elements() {
+                    let (topic, partition) = (element.topic(), element.partition());
+                    let kafka_offset = committed
+                        .as_ref()
+                        .and_then(|c| c.find_partition(topic, partition))
+                        .and_then(|e| e.offset().to_raw())
+                        .filter(|o| *o >= 0);
+                    let offset = match pipeline.assign(topic, partition, kafka_offset) {
+                        Ok(Some(resume)) => Offset::Offset(resume),
+                        Ok(None) => Offset::Beginning,
+                        Err(e) => {
+                            // Without knowing the lake's state we must not fetch: leave the
+                            // partition unassigned so that the group does not advance it.
+                            tracing::error!(topic, partition, error = format!("{e:#}"), "cannot recover partition");
+                            continue;
+                        }
+                    };
+                    if let Err(e) = assignment.add_partition_offset(topic, partition, offset) {
+                        tracing::error!(topic, partition, error = %e, "cannot build assignment");
+                    }
+                }
+                if let Err(e) = consumer.assign(&assignment) {
+                    tracing::error!(error = %e, "assign failed");
+                }
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                let lost = consumer.assignment_lost();
+                let mut pipeline = lock(&self.pipeline);
+                let revoked: Vec<TopicPartition> =
+                    tpl.elements().iter().map(|e| (e.topic().to_string(), e.partition())).collect();
+                if !lost {
+                    let offsets = flush_partitions(&mut pipeline, &revoked);
+                    commit(consumer, &offsets, CommitMode::Sync);
+                }
+                for tp in &revoked {
+                    pipeline.forget(tp);
+                }
+                tracing::info!(n_partitions = revoked.len(), lost, "partitions revoked");
+                if let Err(e) = consumer.unassign() {
+                    tracing::error!(error = %e, "unassign failed");
+                }
+            }
+            other => tracing::error!(error = ?other, "rebalance error"),
+        }
+    }
+}
+
+/// Flushes `partitions`, returning the offsets that may be committed. A failed flush keeps its
+/// rows buffered (they are retried, or consumed again by the next owner).
+fn flush_partitions(pipeline: &mut Pipeline, partitions: &[TopicPartition]) -> Vec<(TopicPartition, i64)> {
+    let mut offsets = Vec::new();
+    for tp in partitions {
+        match pipeline.flush(tp) {
+            Ok(Some(offset)) => offsets.push((tp.clone(), offset)),
+            Ok(None) => {}
+            Err(IngestError::Interrupted) => {}
+            Err(e) => {
+                tracing::error!(topic = tp.0, partition = tp.1, error = format!("{e:#}"), "flush failed; will retry")
+            }
+        }
+    }
+    offsets
+}
+
+fn commit(consumer: &BaseConsumer<IngestContext>, offsets: &[(TopicPartition, i64)], mode: CommitMode) {
+    if offsets.is_empty() {
+        return;
+    }
+    let mut tpl = TopicPartitionList::new();
+    for ((topic, partition), offset) in offsets {
+        if let Err(e) = tpl.add_partition_offset(topic, *partition, Offset::Offset(*offset)) {
+            tracing::warn!(topic, partition, error = %e, "cannot build commit");
+        }
+    }
+    // The lake is the source of truth; a failed commit only delays what Kafka tools show.
+    if let Err(e) = consumer.commit(&tpl, mode) {
+        tracing::warn!(error = %e, "offset commit failed");
+    }
+}
+
+/// Builds the group consumer. Auto-commit and auto offset store are off: offsets are
+/// committed only after publication.
+pub fn new_consumer(
+    config: &IngestConfig,
+    pipeline: Arc<Mutex<Pipeline>>,
+    metrics: Metrics,
+) -> KafkaResult<BaseConsumer<IngestContext>> {
+    let budget_kb = (config.flush.memory_budget / 1024 / 4).clamp(1024, 65_536);
+    ClientConfig::new()
+        .set("bootstrap.servers", &config.brokers)
+        .set("group.id", &config.group)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", config.session_timeout.as_millis().to_string())
+        .set("partition.assignment.strategy", "range")
+        .set("queued.max.messages.kbytes", budget_kb.to_string())
+        .set("statistics.interval.ms", "5000")
+        .set("log_level", "3")
+        .create_with_context(IngestContext { pipeline, metrics })
+}
+
+/// Runs the consume loop until `shutdown`, then flushes, commits and leaves the group.
+pub fn run_loop(
+    consumer: BaseConsumer<IngestContext>,
+    pipeline: Arc<Mutex<Pipeline>>,
+    config: &IngestConfig,
+    shutdown: &CancellationToken,
+) -> Result<(), IngestError> {
+    let topics = [config.topics.connect_attempts.as_str(), config.topics.job_outcomes.as_str()];
+    consumer.subscribe(&topics)?;
+    let mut paused = false;
+    let mut next_tick = Instant::now() + TICK;
+    while !shutdown.is_cancelled() {
+        let full = match consumer.poll(TICK) {
+            Some(Ok(message)) => {
+                let tp = (message.topic().to_string(), message.partition());
+                lock(&pipeline).handle(&message).then_some(tp)
+            }
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "kafka error; the client retries");
+                None
+            }
+            None => None,
+        };
+        if let Some(tp) = full {
+            let offsets = flush_partitions(&mut lock(&pipeline), &[tp]);
+            commit(&consumer, &offsets, CommitMode::Async);
+        }
+        let now = Instant::now();
+        if now >= next_tick {
+            next_tick = now + TICK;
+            let mut p = lock(&pipeline);
+            let due = p.due(now);
+            let offsets = flush_partitions(&mut p, &due);
+            commit(&consumer, &offsets, CommitMode::Async);
+            // Flushes failing while messages keep arriving would grow memory without bound:
+            // stop fetching (while still polling, so we stay in the group) until they succeed.
+            let over = p.buffered_bytes() > p.memory_budget();
+            if over != paused {
+                let assigned = p.assigned().cloned().collect::<Vec<_>>();
+                drop(p);
+                set_paused(&consumer, &assigned, over);
+                paused = over;
+            }
+        }
+    }
+    tracing::info!("shutting down: publishing open files");
+    let offsets = {
+        let mut p = lock(&pipeline);
+        let assigned: Vec<TopicPartition> = p.assigned().cloned().collect();
+        flush_partitions(&mut p, &assigned)
+    };
+    commit(&consumer, &offsets, CommitMode::Sync);
+    consumer.unsubscribe();
+    // Poll once so that the revoke of leaving the group runs on this thread.
+    let _ = consumer.poll(Duration::from_millis(100));
+    drop(consumer);
+    tracing::info!("left the consumer group");
+    Ok(())
+}
+
+fn set_paused(consumer: &BaseConsumer<IngestContext>, partitions: &[TopicPartition], pause: bool) {
+    let mut tpl = TopicPartitionList::new();
+    for (topic, partition) in partitions {
+        tpl.add_partition(topic, *partition);
+    }
+    let result = if pause { consumer.pause(&tpl) } else { consumer.resume(&tpl) };
+    match result {
+        Ok(()) => {
+            tracing::warn!(paused = pause, "memory budget: fetching {}", if pause { "paused" } else { "resumed" })
+        }
+        Err(e) => tracing::error!(error = %e, "cannot pause or resume fetching"),
+    }
+}

@@ -1,0 +1,142 @@
+//! The dead-letter topic: a message that violates the contract is produced, with its original
+//! key, bytes and headers, to `<topic>.dlq`, with headers naming the error and the source. An
+//! offset is committed only once its dead letter is acknowledged; if the dead-letter topic
+//! cannot be written, the partition stops progressing and keeps retrying.
+
+use std::time::Duration;
+
+use failscope_schemas::ContractError;
+use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::types::RDKafkaErrorCode;
+use tokio_util::sync::CancellationToken;
+
+use crate::IngestError;
+use crate::config::IngestConfig;
+
+/// A dead letter on its way to the dead-letter topic.
+pub struct DeadLetter {
+    pub topic: String,
+    pub reason_kind: &'static str,
+    key: Option<Vec<u8>>,
+    payload: Vec<u8>,
+    headers: OwnedHeaders,
+    delivery: Option<DeliveryFuture>,
+}
+
+impl std::fmt::Debug for DeadLetter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeadLetter").field("topic", &self.topic).field("reason_kind", &self.reason_kind).finish()
+    }
+}
+
+impl DeadLetter {
+    /// Describes `message`, rejected for `error`, as a dead letter.
+    pub fn of(message: &BorrowedMessage<'_>, error: &ContractError) -> DeadLetter {
+        let mut headers = OwnedHeaders::new();
+        if let Some(original) = message.headers() {
+            for h in original.iter() {
+                headers = headers.insert(Header { key: h.key, value: h.value });
+            }
+        }
+        let text = |s: &str| s.as_bytes().to_vec();
+        for (key, value) in [
+            ("failscope.error", text(&error.to_string())),
+            ("failscope.error_kind", text(error.kind())),
+            ("failscope.source_topic", text(message.topic())),
+            ("failscope.source_partition", text(&message.partition().to_string())),
+            ("failscope.source_offset", text(&message.offset().to_string())),
+        ] {
+            headers = headers.insert(Header { key, value: Some(&value) });
+        }
+        DeadLetter {
+            topic: IngestConfig::dead_letter_topic(message.topic()),
+            reason_kind: error.kind(),
+            key: message.key().map(<[u8]>::to_vec),
+            payload: message.payload().unwrap_or_default().to_vec(),
+            headers,
+            delivery: None,
+        }
+    }
+}
+
+/// Produces dead letters and waits for their acknowledgement.
+pub struct DeadLetters {
+    producer: FutureProducer,
+}
+
+impl std::fmt::Debug for DeadLetters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeadLetters").finish_non_exhaustive()
+    }
+}
+
+impl DeadLetters {
+    pub fn new(producer: FutureProducer) -> Self {
+        DeadLetters { producer }
+    }
+
+    /// Hands the dead letter to the producer; acknowledgement is awaited by [`Self::settle`].
+    pub fn send(&self, letter: &mut DeadLetter) {
+        let mut record = FutureRecord::to(&letter.topic).payload(&letter.payload).headers(letter.headers.clone());
+        if let Some(key) = &letter.key {
+            record = record.key(key);
+        }
+        loop {
+            match self.producer.send_result(record) {
+                Ok(delivery) => {
+                    letter.delivery = Some(delivery);
+                    return;
+                }
+                Err((rdkafka::error::KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err((e, _)) => {
+                    // Not queued: settle() sees no delivery and sends it again.
+                    tracing::warn!(topic = letter.topic, error = %e, "cannot queue dead letter");
+                    letter.delivery = None;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Blocks until every letter in `pending` is acknowledged, re-sending failures with
+    /// backoff. Returns `Interrupted` if `shutdown` fires first.
+    pub fn settle(&self, pending: &mut Vec<DeadLetter>, shutdown: &CancellationToken) -> Result<(), IngestError> {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let mut failed = Vec::new();
+            for mut letter in pending.drain(..) {
+                let acknowledged = match letter.delivery.take() {
+                    Some(delivery) => match futures::executor::block_on(delivery) {
+                        Ok(Ok(_)) => true,
+                        Ok(Err((e, _))) => {
+                            tracing::warn!(topic = letter.topic, error = %e, "dead letter not acknowledged; retrying");
+                            false
+                        }
+                        Err(_) => false,
+                    },
+                    None => false,
+                };
+                if !acknowledged {
+                    failed.push(letter);
+                }
+            }
+            if failed.is_empty() {
+                return Ok(());
+            }
+            if shutdown.is_cancelled() {
+                *pending = failed;
+                return Err(IngestError::Interrupted);
+            }
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+            for letter in &mut failed {
+                self.send(letter);
+            }
+            *pending = failed;
+        }
+    }
+}

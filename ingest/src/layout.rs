@@ -1,0 +1,57 @@
+//! Where files live in the lake:
+//! `<table>/date=YYYY-MM-DD/hour=HH/<topic>+<partition>+<first_offset:020>.parquet`,
+//! partitioned by the UTC hour of the *event*, so late events land where they happened.
+
+use failscope_schemas::Timestamp;
+
+const MILLIS_PER_HOUR: i64 = 3_600_000;
+
+/// The UTC hour an instant falls in, counted from the Unix epoch.
+pub fn hour_of(t: Timestamp) -> i64 {
+    t.as_millis().div_euclid(MILLIS_PER_HOUR)
+}
+
+/// The lake-relative path of a data file.
+pub fn file_path(table: &str, hour: i64, topic: &str, partition: i32, first_offset: i64) -> String {
+    let (date, hour_of_day) = Timestamp::from_millis(hour * MILLIS_PER_HOUR).date_hour();
+    format!("{table}/date={date}/hour={hour_of_day:02}/{}", file_name(topic, partition, first_offset))
+}
+
+/// The file name: topic, partition and first offset, so that files of a partition sort by
+/// offset and a replay of the same offsets produces the same name.
+pub fn file_name(topic: &str, partition: i32, first_offset: i64) -> String {
+    format!("{topic}+{partition}+{first_offset:020}.parquet")
+}
+
+/// The topic, partition and first offset encoded in a file name, if it is a data file.
+pub fn parse_file_name(name: &str) -> Option<(&str, i32, i64)> {
+    let stem = name.strip_suffix(".parquet")?;
+    let mut parts = stem.rsplitn(3, '+');
+    let offset = parts.next()?.parse().ok()?;
+    let partition = parts.next()?.parse().ok()?;
+    let topic = parts.next()?;
+    Some((topic, partition, offset))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_use_the_event_hour_in_utc() {
+        let t = Timestamp::parse("2022-04-05T23:59:59.999Z").expect("valid");
+        let path = file_path("connect_attempts", hour_of(t), "ci.connect_attempts", 3, 42);
+        assert_eq!(path, "connect_attempts/date=2022-04-05/hour=23/ci.connect_attempts+3+00000000000000000042.parquet");
+        let before_epoch = Timestamp::parse("1969-12-31T23:30:00Z").expect("valid");
+        assert_eq!(hour_of(before_epoch), -1);
+    }
+
+    #[test]
+    fn file_names_round_trip() {
+        let name = file_name("ci.job_outcomes", 11, 1_234_567);
+        assert_eq!(parse_file_name(&name), Some(("ci.job_outcomes", 11, 1_234_567)));
+        for not_data in ["x.parquet.tmp", "a+b.parquet", "a+1+x.parquet", "notes.txt"] {
+            assert_eq!(parse_file_name(not_data), None, "{not_data}");
+        }
+    }
+}
