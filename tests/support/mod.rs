@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod lake;
+
 use std::collections::HashMap;
 use std::process::Command;
 use std::time::{Duration, Instant};

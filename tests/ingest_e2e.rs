@@ -1,0 +1,239 @@
+//! `failscope ingest` against the real test broker: exactly once across SIGKILLs and a
+//! rebalance, dead letters with reasons, a clean SIGTERM, and a lake DuckDB reads.
+
+mod support;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::TcpListener;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::topic_partition_list::Offset;
+use support::lake::{
+    IngestSetup, all_files, assert_exactly_once, event, flush, lake_ids, producer, send, signal, wait_exit,
+    wait_for_rows,
+};
+
+/// Produces `n` events to the setup's topics, `per_burst` at a time with `pause` between
+/// bursts. Returns every produced `event_id`.
+fn produce(setup: &IngestSetup, n: usize, per_burst: usize, pause: Duration) -> HashMap<String, bool> {
+    let producer = producer();
+    let mut ids = HashMap::with_capacity(n);
+    for i in 0..n {
+        let id = uuid::Uuid::now_v7().to_string();
+        let (is_connect, line) = event(i, &id);
+        let topic = if is_connect { &setup.connect_topic } else { &setup.job_topic };
+        send(&producer, topic, &format!("w-{}", i % 97), line.as_bytes());
+        ids.insert(id, is_connect);
+        if (i + 1) % per_burst == 0 {
+            std::thread::sleep(pause);
+        }
+    }
+    flush(&producer);
+    ids
+}
+
+fn assert_no_temporary_files(lake: &std::path::Path) {
+    let leftovers: Vec<_> = all_files(lake)
+        .into_iter()
+        .filter(|p| p.extension().is_none_or(|e| e != "parquet") || p.starts_with(lake.join("_staging")))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left in the lake: {leftovers:?}");
+}
+
+#[test]
+fn sigkill_at_random_instants_loses_and_duplicates_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lake = dir.path().join("lake");
+    let log = dir.path().join("ingest.log");
+    let setup = Arc::new(IngestSetup::new("crash", &lake, 6));
+    let n_events = 200_000;
+    let producing = Arc::new(AtomicBool::new(true));
+    let producer_thread = {
+        let (setup, producing) = (Arc::clone(&setup), Arc::clone(&producing));
+        std::thread::spawn(move || {
+            let ids = produce(&setup, n_events, 5_000, Duration::from_millis(300));
+            producing.store(false, Ordering::SeqCst);
+            ids
+        })
+    };
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
+    let mut n_kills = 0;
+    while n_kills < 20 || producing.load(Ordering::SeqCst) {
+        let mut child = setup.spawn(&["--max-rows", "7000"], &log);
+        std::thread::sleep(Duration::from_millis(rng.random_range(300..3_000)));
+        signal(&child, "KILL");
+        wait_exit(&mut child, Duration::from_secs(10));
+        n_kills += 1;
+    }
+    let produced = producer_thread.join().expect("producer thread");
+    let mut last = setup.spawn(&[], &log);
+    wait_for_rows(&lake, n_events, Duration::from_secs(300));
+    signal(&last, "TERM");
+    assert!(wait_exit(&mut last, Duration::from_secs(40)).success(), "clean exit after SIGTERM");
+    assert!(n_kills >= 20);
+    assert_exactly_once(&lake, &produced);
+    assert_no_temporary_files(&lake);
+}
+
+#[test]
+fn a_member_killed_mid_stream_hands_over_its_partitions() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lake = dir.path().join("lake");
+    let setup = Arc::new(IngestSetup::new("rebalance", &lake, 6));
+    let mut first = setup.spawn(&["--max-rows", "5000"], &dir.path().join("first.log"));
+    let mut second = setup.spawn(&["--max-rows", "5000"], &dir.path().join("second.log"));
+    let producer_thread = {
+        let setup = Arc::clone(&setup);
+        std::thread::spawn(move || produce(&setup, 60_000, 3_000, Duration::from_millis(400)))
+    };
+    std::thread::sleep(Duration::from_secs(4));
+    signal(&first, "KILL");
+    wait_exit(&mut first, Duration::from_secs(10));
+    let produced = producer_thread.join().expect("producer thread");
+    wait_for_rows(&lake, produced.len(), Duration::from_secs(180));
+    signal(&second, "TERM");
+    assert!(wait_exit(&mut second, Duration::from_secs(40)).success());
+    assert_exactly_once(&lake, &produced);
+}
+
+#[test]
+fn malformed_messages_go_to_the_dead_letter_topic_with_their_reason() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lake = dir.path().join("lake");
+    let setup = IngestSetup::new("dlq", &lake, 3);
+    let producer = producer();
+    let mut produced = HashMap::new();
+    let (n_valid, n_bad) = (200_000, 10_000);
+    let mut bad_reasons = BTreeMap::new();
+    for i in 0..n_valid + n_bad {
+        if i % 21 == 20 {
+            let (payload, reason): (Vec<u8>, &str) = match (i / 21) % 4 {
+                0 => (b"\xff\xfe not json".to_vec(), "malformed"),
+                1 => (
+                    event(i, "x").1.replace("\"schema_version\":1", "\"schema_version\":2").into_bytes(),
+                    "unsupported_version",
+                ),
+                2 => (event(1, "x").1.replace("\"target_host\":\"api.example.com\",", "").into_bytes(), "invalid"),
+                _ => (event(0, "x").1.into_bytes(), "wrong_event_type"),
+            };
+            // wrong_event_type: a job outcome on the connect topic.
+            send(&producer, &setup.connect_topic, "bad", &payload);
+            *bad_reasons.entry(reason).or_insert(0) += 1;
+        } else {
+            let id = uuid::Uuid::now_v7().to_string();
+            let (is_connect, line) = event(i, &id);
+            send(&producer, if is_connect { &setup.connect_topic } else { &setup.job_topic }, "w", line.as_bytes());
+            produced.insert(id, is_connect);
+        }
+    }
+    flush(&producer);
+    assert_eq!((produced.len(), bad_reasons.values().sum::<usize>()), (n_valid, n_bad));
+    let mut child = setup.spawn(&[], &dir.path().join("ingest.log"));
+    wait_for_rows(&lake, n_valid, Duration::from_secs(240));
+    let dead = support::consume_all(
+        &format!("{}.dlq", setup.connect_topic),
+        n_bad,
+        Duration::from_secs(120),
+        Duration::from_secs(2),
+    );
+    signal(&child, "TERM");
+    assert!(wait_exit(&mut child, Duration::from_secs(40)).success());
+    assert_eq!(dead.len(), n_bad, "every malformed message dead-lettered once");
+    let mut got_reasons = BTreeMap::new();
+    for m in &dead {
+        assert_eq!(m.headers["failscope.source_topic"], setup.connect_topic);
+        assert!(m.headers["failscope.source_offset"].parse::<i64>().is_ok());
+        assert!(!m.headers["failscope.error"].is_empty());
+        *got_reasons.entry(m.headers["failscope.error_kind"].clone()).or_insert(0) += 1;
+    }
+    let want: BTreeMap<String, usize> = bad_reasons.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    assert_eq!(got_reasons, want);
+    assert_exactly_once(&lake, &produced);
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+fn messages_consumed(port: u16) -> Option<u64> {
+    let body = Command::new("curl").args(["-sf", &format!("http://127.0.0.1:{port}/metrics")]).output().ok()?;
+    let text = String::from_utf8(body.stdout).ok()?;
+    let total = text
+        .lines()
+        .filter(|l| l.starts_with("failscope_ingest_messages_consumed_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    Some(total)
+}
+
+#[test]
+fn sigterm_publishes_commits_and_duckdb_reads_the_lake() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lake = dir.path().join("lake");
+    let setup = IngestSetup::new("sigterm", &lake, 3);
+    let produced = produce(&setup, 20_000, 20_000, Duration::ZERO);
+    let port = free_port();
+    let http = format!("127.0.0.1:{port}");
+    // A max age of an hour: nothing is published before the shutdown.
+    let mut child = setup.spawn(&["--max-age", "1h", "--http-addr", &http], &dir.path().join("ingest.log"));
+    let started = Instant::now();
+    while messages_consumed(port) != Some(20_000) {
+        assert!(started.elapsed() < Duration::from_secs(120), "ingest did not consume everything");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(lake_ids(&lake, "connect_attempts").is_empty(), "nothing published before shutdown");
+    let stopping = Instant::now();
+    signal(&child, "TERM");
+    let status = wait_exit(&mut child, Duration::from_secs(35));
+    assert!(status.success(), "exit status {status}");
+    assert!(stopping.elapsed() < Duration::from_secs(30), "within the default deadline");
+    assert_exactly_once(&lake, &produced);
+    assert_no_temporary_files(&lake);
+
+    // Offsets were committed up to the end of every partition.
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", support::brokers())
+        .set("group.id", &setup.group)
+        .create()
+        .expect("consumer");
+    for topic in [&setup.connect_topic, &setup.job_topic] {
+        let mut tpl = rdkafka::TopicPartitionList::new();
+        for p in 0..3 {
+            tpl.add_partition(topic, p);
+        }
+        let committed = consumer.committed_offsets(tpl, Duration::from_secs(10)).expect("committed offsets");
+        for e in committed.elements() {
+            let (_, high) =
+                consumer.fetch_watermarks(topic, e.partition(), Duration::from_secs(10)).expect("watermarks");
+            assert_eq!(e.offset(), Offset::Offset(high), "{topic}/{} committed to the end", e.partition());
+        }
+    }
+
+    // DuckDB reads the lake with hive partitioning and counts the same rows per table and hour.
+    let python = std::env::var("FAILSCOPE_TEST_PYTHON").unwrap_or_else(|_| "python3".to_string());
+    for table in ["connect_attempts", "job_outcomes"] {
+        let mut ours: BTreeMap<String, usize> = BTreeMap::new();
+        for (_, partition) in lake_ids(&lake, table) {
+            *ours.entry(partition.replace('/', " ")).or_default() += 1;
+        }
+        let script = format!(
+            "import duckdb\nfor d, h, n in duckdb.sql(\"SELECT date, hour, count(*) FROM read_parquet('{}/**/*.parquet', hive_partitioning=true, hive_types_autocast=false) GROUP BY ALL ORDER BY ALL\").fetchall(): print(f'date={{d}} hour={{h}} {{n}}')",
+            lake.join(table).display()
+        );
+        let out = Command::new(&python).args(["-c", &script]).output().expect("run python with duckdb");
+        assert!(out.status.success(), "duckdb: {}", String::from_utf8_lossy(&out.stderr));
+        let theirs: BTreeMap<String, usize> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.rsplit_once(' '))
+            .map(|(k, n)| (k.to_string(), n.parse().expect("count")))
+            .collect();
+        assert_eq!(theirs, ours, "{table}");
+        assert_eq!(ours.len(), 3, "{table}: events spread over three hours");
+    }
+}

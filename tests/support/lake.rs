@@ -1,0 +1,195 @@
+//! Helpers for tests of the ingest: realistic events, producing them, running the real
+//! `failscope ingest`, and reading the lake back from Parquet.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use arrow::array::{Array, StringArray};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use rdkafka::ClientConfig;
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+
+use super::{brokers, failscope};
+
+/// A topic pair and group for one test.
+#[derive(Debug, Clone)]
+pub struct IngestSetup {
+    pub connect_topic: String,
+    pub job_topic: String,
+    pub group: String,
+    pub lake: PathBuf,
+}
+
+impl IngestSetup {
+    pub fn new(name: &str, lake: &Path, n_partitions: i32) -> IngestSetup {
+        let setup = IngestSetup {
+            connect_topic: super::unique(&format!("{name}-connect")),
+            job_topic: super::unique(&format!("{name}-jobs")),
+            group: super::unique(&format!("{name}-group")),
+            lake: lake.to_path_buf(),
+        };
+        super::create_topics(&[&setup.connect_topic, &setup.job_topic], n_partitions);
+        setup
+    }
+
+    /// Starts `failscope ingest` with fast rolls; `extra` flags replace the test defaults.
+    /// Standard error goes to `log`.
+    pub fn spawn(&self, extra: &[&str], log: &Path) -> Child {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
+        let defaults = [("--http-addr", "127.0.0.1:0"), ("--max-age", "500ms"), ("--session-timeout", "6s")];
+        let defaults = defaults.iter().filter(|(flag, _)| !extra.contains(flag)).flat_map(|(f, v)| [*f, *v]);
+        failscope()
+            .args(["ingest", "--brokers", &brokers(), "--group", &self.group])
+            .args(["--connect-attempts-topic", &self.connect_topic, "--job-outcomes-topic", &self.job_topic])
+            .args(["--lake", self.lake.to_str().expect("utf-8 path")])
+            .args(defaults)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start failscope ingest")
+    }
+}
+
+/// A valid event, about 350 bytes of JSON; `i` spreads events over three event hours.
+pub fn event(i: usize, event_id: &str) -> (bool, String) {
+    let hour = 21 + i % 3;
+    if i % 4 == 0 {
+        let line = format!(
+            r#"{{"event_type":"job_outcome","schema_version":1,"event_id":"{event_id}","worker_id":"w-{w}","region":"us-east-2","provider":"aws","zone":"us-east-2a","job_id":"job-{i}","project":"lmp","job_kind":"container_build","started_at":"2022-04-05T{hour}:01:00Z","finished_at":"2022-04-05T{hour}:{m:02}:00Z","status":"failed","exit_code":1,"failed_step":"build","log_tail":"error: build failed\n"}}"#,
+            w = i % 97,
+            m = i % 60
+        );
+        (false, line)
+    } else {
+        let line = format!(
+            r#"{{"event_type":"connect_attempt","schema_version":1,"event_id":"{event_id}","worker_id":"w-{w}","region":"us-east-2","provider":"aws","zone":"us-east-2a","started_at":"2022-04-05T{hour}:{m:02}:{s:02}.{ms:03}Z","duration_ms":{d}.5,"target_service":"api","target_host":"api.example.com","target_port":443,"job_id":"job-{i}","phase":"log_upload","outcome":"{o}","attempt":1}}"#,
+            w = i % 97,
+            m = i % 60,
+            s = (i / 7) % 60,
+            ms = i % 1000,
+            d = i % 30_000,
+            o = if i % 9 == 0 { "timeout" } else { "ok" }
+        );
+        (true, line)
+    }
+}
+
+/// An idempotent producer for test data.
+pub fn producer() -> ThreadedProducer<DefaultProducerContext> {
+    ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("compression.type", "lz4")
+        .set("linger.ms", "20")
+        .set("log_level", "3")
+        .create()
+        .expect("producer config is valid")
+}
+
+/// Sends one message, waiting while the local queue is full.
+pub fn send(producer: &ThreadedProducer<DefaultProducerContext>, topic: &str, key: &str, payload: &[u8]) {
+    let mut record = BaseRecord::to(topic).key(key).payload(payload);
+    loop {
+        match producer.send(record) {
+            Ok(()) => return,
+            Err((_, back)) => {
+                record = back;
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    }
+}
+
+pub fn flush(producer: &ThreadedProducer<DefaultProducerContext>) {
+    producer.flush(Duration::from_secs(60)).expect("every test message acknowledged");
+}
+
+/// Every `event_id` in a table of the lake, with the `date=/hour=` folder it was found in.
+pub fn lake_ids(lake: &Path, table: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for file in parquet_files(&lake.join(table)) {
+        let partition = file.parent().and_then(|hour| {
+            let date = hour.parent()?.file_name()?.to_str()?;
+            Some(format!("{date}/{}", hour.file_name()?.to_str()?))
+        });
+        let partition = partition.expect("files live in date=/hour= folders");
+        let reader = std::fs::File::open(&file).expect("open parquet");
+        let builder = ParquetRecordBatchReaderBuilder::try_new(reader).expect("parquet footer");
+        let mask = ProjectionMask::columns(builder.parquet_schema(), ["event_id"]);
+        for batch in builder.with_projection(mask).build().expect("reader") {
+            let batch = batch.expect("batch");
+            let ids = batch.column(0).as_any().downcast_ref::<StringArray>().expect("event_id is utf8");
+            out.extend((0..ids.len()).map(|i| (ids.value(i).to_string(), partition.clone())));
+        }
+    }
+    out
+}
+
+/// Every file under `dir`, recursively, that ends in `.parquet`.
+pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
+    all_files(dir).into_iter().filter(|p| p.extension().is_some_and(|e| e == "parquet")).collect()
+}
+
+pub fn all_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return out };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(all_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// Polls until the lake holds at least `n` rows over both tables, or panics at `deadline`.
+pub fn wait_for_rows(lake: &Path, n: usize, deadline: Duration) {
+    let started = Instant::now();
+    loop {
+        let have = lake_ids(lake, "connect_attempts").len() + lake_ids(lake, "job_outcomes").len();
+        if have >= n {
+            return;
+        }
+        assert!(started.elapsed() < deadline, "lake holds {have} of {n} rows after {deadline:?}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Asserts that every id in `produced` is in the lake exactly once, and nothing else is.
+pub fn assert_exactly_once(lake: &Path, produced: &HashMap<String, bool>) {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for table in ["connect_attempts", "job_outcomes"] {
+        for (id, _) in lake_ids(lake, table) {
+            *seen.entry(id).or_default() += 1;
+        }
+    }
+    let duplicated = seen.values().filter(|n| **n > 1).count();
+    let missing = produced.keys().filter(|id| !seen.contains_key(*id)).count();
+    let unexpected = seen.keys().filter(|id| !produced.contains_key(*id)).count();
+    assert_eq!((missing, duplicated, unexpected), (0, 0, 0), "missing, duplicated, unexpected event ids");
+}
+
+/// Sends SIGTERM (or SIGKILL) to a child.
+pub fn signal(child: &Child, name: &str) {
+    let status = std::process::Command::new("kill").args([&format!("-{name}"), &child.id().to_string()]).status();
+    assert!(status.expect("run kill").success(), "kill -{name}");
+}
+
+/// Waits for a child to exit, panicking at `deadline`.
+pub fn wait_exit(child: &mut Child, deadline: Duration) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        assert!(started.elapsed() < deadline, "process did not exit within {deadline:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
