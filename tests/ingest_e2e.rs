@@ -15,8 +15,8 @@ use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::topic_partition_list::Offset;
 use support::lake::{
-    IngestSetup, all_files, assert_exactly_once, event, flush, lake_ids, producer, send, signal, wait_exit,
-    wait_for_rows,
+    IngestSetup, all_files, assert_exactly_once, event, flush, lake_ids, producer, send, signal, soak_events,
+    wait_exit, wait_for_rows,
 };
 
 /// Produces `n` events to the setup's topics, `per_burst` at a time with `pause` between
@@ -52,12 +52,12 @@ fn sigkill_at_random_instants_loses_and_duplicates_nothing() {
     let lake = dir.path().join("lake");
     let log = dir.path().join("ingest.log");
     let setup = Arc::new(IngestSetup::new("crash", &lake, 6));
-    let n_events = 200_000;
+    let n_events = soak_events(20_000);
     let producing = Arc::new(AtomicBool::new(true));
     let producer_thread = {
         let (setup, producing) = (Arc::clone(&setup), Arc::clone(&producing));
         std::thread::spawn(move || {
-            let ids = produce(&setup, n_events, 5_000, Duration::from_millis(300));
+            let ids = produce(&setup, n_events, n_events / 40, Duration::from_millis(300));
             producing.store(false, Ordering::SeqCst);
             ids
         })
@@ -65,8 +65,8 @@ fn sigkill_at_random_instants_loses_and_duplicates_nothing() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
     let mut n_kills = 0;
     while n_kills < 20 || producing.load(Ordering::SeqCst) {
-        let mut child = setup.spawn(&["--max-rows", "7000"], &log);
-        std::thread::sleep(Duration::from_millis(rng.random_range(300..3_000)));
+        let mut child = setup.spawn(&["--max-rows", &(n_events / 30).to_string()], &log);
+        std::thread::sleep(Duration::from_millis(rng.random_range(300..2_000)));
         signal(&child, "KILL");
         wait_exit(&mut child, Duration::from_secs(10));
         n_kills += 1;
@@ -90,7 +90,7 @@ fn a_member_killed_mid_stream_hands_over_its_partitions() {
     let mut second = setup.spawn(&["--max-rows", "5000"], &dir.path().join("second.log"));
     let producer_thread = {
         let setup = Arc::clone(&setup);
-        std::thread::spawn(move || produce(&setup, 60_000, 3_000, Duration::from_millis(400)))
+        std::thread::spawn(move || produce(&setup, soak_events(20_000), 1_000, Duration::from_millis(300)))
     };
     std::thread::sleep(Duration::from_secs(4));
     signal(&first, "KILL");
@@ -109,10 +109,11 @@ fn malformed_messages_go_to_the_dead_letter_topic_with_their_reason() {
     let setup = IngestSetup::new("dlq", &lake, 3);
     let producer = producer();
     let mut produced = HashMap::new();
-    let (n_valid, n_bad) = (200_000, 10_000);
+    let n_valid = soak_events(20_000);
+    let n_bad = n_valid / 20;
     let mut bad_reasons = BTreeMap::new();
     for i in 0..n_valid + n_bad {
-        if i % 21 == 20 {
+        if i % 21 == 20 && bad_reasons.values().sum::<usize>() < n_bad {
             let (payload, reason): (Vec<u8>, &str) = match (i / 21) % 4 {
                 0 => (b"\xff\xfe not json".to_vec(), "malformed"),
                 1 => (

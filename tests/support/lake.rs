@@ -37,7 +37,7 @@ impl IngestSetup {
 
     /// Starts `failscope ingest` with fast rolls; `extra` flags replace the test defaults.
     /// Standard error goes to `log`.
-    pub fn spawn(&self, extra: &[&str], log: &Path) -> Child {
+    pub fn spawn(&self, extra: &[&str], log: &Path) -> Ingest {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
         let defaults = [("--http-addr", "127.0.0.1:0"), ("--max-age", "500ms"), ("--session-timeout", "6s")];
         let defaults = defaults.iter().filter(|(flag, _)| !extra.contains(flag)).flat_map(|(f, v)| [*f, *v]);
@@ -50,8 +50,26 @@ impl IngestSetup {
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
+            .map(Ingest)
             .expect("start failscope ingest")
     }
+}
+
+/// A running `failscope ingest`, killed if the test ends (or panics) before it exits.
+#[derive(Debug)]
+pub struct Ingest(pub Child);
+
+impl Drop for Ingest {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The number of events a soak test produces: `FAILSCOPE_SOAK_EVENTS` or `default`. CI keeps
+/// the default small; the benchmarks and manual runs go larger.
+pub fn soak_events(default: usize) -> usize {
+    std::env::var("FAILSCOPE_SOAK_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 /// A valid event, about 350 bytes of JSON; `i` spreads events over three event hours.
@@ -149,16 +167,28 @@ pub fn all_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Rows in every Parquet file of the lake, from the footers alone.
+pub fn lake_rows(lake: &Path) -> usize {
+    parquet_files(lake)
+        .iter()
+        .filter_map(|file| {
+            let reader = std::fs::File::open(file).ok()?;
+            let builder = ParquetRecordBatchReaderBuilder::try_new(reader).ok()?;
+            usize::try_from(builder.metadata().file_metadata().num_rows()).ok()
+        })
+        .sum()
+}
+
 /// Polls until the lake holds at least `n` rows over both tables, or panics at `deadline`.
 pub fn wait_for_rows(lake: &Path, n: usize, deadline: Duration) {
     let started = Instant::now();
     loop {
-        let have = lake_ids(lake, "connect_attempts").len() + lake_ids(lake, "job_outcomes").len();
+        let have = lake_rows(lake);
         if have >= n {
             return;
         }
         assert!(started.elapsed() < deadline, "lake holds {have} of {n} rows after {deadline:?}");
-        std::thread::sleep(Duration::from_millis(250));
+        std::thread::sleep(Duration::from_millis(500));
     }
 }
 
@@ -176,17 +206,17 @@ pub fn assert_exactly_once(lake: &Path, produced: &HashMap<String, bool>) {
     assert_eq!((missing, duplicated, unexpected), (0, 0, 0), "missing, duplicated, unexpected event ids");
 }
 
-/// Sends SIGTERM (or SIGKILL) to a child.
-pub fn signal(child: &Child, name: &str) {
-    let status = std::process::Command::new("kill").args([&format!("-{name}"), &child.id().to_string()]).status();
+/// Sends SIGTERM (or SIGKILL) to a running ingest.
+pub fn signal(child: &Ingest, name: &str) {
+    let status = std::process::Command::new("kill").args([&format!("-{name}"), &child.0.id().to_string()]).status();
     assert!(status.expect("run kill").success(), "kill -{name}");
 }
 
 /// Waits for a child to exit, panicking at `deadline`.
-pub fn wait_exit(child: &mut Child, deadline: Duration) -> std::process::ExitStatus {
+pub fn wait_exit(child: &mut Ingest, deadline: Duration) -> std::process::ExitStatus {
     let started = Instant::now();
     loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
+        if let Some(status) = child.0.try_wait().expect("try_wait") {
             return status;
         }
         assert!(started.elapsed() < deadline, "process did not exit within {deadline:?}");
