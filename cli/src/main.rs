@@ -37,6 +37,12 @@ enum Command {
     Probe(failscope_emit::ProbeArgs),
     /// Simulate a CI fleet and its incidents, with ground truth, deterministically.
     Simulate(failscope_emit::SimulateArgs),
+    /// Run SQL over the lake: an interactive shell, `-c "..."` or `-f file.sql`.
+    Sql(failscope_analyze::cli::SqlArgs),
+    /// Run a named query from `queries/` (`--list` describes them).
+    Query(failscope_analyze::cli::QueryArgs),
+    /// Serve the SQL and named-query HTTP API over the lake.
+    Serve(failscope_analyze::cli::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +64,9 @@ fn main() -> ExitCode {
             Command::Run(args) => failscope_emit::run_job(args).await,
             Command::Probe(args) => failscope_emit::run_probe(args, shutdown).await,
             Command::Simulate(args) => failscope_emit::run_simulate(args).await,
+            Command::Sql(args) => failscope_analyze::cli::run_sql(args).await,
+            Command::Query(args) => failscope_analyze::cli::run_query(args).await,
+            Command::Serve(args) => failscope_analyze::cli::run_serve(args, shutdown).await,
         }
     });
     match result {

@@ -157,6 +157,9 @@ pub fn new_consumer(
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", config.session_timeout.as_millis().to_string())
+        // Also the rebalance timeout: how long a rebalance waits for a member that died
+        // without leaving. Our loop polls every 100 ms; flushes are the only long pauses.
+        .set("max.poll.interval.ms", (config.session_timeout * 2).max(Duration::from_secs(30)).as_millis().to_string())
         .set("partition.assignment.strategy", "range")
         .set("queued.max.messages.kbytes", budget_kb.to_string())
         .set("statistics.interval.ms", "5000")

@@ -1,0 +1,113 @@
+//! `Analyzer`: the entry point of the library. It owns the session over the lake, the named
+//! queries and the signature knowledge base, and runs SQL read-only.
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use datafusion::execution::context::SQLOptions;
+use datafusion::prelude::{DataFrame, SessionContext};
+use futures::TryStreamExt;
+
+use crate::catalog::{CatalogConfig, open_session};
+use crate::error::{AnalyzeError, Result};
+use crate::guard::check_read_only;
+use crate::named_query::{NamedQuery, QueryParams};
+use crate::signatures::Signatures;
+
+/// The file of `queries/` holding the signature knowledge base.
+pub const SIGNATURES_FILE: &str = "signatures.toml";
+
+/// A read-only analysis session over one lake.
+pub struct Analyzer {
+    ctx: SessionContext,
+    queries: Vec<NamedQuery>,
+    signatures: Signatures,
+}
+
+impl std::fmt::Debug for Analyzer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Analyzer").field("queries", &self.queries.len()).field("signatures", &self.signatures).finish()
+    }
+}
+
+/// Rows of a result, cut at a row cap when one was asked for.
+#[derive(Debug)]
+pub struct QueryResult {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    /// True when the query produced more rows than the cap and was cut.
+    pub truncated: bool,
+}
+
+impl QueryResult {
+    pub fn n_rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+}
+
+impl Analyzer {
+    /// Loads the knowledge base and named queries, then opens the session over the lake.
+    pub async fn open(config: &CatalogConfig) -> Result<Self> {
+        let signatures = Signatures::load(&config.queries_dir.join(SIGNATURES_FILE))?;
+        let queries = NamedQuery::load_dir(&config.queries_dir)?;
+        let ctx = open_session(config, &signatures).await?;
+        Ok(Analyzer { ctx, queries, signatures })
+    }
+
+    /// The underlying session, for callers that need DataFusion directly (tests, benchmarks).
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    pub fn queries(&self) -> &[NamedQuery] {
+        &self.queries
+    }
+
+    pub fn query(&self, name: &str) -> Result<&NamedQuery> {
+        self.queries.iter().find(|q| q.name == name).ok_or_else(|| AnalyzeError::UnknownQuery(name.to_string()))
+    }
+
+    pub fn signatures(&self) -> &Signatures {
+        &self.signatures
+    }
+
+    /// Plans one engineer's statement, refusing anything but a single read-only query.
+    pub async fn sql(&self, sql: &str) -> Result<DataFrame> {
+        check_read_only(sql)?;
+        // Second line of defence: DataFusion itself refuses DDL, DML and SET at planning.
+        let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
+        Ok(self.ctx.sql_with_options(sql, options).await?)
+    }
+
+    /// Plans a named query with its parameters bound as typed literals.
+    pub async fn named(&self, name: &str, params: &QueryParams) -> Result<DataFrame> {
+        let query = self.query(name)?;
+        let df = self.sql(&query.sql).await?;
+        Ok(df.with_param_values(params.to_param_values())?)
+    }
+
+    /// Runs a planned query and collects at most `row_cap` rows (all when `None`).
+    pub async fn collect(&self, df: DataFrame, row_cap: Option<usize>) -> Result<QueryResult> {
+        let schema = df.schema().inner().clone();
+        let df = match row_cap {
+            // One row more than the cap tells whether the result was cut.
+            Some(cap) => df.limit(0, Some(cap.saturating_add(1)))?,
+            None => df,
+        };
+        let mut stream = df.execute_stream().await?;
+        let (mut batches, mut n_rows, mut truncated) = (Vec::new(), 0usize, false);
+        while let Some(batch) = stream.try_next().await? {
+            let keep = row_cap.map_or(batch.num_rows(), |cap| batch.num_rows().min(cap - n_rows));
+            if keep < batch.num_rows() {
+                truncated = true;
+            }
+            if keep > 0 {
+                batches.push(batch.slice(0, keep));
+                n_rows += keep;
+            }
+            if truncated {
+                break;
+            }
+        }
+        Ok(QueryResult { schema, batches, truncated })
+    }
+}

@@ -1,0 +1,113 @@
+//! The DataFusion session over the lake: raw tables with typed partition columns, the
+//! signature knowledge base, and the views of `queries/views/` (dedup, classification, reports).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::{MemTable, TableProvider};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::logical_expr::ScalarUDF;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use failscope_schemas::arrow::{connect_attempts_schema, job_outcomes_schema};
+use tracing::debug;
+
+use crate::error::{AnalyzeError, Result};
+use crate::signatures::{MatchSignature, Signatures};
+
+/// Where the lake and the query files are, and how much the session may use.
+#[derive(Debug, Clone)]
+pub struct CatalogConfig {
+    /// The lake root, holding `connect_attempts/` and `job_outcomes/`.
+    pub lake: PathBuf,
+    /// The `queries/` directory: named queries, `views/`, `signatures.toml`.
+    pub queries_dir: PathBuf,
+    /// Memory for query execution; operators that can spill do so beyond it, others fail.
+    pub memory_limit_bytes: Option<usize>,
+    /// Parallelism of execution; `None` uses the number of cores.
+    pub target_partitions: Option<usize>,
+}
+
+/// The lake tables as files on disk; each gets a deduplicated view of the same name without
+/// the `_raw` suffix.
+pub const RAW_TABLES: [(&str, &str); 2] =
+    [("connect_attempts_raw", "connect_attempts"), ("job_outcomes_raw", "job_outcomes")];
+
+/// Builds a session with every table and view registered.
+pub async fn open_session(config: &CatalogConfig, signatures: &Signatures) -> Result<SessionContext> {
+    let mut session_config = SessionConfig::new().with_information_schema(true);
+    if let Some(n) = config.target_partitions {
+        session_config = session_config.with_target_partitions(n.max(1));
+    }
+    let mut runtime = RuntimeEnvBuilder::new();
+    if let Some(bytes) = config.memory_limit_bytes {
+        runtime = runtime.with_memory_limit(bytes, 1.0);
+    }
+    let ctx = SessionContext::new_with_config_rt(session_config, runtime.build_arc()?);
+
+    std::fs::metadata(&config.lake).map_err(|source| AnalyzeError::Lake { path: config.lake.clone(), source })?;
+    for ((raw, table), schema) in RAW_TABLES.into_iter().zip([connect_attempts_schema(), job_outcomes_schema()]) {
+        ctx.register_table(raw, lake_table(&config.lake.join(table), schema)?)?;
+    }
+    ctx.register_batch("signatures", signatures.to_batch()?)?;
+    ctx.register_udf(ScalarUDF::new_from_impl(MatchSignature::new(signatures.clone())));
+
+    for (name, sql) in view_files(&config.queries_dir.join("views"))? {
+        debug!(view = %name, "registering view");
+        ctx.sql(&sql).await?;
+    }
+    Ok(ctx)
+}
+
+/// The table schema including the partition columns taken from the path.
+pub fn with_partition_columns(file_schema: &SchemaRef) -> SchemaRef {
+    let mut fields: Vec<Field> = file_schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.extend(partition_columns().into_iter().map(|(name, ty)| Field::new(name, ty, false)));
+    Arc::new(Schema::new(fields))
+}
+
+/// `date=YYYY-MM-DD/hour=HH` typed, so that `WHERE date = …` prunes directories.
+fn partition_columns() -> Vec<(String, DataType)> {
+    vec![("date".to_string(), DataType::Date32), ("hour".to_string(), DataType::Int32)]
+}
+
+/// One lake table. Only `*.parquet` files under `<lake>/<table>/` are read; the ingest stages
+/// its temporary files in `<lake>/_staging/`, outside every table, so no query sees a partial
+/// file. The listing is redone on every scan, so newly published files show up at once.
+fn lake_table(dir: &Path, file_schema: SchemaRef) -> Result<Arc<dyn TableProvider>> {
+    if !dir.is_dir() {
+        // An empty lake (nothing ingested yet) is valid; it simply has no rows.
+        let schema = with_partition_columns(&file_schema);
+        return Ok(Arc::new(MemTable::try_new(schema, vec![vec![]])?));
+    }
+    let dir = dir.canonicalize().map_err(|source| AnalyzeError::Lake { path: dir.to_path_buf(), source })?;
+    let url = ListingTableUrl::parse(format!("{}/", dir.display()))?;
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(".parquet")
+        .with_table_partition_cols(partition_columns());
+    let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(file_schema);
+    Ok(Arc::new(ListingTable::try_new(config)?))
+}
+
+/// The `CREATE VIEW` files of `queries/views/`, in file-name order (views build on earlier ones).
+pub fn view_files(dir: &Path) -> Result<Vec<(String, String)>> {
+    let unreadable = |e: std::io::Error| AnalyzeError::QueryFile { path: dir.to_path_buf(), reason: e.to_string() };
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(unreadable)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(unreadable)?;
+    paths.retain(|p| p.extension().is_some_and(|e| e == "sql"));
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
+            let sql = std::fs::read_to_string(&path)
+                .map_err(|e| AnalyzeError::QueryFile { path: path.clone(), reason: e.to_string() })?;
+            let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            Ok((name, sql))
+        })
+        .collect()
+}

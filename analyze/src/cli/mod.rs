@@ -1,0 +1,157 @@
+//! The `failscope sql`, `query` and `serve` subcommands: their flags (clap `Args`) and their
+//! `run_*` functions, which the `failscope` binary calls after parsing.
+
+mod query;
+mod serve;
+mod sql;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use failscope_schemas::Timestamp;
+
+use crate::CatalogConfig;
+use crate::output::Format;
+
+pub use query::run_query;
+pub use serve::run_serve;
+pub use sql::run_sql;
+
+/// Where the lake and the query files are, and the memory queries may use.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LakeArgs {
+    /// Root directory of the Parquet lake (holding connect_attempts/ and job_outcomes/).
+    #[arg(long, env = "FAILSCOPE_LAKE", default_value = "lake")]
+    pub lake: PathBuf,
+
+    /// Directory of the SQL files: named queries, views/ and signatures.toml.
+    #[arg(long, env = "FAILSCOPE_QUERIES", default_value = "queries")]
+    pub queries: PathBuf,
+
+    /// Memory for query execution in MiB; beyond it, sorts and aggregations spill to disk or
+    /// the query fails (never the process). 0 means no limit.
+    #[arg(long, env = "FAILSCOPE_MEMORY_LIMIT_MIB", default_value_t = 4096)]
+    pub memory_limit_mib: usize,
+}
+
+impl LakeArgs {
+    pub fn catalog_config(&self) -> CatalogConfig {
+        CatalogConfig {
+            lake: self.lake.clone(),
+            queries_dir: self.queries.clone(),
+            memory_limit_bytes: (self.memory_limit_mib > 0).then(|| self.memory_limit_mib.saturating_mul(1 << 20)),
+            target_partitions: None,
+        }
+    }
+}
+
+/// `failscope sql`: an interactive SQL shell over the lake, or one command or file.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SqlArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+
+    /// Run this SQL and exit instead of starting the shell.
+    #[arg(short = 'c', long = "command", env = "FAILSCOPE_SQL_COMMAND", conflicts_with = "file")]
+    pub command: Option<String>,
+
+    /// Run the statements of this file and exit.
+    #[arg(short = 'f', long = "file", env = "FAILSCOPE_SQL_FILE")]
+    pub file: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, env = "FAILSCOPE_FORMAT", value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Where the interactive shell keeps its history.
+    #[arg(long, env = "FAILSCOPE_SQL_HISTORY", default_value = ".failscope_history")]
+    pub history: PathBuf,
+}
+
+/// `failscope query NAME`: run a named query of `queries/` with typed parameters.
+#[derive(Debug, Clone, clap::Args)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+
+    /// The query to run (see --list).
+    #[arg(required_unless_present = "list")]
+    pub name: Option<String>,
+
+    /// List the named queries with their descriptions and parameters.
+    #[arg(long, env = "FAILSCOPE_QUERY_LIST", default_value_t = false)]
+    pub list: bool,
+
+    /// Start of the window: RFC 3339 (2022-04-05T23:00:00Z) or a duration ago (24h, 7d).
+    #[arg(long, env = "FAILSCOPE_SINCE", default_value = "24h")]
+    pub since: String,
+
+    /// End of the window (exclusive): RFC 3339, a duration ago, or `now`.
+    #[arg(long, env = "FAILSCOPE_UNTIL", default_value = "now")]
+    pub until: String,
+
+    /// Only this region (e.g. us-east-2); all regions when absent.
+    #[arg(long, env = "FAILSCOPE_REGION")]
+    pub region: Option<String>,
+
+    /// Output format.
+    #[arg(long, env = "FAILSCOPE_FORMAT", value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// `failscope serve`: the HTTP API.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+
+    /// Address to listen on.
+    #[arg(long, env = "FAILSCOPE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+
+    /// Bearer token required on every request; no authentication when absent.
+    #[arg(long, env = "FAILSCOPE_API_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Longest a statement may run before it is cancelled (e.g. 30s, 2m).
+    #[arg(long, env = "FAILSCOPE_STATEMENT_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub statement_timeout: Duration,
+
+    /// Most rows a response carries; longer results are cut and flagged as truncated.
+    #[arg(long, env = "FAILSCOPE_ROW_CAP", default_value_t = 100_000)]
+    pub row_cap: usize,
+}
+
+/// Parses `--since`/`--until`: RFC 3339, `now`, or a duration before `now`.
+pub fn parse_instant(text: &str, now: Timestamp) -> Result<Timestamp, String> {
+    if text == "now" {
+        return Ok(now);
+    }
+    if let Ok(t) = Timestamp::parse(text) {
+        return Ok(t);
+    }
+    let ago =
+        humantime::parse_duration(text).map_err(|e| format!("{text:?} is neither RFC 3339 nor a duration: {e}"))?;
+    let ago_ms = i64::try_from(ago.as_millis()).map_err(|_| format!("{text:?} is too long ago"))?;
+    Ok(now.add_millis(-ago_ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_are_absolute_or_relative_to_now() {
+        let now = Timestamp::parse("2022-04-06T12:00:00Z").expect("valid");
+        let cases = [
+            ("now", "2022-04-06T12:00:00.000Z"),
+            ("2022-04-05T23:00:00Z", "2022-04-05T23:00:00.000Z"),
+            ("24h", "2022-04-05T12:00:00.000Z"),
+            ("90m", "2022-04-06T10:30:00.000Z"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_instant(text, now).expect(text).to_string(), want, "{text}");
+        }
+        assert!(parse_instant("yesterday", now).is_err());
+    }
+}

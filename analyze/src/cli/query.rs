@@ -1,0 +1,35 @@
+//! `failscope query`: lists or runs the named queries of `queries/`.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use failscope_schemas::Timestamp;
+
+use super::{QueryArgs, parse_instant};
+use crate::output::write_batches;
+use crate::{Analyzer, QueryParams};
+
+/// Runs `failscope query`; the window is validated before the lake is opened.
+pub async fn run_query(args: QueryArgs) -> anyhow::Result<ExitCode> {
+    let now = Timestamp::now();
+    let since = parse_instant(&args.since, now).map_err(anyhow::Error::msg).context("invalid --since")?;
+    let until = parse_instant(&args.until, now).map_err(anyhow::Error::msg).context("invalid --until")?;
+    anyhow::ensure!(since < until, "--since ({since}) must be before --until ({until})");
+
+    let analyzer = Analyzer::open(&args.lake.catalog_config()).await.context("cannot open the lake")?;
+    let mut stdout = std::io::stdout().lock();
+    if args.list {
+        for q in analyzer.queries() {
+            writeln!(stdout, "{:<28} {}  [params: {}]", q.name, q.description, q.params.join(", "))?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let name = args.name.context("a query name is required (see --list)")?;
+    let params = QueryParams { since, until, region: args.region };
+    let df = analyzer.named(&name, &params).await.with_context(|| format!("query {name} failed"))?;
+    let result = analyzer.collect(df, None).await.with_context(|| format!("query {name} failed"))?;
+    write_batches(args.format, &result.schema, &result.batches, &mut stdout)?;
+    stdout.flush()?;
+    Ok(ExitCode::SUCCESS)
+}

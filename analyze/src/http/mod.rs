@@ -1,0 +1,66 @@
+//! The HTTP API of `failscope serve`: `POST /v1/sql`, `GET /v1/queries`,
+//! `GET /v1/queries/{name}`. It holds no SQL and no business logic; it authenticates, limits
+//! and encodes, and leaves the rest to [`Analyzer`].
+
+mod error;
+mod handlers;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+
+use crate::Analyzer;
+
+pub use error::ApiError;
+
+/// Limits and credentials, validated at start-up.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Required as `Authorization: Bearer <token>` when set.
+    pub token: Option<String>,
+    pub statement_timeout: Duration,
+    pub row_cap: usize,
+}
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    pub analyzer: Arc<Analyzer>,
+    pub config: Arc<ApiConfig>,
+}
+
+/// The API's routes, with authentication in front of all of them.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/v1/sql", post(handlers::post_sql))
+        .route("/v1/queries", get(handlers::list_queries))
+        .route("/v1/queries/{name}", get(handlers::get_query))
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .with_state(state)
+}
+
+async fn authenticate(State(state): State<ApiState>, request: Request, next: Next) -> Result<Response, ApiError> {
+    if let Some(token) = &state.config.token {
+        let presented = request
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        if !presented.is_some_and(|p| constant_time_eq(p.as_bytes(), token.as_bytes())) {
+            return Err(ApiError::Unauthorized);
+        }
+    }
+    Ok(next.run(request).await)
+}
+
+/// Compares without returning early, so response time does not reveal the token's prefix.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,21 @@
+//! DataFusion over the failscope lake: the catalog, failure classification, views by region
+//! and time, engineers' SQL and the HTTP API.
+//!
+//! Every SQL statement the product runs lives in `queries/` (views in `queries/views/`, named
+//! queries at its top, the signature knowledge base in `queries/signatures.toml`); this crate
+//! registers and runs them, it holds no SQL of its own.
+
+pub mod analyzer;
+pub mod catalog;
+pub mod cli;
+pub mod error;
+pub mod guard;
+pub mod http;
+pub mod named_query;
+pub mod output;
+pub mod signatures;
+
+pub use analyzer::{Analyzer, QueryResult};
+pub use catalog::CatalogConfig;
+pub use error::AnalyzeError;
+pub use named_query::{NamedQuery, QueryParams};

@@ -1,0 +1,148 @@
+//! The HTTP API without a socket (`tower::ServiceExt::oneshot`): authentication, the
+//! read-only guard, the statement timeout, the row cap and the output formats.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use failscope_analyze::http::{ApiConfig, ApiState, router};
+use failscope_schemas::JobStatus;
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+const TOKEN: &str = "s3cret";
+
+async fn state(lake: &std::path::Path) -> ApiState {
+    ApiState {
+        analyzer: Arc::new(support::open(lake).await),
+        config: Arc::new(ApiConfig {
+            token: Some(TOKEN.to_string()),
+            statement_timeout: Duration::from_millis(500),
+            row_cap: 5,
+        }),
+    }
+}
+
+fn fixture_lake() -> tempfile::TempDir {
+    let lake = tempfile::tempdir().expect("temp dir");
+    let jobs = [support::job("a", "us-east-2", support::T0, JobStatus::Failed)];
+    support::write_lake(lake.path(), &jobs, &[], 0);
+    lake
+}
+
+fn post_sql(sql: &str, token: Option<&str>, accept: &str) -> Request<Body> {
+    let mut request = Request::post("/v1/sql").header("content-type", "application/json").header("accept", accept);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    request.body(Body::from(serde_json::json!({ "sql": sql }).to_string())).expect("request")
+}
+
+async fn send(state: &ApiState, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let response = router(state.clone()).oneshot(request).await.expect("infallible");
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.expect("body").to_bytes().to_vec();
+    (parts.status, parts.headers, body)
+}
+
+fn json(body: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(body).expect("JSON body")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requires_the_configured_token() {
+    let lake = fixture_lake();
+    let state = state(lake.path()).await;
+    for token in [None, Some("wrong"), Some("s3cre")] {
+        let (status, _, _) = send(&state, post_sql("SELECT 1", token, "application/json")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{token:?}");
+    }
+    let get = Request::get("/v1/queries").body(Body::empty()).expect("request");
+    assert_eq!(send(&state, get).await.0, StatusCode::UNAUTHORIZED);
+
+    let (status, _, body) = send(&state, post_sql("SELECT job_id FROM job_outcomes", Some(TOKEN), "*/*")).await;
+    assert_eq!(status, StatusCode::OK);
+    let body = json(&body);
+    assert_eq!(body["rows"], serde_json::json!([{ "job_id": "a" }]));
+    assert_eq!(body["truncated"], false);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refuses_every_kind_of_non_query() {
+    let lake = fixture_lake();
+    let state = state(lake.path()).await;
+    let cases = [
+        ("CREATE TABLE t AS SELECT 1", "ddl"),
+        ("DROP VIEW job_classifications", "ddl"),
+        ("CREATE EXTERNAL TABLE t STORED AS CSV LOCATION '/etc/passwd'", "ddl"),
+        ("INSERT INTO job_outcomes_raw SELECT * FROM job_outcomes_raw", "dml"),
+        ("DELETE FROM job_outcomes_raw", "dml"),
+        ("COPY (SELECT 1) TO '/tmp/failscope-copy.csv'", "copy"),
+        ("SET datafusion.execution.batch_size = 1", "set"),
+        ("SELECT 1; DROP VIEW job_outcomes", "multiple_statements"),
+    ];
+    for (sql, kind) in cases {
+        let (status, _, body) = send(&state, post_sql(sql, Some(TOKEN), "application/json")).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{sql}");
+        assert_eq!(json(&body)["statement_kind"], kind, "{sql}");
+    }
+    let (status, _, body) = send(&state, post_sql("SELEC 1", Some(TOKEN), "application/json")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{}", String::from_utf8_lossy(&body));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stops_a_runaway_query_at_the_timeout() {
+    let lake = fixture_lake();
+    let state = state(lake.path()).await;
+    let runaway = "SELECT SUM(value % 7) FROM range(100000000000000)";
+    let started = std::time::Instant::now();
+    let (status, _, body) = send(&state, post_sql(runaway, Some(TOKEN), "application/json")).await;
+    assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
+    assert_eq!(json(&body)["code"], "statement_timeout");
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cuts_a_huge_result_at_the_row_cap() {
+    let lake = fixture_lake();
+    let state = state(lake.path()).await;
+    let huge = "SELECT value FROM range(100000000)";
+    let (status, _, body) = send(&state, post_sql(huge, Some(TOKEN), "application/json")).await;
+    assert_eq!(status, StatusCode::OK);
+    let body = json(&body);
+    assert_eq!((body["row_count"].as_u64(), body["truncated"].as_bool()), (Some(5), Some(true)));
+    assert_eq!(body["rows"].as_array().map(Vec::len), Some(5));
+
+    let (status, headers, body) = send(&state, post_sql(huge, Some(TOKEN), "text/csv")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["x-failscope-truncated"], "true");
+    assert_eq!(String::from_utf8_lossy(&body).lines().count(), 6, "header and five rows");
+
+    let accept = "application/vnd.apache.arrow.stream";
+    let (_, headers, body) = send(&state, post_sql("SELECT value FROM range(3)", Some(TOKEN), accept)).await;
+    assert_eq!(headers["x-failscope-truncated"], "false");
+    let reader = arrow::ipc::reader::StreamReader::try_new(body.as_slice(), None).expect("arrow stream");
+    let n_rows: usize = reader.map(|b| b.expect("batch").num_rows()).sum();
+    assert_eq!(n_rows, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_and_describes_named_queries() {
+    let lake = fixture_lake();
+    let state = state(lake.path()).await;
+    let get = |uri: &str| {
+        Request::get(uri).header("authorization", format!("Bearer {TOKEN}")).body(Body::empty()).expect("request")
+    };
+    let (status, _, body) = send(&state, get("/v1/queries")).await;
+    assert_eq!(status, StatusCode::OK);
+    let names: Vec<_> = json(&body)["queries"].as_array().expect("list").iter().map(|q| q["name"].clone()).collect();
+    assert!(names.contains(&serde_json::json!("failures-by-region-hour")), "{names:?}");
+
+    let (status, _, body) = send(&state, get("/v1/queries/top-causes")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(json(&body)["sql"].as_str().is_some_and(|s| s.contains("top_causes_by_region_day")));
+    assert_eq!(send(&state, get("/v1/queries/nope")).await.0, StatusCode::NOT_FOUND);
+}

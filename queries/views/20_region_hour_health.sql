@@ -1,0 +1,18 @@
+-- region_hour_health: connect health of each region per hour, and whether the region had an
+-- open anomaly then. An anomaly is open when at least 20 attempts were made and at least 20 %
+-- of them failed (abandoned attempts count as failures: a hung connect() is the incident's
+-- symptom). Classification shows it as evidence; it never decides a job on its own.
+CREATE VIEW region_hour_health AS
+SELECT
+    region,
+    date,
+    hour,
+    COUNT(*) AS n_connects,
+    SUM(CASE WHEN outcome <> 'ok' AND outcome <> 'other' THEN 1 ELSE 0 END) AS n_failed_connects,
+    CAST(SUM(CASE WHEN outcome <> 'ok' AND outcome <> 'other' THEN 1 ELSE 0 END) AS DOUBLE)
+        / CAST(COUNT(*) AS DOUBLE) AS connect_failure_rate,
+    COUNT(*) >= 20
+        AND CAST(SUM(CASE WHEN outcome <> 'ok' AND outcome <> 'other' THEN 1 ELSE 0 END) AS DOUBLE)
+            >= 0.2 * CAST(COUNT(*) AS DOUBLE) AS anomaly_open
+FROM connect_attempts
+GROUP BY region, date, hour;
