@@ -96,7 +96,7 @@ fn a_member_killed_mid_stream_hands_over_its_partitions() {
     signal(&first, "KILL");
     wait_exit(&mut first, Duration::from_secs(10));
     let produced = producer_thread.join().expect("producer thread");
-    wait_for_rows(&lake, produced.len(), Duration::from_secs(180));
+    wait_for_rows(&lake, produced.len(), Duration::from_secs(300));
     signal(&second, "TERM");
     assert!(wait_exit(&mut second, Duration::from_secs(40)).success());
     assert_exactly_once(&lake, &produced);
