@@ -5,7 +5,8 @@
 //! `cargo bench -p failscope-analyze --bench analyze` runs a small lake. Sizes come from the
 //! environment: FAILSCOPE_BENCH_JOBS (default 200000), FAILSCOPE_BENCH_CONNECTS_PER_JOB (10),
 //! FAILSCOPE_BENCH_HOURS (24), FAILSCOPE_BENCH_RUNS (5), FAILSCOPE_BENCH_LAKE (where the lake
-//! is generated and reused). `-- --full` is the issue's size: 5 M jobs, 50 M connect attempts.
+//! is generated and reused), FAILSCOPE_BENCH_EXPLAIN (print failscope's plans with their
+//! metrics first). `-- --full` is the issue's size: 5 M jobs, 50 M connect attempts.
 //! DuckDB runs in one `python3 -c` process (`pip install duckdb`), fed one query at a time.
 
 #[path = "../tests/support/mod.rs"]
@@ -27,9 +28,11 @@ const QUERIES: [(&str, &str, bool); 3] = [
 
 const DUCKDB_DRIVER: &str = r#"
 import sys, time, duckdb
-lake, views = sys.argv[1], sys.argv[2]
+lake = sys.argv[1]
 con = duckdb.connect()
-con.execute(open(views).read().replace('{lake}', lake))
+con.execute("SET enable_progress_bar = false")  # it would write into the protocol on stdout
+for views in sys.argv[2:]:
+    con.execute(open(views).read().replace('{lake}', lake))
 for line in sys.stdin:
     sql = open(line.strip()).read()
     t = time.perf_counter()
@@ -53,11 +56,11 @@ struct DuckDb {
 }
 
 impl DuckDb {
-    fn start(lake: &Path, views: &Path) -> Option<DuckDb> {
+    fn start(lake: &Path, views: &[PathBuf]) -> Option<DuckDb> {
         let mut child = Command::new("python3")
             .args(["-c", DUCKDB_DRIVER])
             .arg(lake)
-            .arg(views)
+            .args(views)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -108,7 +111,19 @@ fn main() {
     let bench_dir = queries_dir.join("bench");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let analyzer = runtime.block_on(support::open(&lake));
-    let mut duckdb = DuckDb::start(&lake, &bench_dir.join("duckdb_views.sql"));
+    if std::env::var_os("FAILSCOPE_BENCH_EXPLAIN").is_some() {
+        for (name, file, _) in QUERIES {
+            let sql = std::fs::read_to_string(bench_dir.join(file)).expect("benchmark query file");
+            let explain = runtime.block_on(async {
+                let df = analyzer.context().sql(&format!("EXPLAIN ANALYZE {sql}")).await.expect("plans");
+                df.collect().await.expect("runs")
+            });
+            println!("({name})\n{}", arrow::util::pretty::pretty_format_batches(&explain).expect("formats"));
+        }
+    }
+    // DuckDB gets the same deduplicating views as failscope, from the same files.
+    let views = [bench_dir.join("duckdb_views.sql"), queries_dir.join("views/10_connect_attempts.sql")];
+    let mut duckdb = DuckDb::start(&lake, &views);
 
     let mut times: Vec<(Vec<f64>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); QUERIES.len()];
     for run in 0..runs {

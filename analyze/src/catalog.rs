@@ -68,9 +68,12 @@ pub fn with_partition_columns(file_schema: &SchemaRef) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// `date=YYYY-MM-DD/hour=HH` typed, so that `WHERE date = …` prunes directories.
+/// `date=YYYY-MM-DD/hour=HH`. `date` is typed, so that `WHERE date = …` prunes directories.
+/// `hour` stays text here and the views of `queries/views/` cast it to INT: DataFusion 55 turns
+/// an equality on an integer partition column into a listing prefix (`hour=5/`), which misses
+/// the lake's zero-padded `hour=05/` directories.
 fn partition_columns() -> Vec<(String, DataType)> {
-    vec![("date".to_string(), DataType::Date32), ("hour".to_string(), DataType::Int32)]
+    vec![("date".to_string(), DataType::Date32), ("hour".to_string(), DataType::Utf8)]
 }
 
 /// One lake table. Only `*.parquet` files under `<lake>/<table>/` are read; the ingest stages

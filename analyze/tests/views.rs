@@ -87,3 +87,16 @@ async fn window_and_region_filters_apply() {
     let result = analyzer.collect(df, None).await.expect("runs");
     assert_eq!(result.n_rows(), 1, "one region, one hour");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hour_filters_find_zero_padded_partitions() {
+    let lake = fixture_lake().await;
+    let analyzer = support::open(lake.path()).await;
+    for table in ["connect_attempts", "job_outcomes"] {
+        let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE date = DATE '2022-04-06' AND hour = 0");
+        let result = analyzer.collect(analyzer.sql(&sql).await.expect("plans"), None).await.expect("runs");
+        let mut out = Vec::new();
+        write_batches(Format::Csv, &result.schema, &result.batches, &mut out).expect("encodes");
+        assert_ne!(String::from_utf8_lossy(&out), "n\n0\n", "{table}: hour=00 must match hour = 0");
+    }
+}

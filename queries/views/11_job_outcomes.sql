@@ -1,5 +1,28 @@
 -- job_outcomes: one row per job outcome event, whatever a worker's spool re-delivered.
--- See 10_connect_attempts.sql for why the partition columns are part of the key.
+-- See 10_connect_attempts.sql for why it groups by the partition columns and uses MAX().
 CREATE VIEW job_outcomes AS
-SELECT DISTINCT ON (date, hour, region, event_id) *
-FROM job_outcomes_raw;
+SELECT
+    event_id,
+    MAX(schema_version) AS schema_version,
+    MAX(worker_id) AS worker_id,
+    region,
+    MAX(provider) AS provider,
+    MAX(zone) AS zone,
+    MAX(job_id) AS job_id,
+    MAX(run_attempt) AS run_attempt,
+    MAX(project) AS project,
+    MAX(job_kind) AS job_kind,
+    MAX(queued_at) AS queued_at,
+    MAX(started_at) AS started_at,
+    MAX(finished_at) AS finished_at,
+    MAX(status) AS status,
+    MAX(exit_code) AS exit_code,
+    MAX(signal) AS signal,
+    MAX(failed_step) AS failed_step,
+    MAX(runner_reason) AS runner_reason,
+    MAX(log_tail) AS log_tail,
+    first_value(labels) AS labels,
+    date,
+    CAST(hour AS INT) AS hour
+FROM job_outcomes_raw
+GROUP BY job_outcomes_raw.date, job_outcomes_raw.hour, job_outcomes_raw.region, job_outcomes_raw.event_id;
