@@ -30,7 +30,7 @@ fn produce(setup: &IngestSetup, n: usize, per_burst: usize, pause: Duration) -> 
         let topic = if is_connect { &setup.connect_topic } else { &setup.job_topic };
         send(&producer, topic, &format!("w-{}", i % 97), line.as_bytes());
         ids.insert(id, is_connect);
-        if (i + 1) % per_burst == 0 {
+        if (i + 1).is_multiple_of(per_burst) {
             std::thread::sleep(pause);
         }
     }

@@ -175,7 +175,9 @@ async fn every_rule_decides_its_case() {
     // A passing job gets no row; an incident in us-east-2 seen by the region's probes.
     jobs.push(job("passed", "us-west-1", T0, JobStatus::Passed));
     connects.extend(
-        (0..30).map(|n| probe("us-east-2", n, T0 + n as i64 * MINUTE, if n % 2 == 0 { C::Timeout } else { C::Ok })),
+        (0..30).map(|n| {
+            probe("us-east-2", n, T0 + n as i64 * MINUTE, if n.is_multiple_of(2) { C::Timeout } else { C::Ok })
+        }),
     );
     write_lake(lake.path(), &jobs, &connects, 0);
     // A spool re-delivers one job outcome and every connect attempt: each must count once.

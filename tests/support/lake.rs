@@ -75,7 +75,7 @@ pub fn soak_events(default: usize) -> usize {
 /// A valid event, about 350 bytes of JSON; `i` spreads events over three event hours.
 pub fn event(i: usize, event_id: &str) -> (bool, String) {
     let hour = 21 + i % 3;
-    if i % 4 == 0 {
+    if i.is_multiple_of(4) {
         let line = format!(
             r#"{{"event_type":"job_outcome","schema_version":1,"event_id":"{event_id}","worker_id":"w-{w}","region":"us-east-2","provider":"aws","zone":"us-east-2a","job_id":"job-{i}","project":"lmp","job_kind":"container_build","started_at":"2022-04-05T{hour}:01:00Z","finished_at":"2022-04-05T{hour}:{m:02}:00Z","status":"failed","exit_code":1,"failed_step":"build","log_tail":"error: build failed\n"}}"#,
             w = i % 97,
@@ -90,7 +90,7 @@ pub fn event(i: usize, event_id: &str) -> (bool, String) {
             s = (i / 7) % 60,
             ms = i % 1000,
             d = i % 30_000,
-            o = if i % 9 == 0 { "timeout" } else { "ok" }
+            o = if i.is_multiple_of(9) { "timeout" } else { "ok" }
         );
         (true, line)
     }
