@@ -236,5 +236,38 @@ fn sigterm_publishes_commits_and_duckdb_reads_the_lake() {
             .collect();
         assert_eq!(theirs, ours, "{table}");
         assert_eq!(ours.len(), 3, "{table}: events spread over three hours");
+
+        // `failscope sql` reads the same lake through its catalog and views.
+        let sql = format!("SELECT date, hour, count(*) AS n FROM {table} GROUP BY date, hour ORDER BY date, hour");
+        let by_sql: BTreeMap<String, usize> = failscope_sql(&lake, &sql)
+            .iter()
+            .map(|r| (format!("date={} hour={:02}", r[0], parse(&r[1])), parse(&r[2])))
+            .collect();
+        assert_eq!(by_sql, ours, "failscope sql over {table}");
     }
+
+    // Every test job failed a build step with exit code 1 and no connect trouble of its own: the
+    // classification calls each one a user failure, even though the region's connects time out.
+    let n_jobs = produced.values().filter(|is_connect| !**is_connect).count();
+    let attribution =
+        failscope_sql(&lake, "SELECT attribution, rule_id, count(*) FROM job_classifications GROUP BY 1, 2");
+    assert_eq!(attribution, [vec!["user".to_string(), "user_step".to_string(), n_jobs.to_string()]]);
+}
+
+fn parse(n: &str) -> usize {
+    n.parse().unwrap_or_else(|e| panic!("{n:?}: {e}"))
+}
+
+/// Runs `failscope sql -c` over `lake` and returns the CSV rows after the header.
+fn failscope_sql(lake: &std::path::Path, sql: &str) -> Vec<Vec<String>> {
+    let queries = concat!(env!("CARGO_MANIFEST_DIR"), "/../queries");
+    let out = support::failscope()
+        .args(["sql", "--format", "csv", "--queries", queries, "--lake"])
+        .arg(lake)
+        .args(["-c", sql])
+        .output()
+        .expect("run failscope sql");
+    assert!(out.status.success(), "failscope sql: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).expect("UTF-8 output");
+    text.lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).collect()
 }
