@@ -100,3 +100,27 @@ async fn hour_filters_find_zero_padded_partitions() {
         assert_ne!(String::from_utf8_lossy(&out), "n\n0\n", "{table}: hour=00 must match hour = 0");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loss_markers_are_not_jobs_and_are_reported_apart() {
+    let lake = tempfile::tempdir().expect("temp dir");
+    let mut failed = job("real", "us-east-2", T0, JobStatus::Failed);
+    failed.failed_step = Some(Cow::Borrowed("build"));
+    // What a worker whose spool overflowed emits (failscope_emit::loss::loss_marker).
+    let mut marker = job("telemetry-loss-1", "us-east-2", T0 + MINUTE, JobStatus::Errored);
+    marker.job_kind = Cow::Borrowed("telemetry_loss");
+    marker.runner_reason = Some(Cow::Borrowed("spool_full_dropped_events"));
+    marker.labels = Some([(Cow::Borrowed("n_dropped"), Cow::Borrowed("42"))].into());
+    write_lake(lake.path(), &[failed, marker], &[], 0);
+    let analyzer = support::open(lake.path()).await;
+    let query = async |sql: &str| {
+        let result = analyzer.collect(analyzer.sql(sql).await.expect("plans"), None).await.expect("runs");
+        let mut out = Vec::new();
+        write_batches(Format::Csv, &result.schema, &result.batches, &mut out).expect("encodes");
+        String::from_utf8(out).expect("utf-8")
+    };
+    assert_eq!(query("SELECT job_id FROM job_outcomes").await, "job_id\nreal\n");
+    assert_eq!(query("SELECT job_id FROM job_classifications").await, "job_id\nreal\n");
+    assert_eq!(query("SELECT jobs, failed FROM failures_by_region_hour").await, "jobs,failed\n1,1\n");
+    assert_eq!(query("SELECT region, n_dropped FROM telemetry_loss").await, "region,n_dropped\nus-east-2,42\n");
+}

@@ -1,5 +1,7 @@
 -- job_outcomes: one row per job outcome event, whatever a worker's spool re-delivered.
 -- See 10_connect_attempts.sql for why it groups by the partition columns and uses MAX().
+-- Loss markers (job_kind 'telemetry_loss', written by a worker whose spool overflowed) are not
+-- jobs: they are left out here and shown by the telemetry_loss view.
 CREATE VIEW job_outcomes AS
 SELECT
     event_id,
@@ -25,4 +27,5 @@ SELECT
     date,
     CAST(hour AS INT) AS hour
 FROM job_outcomes_raw
+WHERE job_kind <> 'telemetry_loss'
 GROUP BY job_outcomes_raw.date, job_outcomes_raw.hour, job_outcomes_raw.region, job_outcomes_raw.event_id;
