@@ -14,12 +14,8 @@ FAILSCOPE_TANSU=$(scripts/broker.sh path)
 export FAILSCOPE_TANSU
 
 # DuckDB reads the lake in the interop test; it lives in a project venv, not the system.
-VENV=$CACHE_DIR/venv
-if [[ ! -x $VENV/bin/python ]] || ! "$VENV/bin/python" -c 'import duckdb' 2>/dev/null; then
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet 'duckdb==1.5.*'
-fi
-export FAILSCOPE_TEST_PYTHON=$VENV/bin/python
+FAILSCOPE_TEST_PYTHON=$(scripts/duckdb-venv.sh)
+export FAILSCOPE_TEST_PYTHON
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

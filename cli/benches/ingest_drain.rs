@@ -1,0 +1,248 @@
+//! Benchmarks (b) and (d) of the ingest, against a real broker:
+//!
+//! - (b) drain: a topic pre-filled with N realistic events is drained by a count-only rdkafka
+//!   consumer and by `failscope ingest` (until every row is published in the lake), alternately,
+//!   each in a fresh consumer group; the figure is the ratio of their throughputs, median of the
+//!   runs.
+//! - (d) overload: `failscope ingest` with a memory budget B and no other reason to roll drains
+//!   a backlog of 2 × B of JSON; the figure is its peak resident memory (VmHWM) ÷ B.
+//!
+//! `scripts/bench.sh` starts a broker and runs it; by hand:
+//! `FAILSCOPE_BENCH_BROKERS=127.0.0.1:PORT cargo bench -p failscope --bench ingest_drain`.
+//! Sizes: FAILSCOPE_BENCH_DRAIN_EVENTS (default 300000), FAILSCOPE_BENCH_DRAIN_RUNS (3),
+//! FAILSCOPE_BENCH_BUDGET_MIB (32).
+
+#[path = "../../ingest/benches/support/events.rs"]
+mod events;
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use events::connect_event;
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+
+const PARTITIONS: i32 = 6;
+const ROWS_WRITTEN: &str = "failscope_ingest_rows_written_total";
+const CONSUMED: &str = "failscope_ingest_messages_consumed_total";
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+struct Topics {
+    connects: String,
+    jobs: String,
+}
+
+fn create_topics(brokers: &str, tag: &str) -> Topics {
+    let topics = Topics {
+        connects: format!("bench-{tag}-connects-{}", uuid::Uuid::new_v4()),
+        jobs: format!("bench-{tag}-jobs-{}", uuid::Uuid::new_v4()),
+    };
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", brokers).create().expect("admin client");
+    let new = [&topics.connects, &topics.jobs].map(|t| NewTopic::new(t, PARTITIONS, TopicReplication::Fixed(1)));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    for result in runtime.block_on(admin.create_topics(&new, &AdminOptions::new())).expect("create topics") {
+        result.expect("topic created");
+    }
+    topics
+}
+
+/// Produces `n` events to `topic`, keyed by worker like real workers; returns the JSON bytes.
+fn prefill(brokers: &str, topic: &str, n: usize) -> usize {
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("enable.idempotence", "true")
+        .set("compression.type", "lz4")
+        .set("linger.ms", "20")
+        .create()
+        .expect("producer");
+    let started = Instant::now();
+    let mut bytes = 0;
+    for i in 0..n {
+        let payload = connect_event(i);
+        bytes += payload.len();
+        let key = format!("worker-{}", i % 300);
+        let mut record = BaseRecord::to(topic).key(&key).payload(&payload);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, r)) => {
+                    record = r;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(300)).expect("every event acknowledged");
+    let secs = started.elapsed().as_secs_f64();
+    println!("prefill: {n} events, {} MiB of JSON, in {secs:.1} s", bytes >> 20);
+    bytes
+}
+
+/// Seconds for a consumer that only counts messages to read `n` from `topic`.
+fn count_only_drain(brokers: &str, topic: &str, n: usize) -> f64 {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", format!("bench-count-{}", uuid::Uuid::new_v4()))
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("consumer");
+    let started = Instant::now();
+    consumer.subscribe(&[topic]).expect("subscribe");
+    let mut seen = 0;
+    while seen < n {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(_)) => seen += 1,
+            Some(Err(e)) => panic!("count-only consumer: {e}"),
+            None => assert!(started.elapsed() < Duration::from_secs(600), "count-only consumer stalled at {seen}"),
+        }
+    }
+    started.elapsed().as_secs_f64()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
+}
+
+/// The sum of a Prometheus counter family, from the text exposition.
+fn metric_sum(port: u16, name: &str) -> Option<u64> {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    use std::io::{Read, Write};
+    write!(stream, "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut body = String::new();
+    stream.read_to_string(&mut body).ok()?;
+    Some(
+        body.lines()
+            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum(),
+    )
+}
+
+struct Ingest {
+    child: Child,
+    port: u16,
+}
+
+impl Ingest {
+    fn spawn(brokers: &str, topics: &Topics, lake: &Path, extra: &[&str]) -> Ingest {
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_failscope"))
+            .args(["ingest", "--brokers", brokers, "--group"])
+            .arg(format!("bench-ingest-{}", uuid::Uuid::new_v4()))
+            .args(["--connect-attempts-topic", &topics.connects, "--job-outcomes-topic", &topics.jobs, "--lake"])
+            .arg(lake)
+            .args(["--http-addr", &format!("127.0.0.1:{port}")])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start failscope ingest");
+        Ingest { child, port }
+    }
+
+    /// Waits until the counter `metric` reaches `n`; returns the seconds since `started`.
+    fn wait_for(&self, metric: &str, n: u64, started: Instant) -> f64 {
+        loop {
+            if metric_sum(self.port, metric) == Some(n) {
+                return started.elapsed().as_secs_f64();
+            }
+            assert!(started.elapsed() < Duration::from_secs(900), "ingest: {metric} did not reach {n}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Ingest {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo test --benches` lists benchmarks; there is nothing to list.
+    }
+    let Some(brokers) =
+        std::env::var("FAILSCOPE_BENCH_BROKERS").ok().or_else(|| std::env::var("FAILSCOPE_TEST_BROKERS").ok())
+    else {
+        eprintln!("ingest_drain: set FAILSCOPE_BENCH_BROKERS (scripts/bench.sh starts a broker)");
+        std::process::exit(2);
+    };
+    let n = env_or("FAILSCOPE_BENCH_DRAIN_EVENTS", 300_000);
+    let runs = env_or("FAILSCOPE_BENCH_DRAIN_RUNS", 3);
+    let budget = env_or("FAILSCOPE_BENCH_BUDGET_MIB", 32) << 20;
+    let scratch = tempfile::tempdir().expect("scratch dir");
+
+    // (d) first, so that the peak resident set of children is the overloaded ingest's: peak
+    // memory under a 2x overload, a backlog twice the budget, nothing but the budget rolls.
+    let topics = create_topics(&brokers, "overload");
+    let per_event = connect_event(0).len();
+    let n_overload = 2 * budget / per_event;
+    prefill(&brokers, &topics.connects, n_overload);
+    let budget_arg = budget.to_string();
+    let started = Instant::now();
+    let process = Ingest::spawn(
+        &brokers,
+        &topics,
+        &scratch.path().join("overload"),
+        &["--memory-budget", &budget_arg, "--max-bytes", &budget_arg, "--max-rows", "100000000", "--max-age", "1h"],
+    );
+    let secs = process.wait_for(CONSUMED, n_overload as u64, started);
+    // The last rows sit under the budget until the shutdown publishes them.
+    let mut process = process;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(process.child.id() as i32), nix::sys::signal::SIGTERM)
+        .expect("signal the ingest");
+    let status = process.child.wait().expect("ingest exits");
+    assert!(status.success(), "ingest exit status {status}");
+    // The largest resident set of any waited-for child: (d) runs first, so it is this one.
+    let peak = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
+        .expect("getrusage")
+        .max_rss() as usize
+        * 1024;
+    println!(
+        "(d) budget {} MiB, backlog {} MiB ({n_overload} events) drained in {secs:.1} s: peak RSS {} MiB = {:.2} x budget",
+        budget >> 20,
+        (n_overload * per_event) >> 20,
+        peak >> 20,
+        peak as f64 / budget as f64
+    );
+
+    // (b) drain ratio.
+    let topics = create_topics(&brokers, "drain");
+    let json_bytes = prefill(&brokers, &topics.connects, n);
+    let (mut count_only, mut ingest) = (Vec::new(), Vec::new());
+    for run in 0..runs {
+        let c = count_only_drain(&brokers, &topics.connects, n);
+        let lake = scratch.path().join(format!("drain-{run}"));
+        let started = Instant::now();
+        let process = Ingest::spawn(&brokers, &topics, &lake, &["--max-age", "2s"]);
+        let i = process.wait_for(ROWS_WRITTEN, n as u64, started);
+        drop(process);
+        println!(
+            "run {run}: count-only {c:.2} s ({:.0} events/s), ingest {i:.2} s ({:.0} events/s)",
+            n as f64 / c,
+            n as f64 / i
+        );
+        count_only.push(n as f64 / c);
+        ingest.push(n as f64 / i);
+    }
+    let (c, i) = (median(count_only), median(ingest));
+    println!("(b) drain of {n} events ({} MiB of JSON), median of {runs}:", json_bytes >> 20);
+    println!("    count-only consumer {c:.0} events/s, failscope ingest {i:.0} events/s, ratio {:.2}", i / c);
+}

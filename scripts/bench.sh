@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The benchmarks the README reports, on this machine: ingest (a) encode throughput and (c)
+# Parquet/JSON size, ingest (b) drain ratio and (d) peak memory against a real broker started
+# here, and the analysis against DuckDB. Sizes come from the environment (see each bench's
+# header); `scripts/bench.sh ingest` or `scripts/bench.sh analyze` runs one group.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CACHE_DIR=${FAILSCOPE_CACHE_DIR:-$HOME/.cache/failscope}
+export FAILSCOPE_CACHE_DIR=$CACHE_DIR
+which=${1:-all}
+
+if [[ $which == all || $which == ingest ]]; then
+    cargo bench --locked -p failscope-ingest --bench encode
+    scripts/broker.sh install
+    RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/failscope-bench.XXXXXX")
+    trap 'scripts/broker.sh stop "$RUN_DIR"; rm -rf "$RUN_DIR"' EXIT
+    FAILSCOPE_BENCH_BROKERS=$(scripts/broker.sh start "$RUN_DIR/broker")
+    export FAILSCOPE_BENCH_BROKERS
+    cargo bench --locked -p failscope --bench ingest_drain
+fi
+if [[ $which == all || $which == analyze ]]; then
+    PYTHON=$(scripts/duckdb-venv.sh)
+    PATH=$(dirname "$PYTHON"):$PATH cargo bench --locked -p failscope-analyze --bench analyze
+fi
