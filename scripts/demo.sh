@@ -46,9 +46,16 @@ wait "$INGEST_PID"
 INGEST_PID=
 echo "ingested $N_EVENTS events into $WORK/lake"
 
-if "$FAILSCOPE" query --list >/dev/null 2>&1; then
-    "$FAILSCOPE" query failures-by-region-hour --lake "$WORK/lake"
-    "$FAILSCOPE" query top-causes --lake "$WORK/lake"
-else
-    "$FAILSCOPE" --help
-fi
+LAKE_ARGS=(--lake "$WORK/lake")
+echo
+echo "== region-hours where most failures were the platform's (infra_rate >= 0.5, >= 5 failed jobs) =="
+"$FAILSCOPE" sql "${LAKE_ARGS[@]}" -c "
+    SELECT region, hour_start, jobs, failed, infra, \"user\", unknown, round(infra_rate, 2) AS infra_rate
+    FROM failures_by_region_hour WHERE failed >= 5 AND infra_rate >= 0.5 ORDER BY hour_start, region"
+echo
+echo "== the three top causes per region and day =="
+"$FAILSCOPE" sql "${LAKE_ARGS[@]}" -c "
+    SELECT region, date, rank_in_day, attribution, cause, jobs, round(share, 2) AS share
+    FROM top_causes_by_region_day WHERE rank_in_day <= 3 ORDER BY region, date, rank_in_day"
+echo
+echo "Explore further: $FAILSCOPE sql --lake $WORK/lake   (\\d lists tables and views)"

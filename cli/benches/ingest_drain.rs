@@ -10,7 +10,7 @@
 //! `scripts/bench.sh` starts a broker and runs it; by hand:
 //! `FAILSCOPE_BENCH_BROKERS=127.0.0.1:PORT cargo bench -p failscope --bench ingest_drain`.
 //! Sizes: FAILSCOPE_BENCH_DRAIN_EVENTS (default 300000), FAILSCOPE_BENCH_DRAIN_RUNS (3),
-//! FAILSCOPE_BENCH_BUDGET_MIB (32).
+//! FAILSCOPE_BENCH_BUDGET_MIB (128).
 
 #[path = "../../ingest/benches/support/events.rs"]
 mod events;
@@ -156,8 +156,11 @@ impl Ingest {
     }
 
     /// Waits until the counter `metric` reaches `n`; returns the seconds since `started`.
-    fn wait_for(&self, metric: &str, n: u64, started: Instant) -> f64 {
+    fn wait_for(&mut self, metric: &str, n: u64, started: Instant) -> f64 {
         loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("failscope ingest exited early: {status}");
+            }
             if metric_sum(self.port, metric) == Some(n) {
                 return started.elapsed().as_secs_f64();
             }
@@ -186,7 +189,7 @@ fn main() {
     };
     let n = env_or("FAILSCOPE_BENCH_DRAIN_EVENTS", 300_000);
     let runs = env_or("FAILSCOPE_BENCH_DRAIN_RUNS", 3);
-    let budget = env_or("FAILSCOPE_BENCH_BUDGET_MIB", 32) << 20;
+    let budget = env_or("FAILSCOPE_BENCH_BUDGET_MIB", 128) << 20;
     let scratch = tempfile::tempdir().expect("scratch dir");
 
     // (d) first, so that the peak resident set of children is the overloaded ingest's: peak
@@ -196,16 +199,16 @@ fn main() {
     let n_overload = 2 * budget / per_event;
     prefill(&brokers, &topics.connects, n_overload);
     let budget_arg = budget.to_string();
+    let max_bytes_arg = (budget / 2).to_string();
     let started = Instant::now();
-    let process = Ingest::spawn(
+    let mut process = Ingest::spawn(
         &brokers,
         &topics,
         &scratch.path().join("overload"),
-        &["--memory-budget", &budget_arg, "--max-bytes", &budget_arg, "--max-rows", "100000000", "--max-age", "1h"],
+        &["--memory-budget", &budget_arg, "--max-bytes", &max_bytes_arg, "--max-rows", "100000000", "--max-age", "1h"],
     );
     let secs = process.wait_for(CONSUMED, n_overload as u64, started);
     // The last rows sit under the budget until the shutdown publishes them.
-    let mut process = process;
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(process.child.id() as i32), nix::sys::signal::SIGTERM)
         .expect("signal the ingest");
     let status = process.child.wait().expect("ingest exits");
@@ -223,7 +226,10 @@ fn main() {
         peak as f64 / budget as f64
     );
 
-    // (b) drain ratio.
+    // (b) drain ratio; FAILSCOPE_BENCH_DRAIN_RUNS=0 skips it.
+    if runs == 0 {
+        return;
+    }
     let topics = create_topics(&brokers, "drain");
     let json_bytes = prefill(&brokers, &topics.connects, n);
     let (mut count_only, mut ingest) = (Vec::new(), Vec::new());
@@ -231,7 +237,7 @@ fn main() {
         let c = count_only_drain(&brokers, &topics.connects, n);
         let lake = scratch.path().join(format!("drain-{run}"));
         let started = Instant::now();
-        let process = Ingest::spawn(&brokers, &topics, &lake, &["--max-age", "2s"]);
+        let mut process = Ingest::spawn(&brokers, &topics, &lake, &["--max-age", "2s"]);
         let i = process.wait_for(ROWS_WRITTEN, n as u64, started);
         drop(process);
         println!(

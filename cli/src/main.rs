@@ -48,6 +48,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.log_format);
+    if matches!(cli.command, Command::Ingest(_)) {
+        map_large_allocations_apart();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -110,3 +113,21 @@ async fn cancel_on_signal(shutdown: CancellationToken) {
     tracing::info!("shutdown requested");
     shutdown.cancel();
 }
+
+/// The ingest's Arrow builders grow by doubling and are dropped after every flush. glibc's
+/// dynamic mmap threshold would soon serve such blocks from the heap and keep them resident
+/// once freed; a fixed 128 KiB threshold maps each large block on its own, so it goes back to
+/// the OS when freed. Measured with `benches/ingest_drain.rs` (d), 128 MiB budget: peak
+/// resident memory 1.28 x the budget with it, 1.62 x without.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn map_large_allocations_apart() {
+    // SAFETY: mallopt only tunes the allocator; it runs before the process starts any thread.
+    let applied = unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024) };
+    if applied != 1 {
+        tracing::warn!("could not set the allocator's mmap threshold; resident memory may exceed the budget");
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn map_large_allocations_apart() {}

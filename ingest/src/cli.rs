@@ -41,7 +41,8 @@ pub struct IngestArgs {
     /// Roll a partition's files when its oldest buffered row is this old.
     #[arg(long, env = "FAILSCOPE_MAX_AGE", default_value = "60s", value_parser = humantime::parse_duration)]
     pub max_age: Duration,
-    /// Message bytes buffered over all partitions before the largest roll early.
+    /// Memory budget of the process in bytes: buffered rows may use half of it (counted as
+    /// message bytes); over that, the largest partitions roll early, then fetching pauses.
     #[arg(long, env = "FAILSCOPE_MEMORY_BUDGET", default_value_t = 512 << 20)]
     pub memory_budget: usize,
     /// Kafka group session timeout: how soon a dead member's partitions move.
@@ -63,7 +64,10 @@ impl IngestArgs {
         anyhow::ensure!(self.max_rows > 0, "--max-rows must be at least 1");
         anyhow::ensure!(self.max_bytes > 0, "--max-bytes must be at least 1");
         anyhow::ensure!(!self.max_age.is_zero(), "--max-age must be positive");
-        anyhow::ensure!(self.memory_budget >= self.max_bytes, "--memory-budget must be at least --max-bytes");
+        anyhow::ensure!(
+            self.memory_budget / 2 >= self.max_bytes,
+            "--memory-budget must be at least twice --max-bytes (buffered rows may use half of it)"
+        );
         let topics = self.topics.topics();
         anyhow::ensure!(topics.connect_attempts != topics.job_outcomes, "the two event types need distinct topics");
         Ok(IngestConfig {

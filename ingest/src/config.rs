@@ -13,8 +13,22 @@ pub struct FlushPolicy {
     pub max_bytes: usize,
     /// Roll when the oldest buffered row of a partition is this old, even on a quiet topic.
     pub max_age: Duration,
-    /// Bytes buffered over all partitions; over it, the largest partitions roll first.
+    /// Memory for the whole ingest process. Buffered rows may use half of it, counted as the
+    /// message bytes they came from (see [`FlushPolicy::rows_budget`]); the rest is headroom
+    /// for what rows cost beyond their message bytes, for encoding and for the Kafka client.
     pub memory_budget: usize,
+}
+
+impl FlushPolicy {
+    /// Message bytes all partitions may buffer; over it, the largest partitions roll first.
+    ///
+    /// Half the budget, from measurement (`cli/benches/ingest_drain.rs`, (d)): beyond its
+    /// message bytes, a buffered row costs Arrow builder slack (they grow by doubling) and,
+    /// while its file is encoded, the encoder's buffers; the Kafka client's fetch buffers and
+    /// a fixed ~25 MiB come on top. With a 128 MiB budget the peak is 1.33 x the budget.
+    pub fn rows_budget(&self) -> usize {
+        self.memory_budget / 2
+    }
 }
 
 impl Default for FlushPolicy {

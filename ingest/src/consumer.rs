@@ -149,7 +149,10 @@ pub fn new_consumer(
     pipeline: Arc<Mutex<Pipeline>>,
     metrics: Metrics,
 ) -> KafkaResult<BaseConsumer<IngestContext>> {
-    let budget_kb = (config.flush.memory_budget / 1024 / 4).clamp(1024, 65_536);
+    // librdkafka's own buffers count against the memory budget too: its prefetch queue and
+    // the fetch responses it is decoding. A sixteenth each keeps them small beside the rows.
+    let fetch_bytes = (config.flush.memory_budget / 16).clamp(1 << 20, 50 << 20);
+    let queue_kb = (config.flush.memory_budget / 16 / 1024).clamp(1024, 65_536);
     ClientConfig::new()
         .set("bootstrap.servers", &config.brokers)
         .set("group.id", &config.group)
@@ -161,7 +164,10 @@ pub fn new_consumer(
         // without leaving. Our loop polls every 100 ms; flushes are the only long pauses.
         .set("max.poll.interval.ms", (config.session_timeout * 2).max(Duration::from_secs(30)).as_millis().to_string())
         .set("partition.assignment.strategy", "range")
-        .set("queued.max.messages.kbytes", budget_kb.to_string())
+        .set("queued.max.messages.kbytes", queue_kb.to_string())
+        .set("fetch.max.bytes", fetch_bytes.to_string())
+        .set("max.partition.fetch.bytes", fetch_bytes.min(1 << 20).to_string())
+        .set("receive.message.max.bytes", (fetch_bytes + (1 << 20)).to_string())
         .set("statistics.interval.ms", "5000")
         .set("log_level", "3")
         .create_with_context(IngestContext { pipeline, metrics })
@@ -203,7 +209,7 @@ pub fn run_loop(
             commit(&consumer, &offsets, CommitMode::Async);
             // Flushes failing while messages keep arriving would grow memory without bound:
             // stop fetching (while still polling, so we stay in the group) until they succeed.
-            let over = p.buffered_bytes() > p.memory_budget();
+            let over = p.buffered_bytes() > p.rows_budget();
             if over != paused {
                 let assigned = p.assigned().cloned().collect::<Vec<_>>();
                 drop(p);

@@ -206,12 +206,13 @@ impl Pipeline {
             .map(|(tp, _)| tp.clone())
             .collect();
         let mut total: usize = self.partitions.values().map(|s| s.buffer.n_bytes).sum();
-        if total > self.policy.memory_budget {
+        let budget = self.policy.rows_budget();
+        if total > budget {
             let mut by_size: Vec<(&TopicPartition, usize)> =
                 self.partitions.iter().map(|(tp, s)| (tp, s.buffer.n_bytes)).collect();
             by_size.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
             for (tp, n) in by_size {
-                if total <= self.policy.memory_budget / 2 {
+                if total <= budget / 2 {
                     break;
                 }
                 if !due.contains(tp) {
@@ -228,8 +229,8 @@ impl Pipeline {
         self.partitions.values().map(|s| s.buffer.n_bytes).sum()
     }
 
-    pub fn memory_budget(&self) -> usize {
-        self.policy.memory_budget
+    pub fn rows_budget(&self) -> usize {
+        self.policy.rows_budget()
     }
 
     fn update_buffered_gauge(&self) {
