@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use failscope_emit::{ProducerConfig, TopicsArgs, create_topics, new_producer};
+use failscope_emit::{TopicsArgs, create_topics};
 use prometheus_client::registry::Registry;
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
@@ -111,9 +111,8 @@ pub async fn run_ingest(args: IngestArgs, shutdown: CancellationToken) -> anyhow
 
     anyhow::ensure!(args.partitions > 0, "--partitions must be at least 1");
     ensure_topics(&config, args.partitions, &shutdown).await?;
-    let producer =
-        new_producer(&ProducerConfig { brokers: config.brokers.clone(), delivery_timeout: Duration::from_secs(30) })?;
-    let pipeline = Pipeline::new(&config, lake, DeadLetters::new(producer), metrics.clone(), shutdown.clone());
+    let dead_letters = DeadLetters::new(&config.brokers).context("cannot create the dead-letter producer")?;
+    let pipeline = Pipeline::new(&config, lake, dead_letters, metrics.clone(), shutdown.clone());
     let pipeline = Arc::new(Mutex::new(pipeline));
     let consumer = new_consumer(&config, Arc::clone(&pipeline), metrics).context("cannot create the Kafka consumer")?;
 

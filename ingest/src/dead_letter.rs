@@ -2,10 +2,18 @@
 //! key, bytes and headers, to `<topic>.dlq`, with headers naming the error and the source. An
 //! offset is committed only once its dead letter is acknowledged; if the dead-letter topic
 //! cannot be written, the partition stops progressing and keeps retrying.
+//!
+//! Dead letters are delivered at least once, not exactly once: a crash after a dead letter is
+//! acknowledged but before its offset is committed sends it again on restart, whatever the
+//! producer does. So the producer is not idempotent (acks=all and retries only), and each
+//! failed round of retries starts from a new producer, so that a broken connection or
+//! producer state cannot hold the partition back forever.
 
 use std::time::Duration;
 
 use failscope_schemas::ContractError;
+use rdkafka::ClientConfig;
+use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
@@ -60,8 +68,21 @@ impl DeadLetter {
     }
 }
 
+fn producer(brokers: &str) -> Result<FutureProducer, KafkaError> {
+    ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("enable.idempotence", "false")
+        .set("acks", "all")
+        .set("compression.type", "lz4")
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", "30000")
+        .set("log_level", "3")
+        .create()
+}
+
 /// Produces dead letters and waits for their acknowledgement.
 pub struct DeadLetters {
+    brokers: String,
     producer: FutureProducer,
 }
 
@@ -72,8 +93,16 @@ impl std::fmt::Debug for DeadLetters {
 }
 
 impl DeadLetters {
-    pub fn new(producer: FutureProducer) -> Self {
-        DeadLetters { producer }
+    pub fn new(brokers: &str) -> Result<Self, KafkaError> {
+        Ok(DeadLetters { brokers: brokers.to_string(), producer: producer(brokers)? })
+    }
+
+    /// Replaces the producer after a failed round; keeps the old one if a new one cannot be made.
+    fn renew_producer(&mut self) {
+        match producer(&self.brokers) {
+            Ok(producer) => self.producer = producer,
+            Err(e) => tracing::warn!(error = %e, "cannot create a new dead-letter producer"),
+        }
     }
 
     /// Hands the dead letter to the producer; acknowledgement is awaited by [`Self::settle`].
@@ -104,16 +133,17 @@ impl DeadLetters {
 
     /// Blocks until every letter in `pending` is acknowledged, re-sending failures with
     /// backoff. Returns `Interrupted` if `shutdown` fires first.
-    pub fn settle(&self, pending: &mut Vec<DeadLetter>, shutdown: &CancellationToken) -> Result<(), IngestError> {
+    pub fn settle(&mut self, pending: &mut Vec<DeadLetter>, shutdown: &CancellationToken) -> Result<(), IngestError> {
         let mut backoff = Duration::from_millis(100);
         loop {
             let mut failed = Vec::new();
+            let mut first_error: Option<KafkaError> = None;
             for mut letter in pending.drain(..) {
                 let acknowledged = match letter.delivery.take() {
                     Some(delivery) => match futures::executor::block_on(delivery) {
                         Ok(Ok(_)) => true,
                         Ok(Err((e, _))) => {
-                            tracing::warn!(topic = letter.topic, error = %e, "dead letter not acknowledged; retrying");
+                            first_error.get_or_insert(e);
                             false
                         }
                         Err(_) => false,
@@ -127,12 +157,20 @@ impl DeadLetters {
             if failed.is_empty() {
                 return Ok(());
             }
+            tracing::warn!(
+                n_failed = failed.len(),
+                topic = failed[0].topic,
+                error = first_error.map(|e| e.to_string()).unwrap_or_else(|| "not queued".to_string()),
+                retry_in = ?backoff,
+                "dead letters not acknowledged; retrying with a new producer"
+            );
             if shutdown.is_cancelled() {
                 *pending = failed;
                 return Err(IngestError::Interrupted);
             }
             std::thread::sleep(backoff);
             backoff = (backoff * 2).min(Duration::from_secs(5));
+            self.renew_producer();
             for letter in &mut failed {
                 self.send(letter);
             }
