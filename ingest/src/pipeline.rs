@@ -197,7 +197,8 @@ impl Pipeline {
     }
 
     /// Partitions that must flush now: their oldest row reached the age limit, or, largest
-    /// first, enough of them to bring the buffered bytes under the memory budget.
+    /// first, enough of them to bring the buffered bytes to half of the rows budget
+    /// ([`crate::FlushPolicy::rows_budget`]).
     pub fn due(&self, now: Instant) -> Vec<TopicPartition> {
         let mut due: Vec<TopicPartition> = self
             .partitions
