@@ -46,7 +46,15 @@ async fn csv(analyzer: &Analyzer, name: &str, region: Option<&str>) -> String {
         until: Timestamp::from_millis(T0 + 2 * HOUR),
         region: region.map(str::to_string),
     };
-    let df = analyzer.named(name, &params).await.expect("plans");
+    to_csv(analyzer, analyzer.named(name, &params).await.expect("plans")).await
+}
+
+/// The result of `sql` as CSV.
+async fn sql_csv(analyzer: &Analyzer, sql: &str) -> String {
+    to_csv(analyzer, analyzer.sql(sql).await.expect("plans")).await
+}
+
+async fn to_csv(analyzer: &Analyzer, df: datafusion::dataframe::DataFrame) -> String {
     let result = analyzer.collect(df, None).await.expect("runs");
     let mut out = Vec::new();
     write_batches(Format::Csv, &result.schema, &result.batches, &mut out).expect("encodes");
@@ -94,10 +102,7 @@ async fn hour_filters_find_zero_padded_partitions() {
     let analyzer = support::open(lake.path()).await;
     for table in ["connect_attempts", "job_outcomes"] {
         let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE date = DATE '2022-04-06' AND hour = 0");
-        let result = analyzer.collect(analyzer.sql(&sql).await.expect("plans"), None).await.expect("runs");
-        let mut out = Vec::new();
-        write_batches(Format::Csv, &result.schema, &result.batches, &mut out).expect("encodes");
-        assert_ne!(String::from_utf8_lossy(&out), "n\n0\n", "{table}: hour=00 must match hour = 0");
+        assert_ne!(sql_csv(&analyzer, &sql).await, "n\n0\n", "{table}: hour=00 must match hour = 0");
     }
 }
 
@@ -113,14 +118,11 @@ async fn loss_markers_are_not_jobs_and_are_reported_apart() {
     marker.labels = Some([(Cow::Borrowed("n_dropped"), Cow::Borrowed("42"))].into());
     write_lake(lake.path(), &[failed, marker], &[], 0);
     let analyzer = support::open(lake.path()).await;
-    let query = async |sql: &str| {
-        let result = analyzer.collect(analyzer.sql(sql).await.expect("plans"), None).await.expect("runs");
-        let mut out = Vec::new();
-        write_batches(Format::Csv, &result.schema, &result.batches, &mut out).expect("encodes");
-        String::from_utf8(out).expect("utf-8")
-    };
-    assert_eq!(query("SELECT job_id FROM job_outcomes").await, "job_id\nreal\n");
-    assert_eq!(query("SELECT job_id FROM job_classifications").await, "job_id\nreal\n");
-    assert_eq!(query("SELECT jobs, failed FROM failures_by_region_hour").await, "jobs,failed\n1,1\n");
-    assert_eq!(query("SELECT region, n_dropped FROM telemetry_loss").await, "region,n_dropped\nus-east-2,42\n");
+    assert_eq!(sql_csv(&analyzer, "SELECT job_id FROM job_outcomes").await, "job_id\nreal\n");
+    assert_eq!(sql_csv(&analyzer, "SELECT job_id FROM job_classifications").await, "job_id\nreal\n");
+    assert_eq!(sql_csv(&analyzer, "SELECT jobs, failed FROM failures_by_region_hour").await, "jobs,failed\n1,1\n");
+    assert_eq!(
+        sql_csv(&analyzer, "SELECT region, n_dropped FROM telemetry_loss").await,
+        "region,n_dropped\nus-east-2,42\n"
+    );
 }

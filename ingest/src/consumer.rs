@@ -187,8 +187,7 @@ pub fn run_loop(
     while !shutdown.is_cancelled() {
         let full = match consumer.poll(TICK) {
             Some(Ok(message)) => {
-                let tp = (message.topic().to_string(), message.partition());
-                lock(&pipeline).handle(&message).then_some(tp)
+                lock(&pipeline).handle(&message).then(|| (message.topic().to_string(), message.partition()))
             }
             Some(Err(e)) => {
                 tracing::warn!(error = %e, "kafka error; the client retries");

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use failscope_schemas::{CURRENT_SCHEMA_VERSION, EventType};
+use prometheus_client::metrics::counter::Counter;
 use rdkafka::message::{BorrowedMessage, Message};
 use tokio_util::sync::CancellationToken;
 
@@ -32,6 +33,8 @@ struct PartitionState {
     /// False until the first message when the partition starts from the log's beginning.
     started: bool,
     dead_letters: Vec<DeadLetter>,
+    /// This topic's consumed-messages counter, looked up once rather than per message.
+    consumed: Counter,
 }
 
 /// Buffers, dead letters and flushes of every assigned partition.
@@ -87,6 +90,7 @@ impl Pipeline {
             buffer: PartitionBuffer::new(event_type, resume.unwrap_or(0)),
             started: resume.is_some(),
             dead_letters: Vec::new(),
+            consumed: self.metrics.messages_consumed.get_or_create(&TopicLabel { topic: topic.to_string() }).clone(),
         };
         self.partitions.insert((topic.to_string(), partition), state);
         Ok(resume)
@@ -123,7 +127,7 @@ impl Pipeline {
         if offset < state.buffer.next_offset {
             return false;
         }
-        self.metrics.messages_consumed.get_or_create(&TopicLabel { topic: key.0.clone() }).inc();
+        state.consumed.inc();
         let payload = message.payload().unwrap_or_default();
         if let Err(error) = state.buffer.push(offset, payload) {
             let mut letter = DeadLetter::of(message, &error);
