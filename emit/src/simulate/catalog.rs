@@ -21,7 +21,7 @@ pub fn scenario(name: &str) -> Option<Scenario> {
         "target-outage" => (
             "2022-05-02T00:00:00Z",
             3.0,
-            vec![incident(
+            vec![Incident::new(
                 IncidentKind::ServiceDown,
                 None,
                 TargetSel::Service("artifacts"),
@@ -35,7 +35,7 @@ pub fn scenario(name: &str) -> Option<Scenario> {
             3.0,
             vec![Incident {
                 workers: BAD_HOSTS,
-                ..incident(
+                ..Incident::new(
                     IncidentKind::BadHost,
                     Some("us-east-1"),
                     TargetSel::Any,
@@ -50,7 +50,7 @@ pub fn scenario(name: &str) -> Option<Scenario> {
             3.0,
             vec![Incident {
                 project: Some("acme-gateway"),
-                ..incident(
+                ..Incident::new(
                     IncidentKind::UserErrorStorm,
                     Some("us-east-2"),
                     TargetSel::Any,
@@ -63,7 +63,7 @@ pub fn scenario(name: &str) -> Option<Scenario> {
         "dns-outage" => (
             "2022-05-02T00:00:00Z",
             3.0,
-            vec![incident(
+            vec![Incident::new(
                 IncidentKind::DnsFailure,
                 Some("us-east-1"),
                 TargetSel::Any,
@@ -75,7 +75,7 @@ pub fn scenario(name: &str) -> Option<Scenario> {
         "cache-outage" => (
             "2022-05-02T00:00:00Z",
             3.0,
-            vec![incident(
+            vec![Incident::new(
                 IncidentKind::ConnectTimeout,
                 Some("fr-par"),
                 TargetSel::Cache("fr-par"),
@@ -95,22 +95,12 @@ pub fn scenario(name: &str) -> Option<Scenario> {
     Some(Scenario { name, starts_at, days, incidents, routing })
 }
 
-fn incident(
-    kind: IncidentKind,
-    region: Option<&'static str>,
-    target: TargetSel,
-    curve: &'static [(&'static str, f64)],
-    description: &'static str,
-) -> Incident {
-    Incident::new(kind, region, target, curve, description)
-}
-
 /// The provider's timeline: first timeouts from us-east-2 at 23:00 on April 5, rising
 /// through the morning of April 6, us-east-1 timeouts around 04:00 on April 7, recovery by
 /// the morning of April 8.
 fn april_2022() -> Vec<Incident> {
     vec![
-        incident(
+        Incident::new(
             IncidentKind::ConnectTimeout,
             Some("us-east-2"),
             TargetSel::Backend,
@@ -126,7 +116,7 @@ fn april_2022() -> Vec<Incident> {
             ],
             "TCP connects from AWS us-east-2 to the GCP backend hang",
         ),
-        incident(
+        Incident::new(
             IncidentKind::ConnectTimeout,
             Some("us-east-1"),
             TargetSel::Backend,
