@@ -73,7 +73,7 @@ fn sigkill_at_random_instants_loses_and_duplicates_nothing() {
     }
     let produced = producer_thread.join().expect("producer thread");
     let mut last = setup.spawn(&[], &log);
-    wait_for_rows(&lake, n_events, Duration::from_secs(300));
+    wait_for_rows(&lake, n_events, Duration::from_secs(300), &[&log]);
     signal(&last, "TERM");
     assert!(wait_exit(&mut last, Duration::from_secs(40)).success(), "clean exit after SIGTERM");
     assert!(n_kills >= 20);
@@ -86,8 +86,9 @@ fn a_member_killed_mid_stream_hands_over_its_partitions() {
     let dir = tempfile::tempdir().expect("temp dir");
     let lake = dir.path().join("lake");
     let setup = Arc::new(IngestSetup::new("rebalance", &lake, 6));
-    let mut first = setup.spawn(&["--max-rows", "5000"], &dir.path().join("first.log"));
-    let mut second = setup.spawn(&["--max-rows", "5000"], &dir.path().join("second.log"));
+    let (first_log, second_log) = (dir.path().join("first.log"), dir.path().join("second.log"));
+    let mut first = setup.spawn(&["--max-rows", "5000"], &first_log);
+    let mut second = setup.spawn(&["--max-rows", "5000"], &second_log);
     let producer_thread = {
         let setup = Arc::clone(&setup);
         std::thread::spawn(move || produce(&setup, soak_events(20_000), 1_000, Duration::from_millis(300)))
@@ -96,7 +97,7 @@ fn a_member_killed_mid_stream_hands_over_its_partitions() {
     signal(&first, "KILL");
     wait_exit(&mut first, Duration::from_secs(10));
     let produced = producer_thread.join().expect("producer thread");
-    wait_for_rows(&lake, produced.len(), Duration::from_secs(300));
+    wait_for_rows(&lake, produced.len(), Duration::from_secs(300), &[&first_log, &second_log]);
     signal(&second, "TERM");
     assert!(wait_exit(&mut second, Duration::from_secs(40)).success());
     assert_exactly_once(&lake, &produced);
@@ -135,8 +136,9 @@ fn malformed_messages_go_to_the_dead_letter_topic_with_their_reason() {
     }
     flush(&producer);
     assert_eq!((produced.len(), bad_reasons.values().sum::<usize>()), (n_valid, n_bad));
-    let mut child = setup.spawn(&[], &dir.path().join("ingest.log"));
-    wait_for_rows(&lake, n_valid, Duration::from_secs(240));
+    let log = dir.path().join("ingest.log");
+    let mut child = setup.spawn(&[], &log);
+    wait_for_rows(&lake, n_valid, Duration::from_secs(240), &[&log]);
     let dead = support::consume_all(
         &format!("{}.dlq", setup.connect_topic),
         n_bad,

@@ -38,6 +38,12 @@ pub const RAW_TABLES: [(&str, &str); 2] =
 /// Builds a session with every table and view registered.
 pub async fn open_session(config: &CatalogConfig, signatures: &Signatures) -> Result<SessionContext> {
     let mut session_config = SessionConfig::new().with_information_schema(true);
+    // Evaluate filters while decoding Parquet: a query for one region, or for the jobs that
+    // did not pass, then decodes the other columns (the log tail above all) only for the rows
+    // that match, instead of decoding every row and filtering afterwards.
+    let parquet = &mut session_config.options_mut().execution.parquet;
+    parquet.pushdown_filters = true;
+    parquet.reorder_filters = true;
     if let Some(n) = config.target_partitions {
         session_config = session_config.with_target_partitions(n.max(1));
     }

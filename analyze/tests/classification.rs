@@ -232,4 +232,9 @@ async fn tables_count_each_event_once() {
         let n = result.batches[0].column(0).as_primitive::<Int64Type>().value(0);
         assert_eq!(n, want, "{table}");
     }
+    // The region health counts distinct events on the raw table: the copy counts once there too.
+    let df = analyzer.sql("SELECT n_connects, n_failed_connects FROM region_hour_health").await.expect("plans");
+    let result = analyzer.collect(df, None).await.expect("runs");
+    let counts = |i: usize| result.batches[0].column(i).as_primitive::<Int64Type>().value(0);
+    assert_eq!((result.batches[0].num_rows(), counts(0), counts(1)), (1, 1, 1), "region_hour_health");
 }

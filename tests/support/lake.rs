@@ -180,15 +180,30 @@ pub fn lake_rows(lake: &Path) -> usize {
 }
 
 /// Polls until the lake holds at least `n` rows over both tables, or panics at `deadline`.
-pub fn wait_for_rows(lake: &Path, n: usize, deadline: Duration) {
+pub fn wait_for_rows(lake: &Path, n: usize, deadline: Duration, logs: &[&Path]) {
     let started = Instant::now();
     loop {
         let have = lake_rows(lake);
         if have >= n {
             return;
         }
-        assert!(started.elapsed() < deadline, "lake holds {have} of {n} rows after {deadline:?}");
+        if started.elapsed() >= deadline {
+            let tails: String =
+                logs.iter().map(|log| format!("\n--- last lines of {}:\n{}", log.display(), tail(log, 40))).collect();
+            panic!("lake holds {have} of {n} rows after {deadline:?}{tails}");
+        }
         std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// The last `n` lines of a log file, or why it could not be read.
+fn tail(log: &Path, n: usize) -> String {
+    match std::fs::read_to_string(log) {
+        Ok(text) => {
+            let lines: Vec<&str> = text.lines().collect();
+            lines[lines.len().saturating_sub(n)..].join("\n")
+        }
+        Err(e) => format!("(unreadable: {e})"),
     }
 }
 
