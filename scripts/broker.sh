@@ -60,7 +60,15 @@ start_broker() {
 stop_broker() {
     local dir=$1
     if [[ -f $dir/broker.pid ]]; then
-        kill "$(cat "$dir/broker.pid")" 2>/dev/null || true
+        local pid
+        pid=$(cat "$dir/broker.pid")
+        kill "$pid" 2>/dev/null || true
+        # tansu may take a while over SIGTERM (or ignore it while busy): give it 5 s.
+        for _ in $(seq 1 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
         rm -f "$dir/broker.pid"
     fi
 }

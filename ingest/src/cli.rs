@@ -110,7 +110,11 @@ pub async fn run_ingest(args: IngestArgs, shutdown: CancellationToken) -> anyhow
     });
 
     anyhow::ensure!(args.partitions > 0, "--partitions must be at least 1");
-    ensure_topics(&config, args.partitions, &shutdown).await?;
+    if !ensure_topics(&config, args.partitions, &shutdown).await {
+        // Nothing was consumed, so nothing is lost: a stop requested this early is still clean.
+        tracing::info!(brokers = config.brokers, "stopped before the topics could be set up; nothing consumed");
+        return Ok(ExitCode::SUCCESS);
+    }
     let dead_letters = DeadLetters::new(&config.brokers).context("cannot create the dead-letter producer")?;
     let pipeline = Pipeline::new(&config, lake, dead_letters, metrics.clone(), shutdown.clone());
     let pipeline = Arc::new(Mutex::new(pipeline));
@@ -132,8 +136,8 @@ pub async fn run_ingest(args: IngestArgs, shutdown: CancellationToken) -> anyhow
 }
 
 /// Creates the source topics (with `n_partitions`) and their dead-letter topics if missing,
-/// retrying while the broker is unreachable.
-async fn ensure_topics(config: &IngestConfig, n_partitions: i32, shutdown: &CancellationToken) -> anyhow::Result<()> {
+/// retrying while the broker is unreachable. Returns false if `shutdown` fired first.
+async fn ensure_topics(config: &IngestConfig, n_partitions: i32, shutdown: &CancellationToken) -> bool {
     let sources = [config.topics.connect_attempts.as_str(), config.topics.job_outcomes.as_str()];
     let dead_letters = sources.map(IngestConfig::dead_letter_topic);
     let dead_letters: Vec<&str> = dead_letters.iter().map(String::as_str).collect();
@@ -143,14 +147,18 @@ async fn ensure_topics(config: &IngestConfig, n_partitions: i32, shutdown: &Canc
             create_topics(&config.brokers, &sources, n_partitions).await?;
             create_topics(&config.brokers, &dead_letters, 1).await
         };
-        match created.await {
-            Ok(()) => return Ok(()),
+        let created = tokio::select! {
+            () = shutdown.cancelled() => return false,
+            created = created => created,
+        };
+        match created {
+            Ok(()) => return true,
             Err(e) => {
                 tracing::warn!(error = format!("{e:#}"), brokers = config.brokers, "cannot reach Kafka; retrying")
             }
         }
         tokio::select! {
-            () = shutdown.cancelled() => anyhow::bail!("stopped before Kafka at {} could be reached", config.brokers),
+            () = shutdown.cancelled() => return false,
             () = tokio::time::sleep(backoff) => {}
         }
         backoff = (backoff * 2).min(Duration::from_secs(10));

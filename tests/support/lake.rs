@@ -196,6 +196,12 @@ pub fn wait_for_rows(lake: &Path, n: usize, deadline: Duration, logs: &[&Path]) 
     }
 }
 
+/// Waits for `child` to exit after a SIGTERM and asserts it exited 0, showing its log if not.
+pub fn assert_clean_exit(child: &mut Ingest, deadline: Duration, log: &Path) {
+    let status = wait_exit(child, deadline);
+    assert!(status.success(), "exit after SIGTERM: {status}\n--- last lines of {}:\n{}", log.display(), tail(log, 40));
+}
+
 /// The last `n` lines of a log file, or why it could not be read.
 fn tail(log: &Path, n: usize) -> String {
     match std::fs::read_to_string(log) {
