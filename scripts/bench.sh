@@ -14,7 +14,7 @@ if [[ $which == all || $which == ingest ]]; then
     cargo bench --locked -p failscope-ingest --bench encode
     scripts/broker.sh install
     RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/failscope-bench.XXXXXX")
-    trap 'scripts/broker.sh stop "$RUN_DIR"; rm -rf "$RUN_DIR"' EXIT
+    trap 'scripts/broker.sh stop "$RUN_DIR/broker"; rm -rf "$RUN_DIR"' EXIT
     FAILSCOPE_BENCH_BROKERS=$(scripts/broker.sh start "$RUN_DIR/broker")
     export FAILSCOPE_BENCH_BROKERS
     cargo bench --locked -p failscope --bench ingest_drain

@@ -30,14 +30,14 @@ for test in ${1:-sigkill malformed}; do
         *) echo "unknown soak test: $test (sigkill or malformed)" >&2; exit 2 ;;
     esac
     RUN_DIR=$(mktemp -d "$BROKER_PARENT/failscope-soak.XXXXXX")
-    trap 'scripts/broker.sh stop "$RUN_DIR"; rm -rf "$RUN_DIR"' EXIT
+    trap 'scripts/broker.sh stop "$RUN_DIR/broker"; rm -rf "$RUN_DIR"' EXIT
     FAILSCOPE_TEST_BROKERS=$(scripts/broker.sh start "$RUN_DIR/broker")
     export FAILSCOPE_TEST_BROKERS
     echo "soak: $test with $FAILSCOPE_SOAK_EVENTS events, broker at $FAILSCOPE_TEST_BROKERS" >&2
     started=$(date +%s)
     cargo test --release --locked -p failscope --test ingest_e2e -- --exact --nocapture "$name"
     echo "soak: $test passed in $(($(date +%s) - started)) s" >&2
-    scripts/broker.sh stop "$RUN_DIR"
+    scripts/broker.sh stop "$RUN_DIR/broker"
     rm -rf "$RUN_DIR"
     trap - EXIT
 done

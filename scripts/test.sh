@@ -22,7 +22,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
 RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/failscope-test.XXXXXX")
-trap 'scripts/broker.sh stop "$RUN_DIR"; rm -rf "$RUN_DIR"' EXIT
+trap 'scripts/broker.sh stop "$RUN_DIR/broker"; rm -rf "$RUN_DIR"' EXIT
 FAILSCOPE_TEST_BROKERS=$(scripts/broker.sh start "$RUN_DIR/broker")
 export FAILSCOPE_TEST_BROKERS
 echo "test broker at $FAILSCOPE_TEST_BROKERS" >&2
