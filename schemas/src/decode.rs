@@ -11,7 +11,10 @@ use crate::{CURRENT_SCHEMA_VERSION, ConnectAttempt, ContractError, Event, EventT
 /// Decodes a message of a known type, e.g. from a topic that carries only that type.
 pub fn decode_as<'a, T: TypedEvent<'a>>(bytes: &'a [u8]) -> Result<T, ContractError> {
     ensure_object(bytes)?;
-    match serde_json::from_slice::<T>(bytes) {
+    // Checking the whole message as UTF-8 once is cheaper than serde_json checking every
+    // string it borrows, which it skips for a `&str` input.
+    let Ok(text) = std::str::from_utf8(bytes) else { return Err(explain::<T>(bytes)) };
+    match serde_json::from_str::<T>(text) {
         Ok(event) => {
             check_version(u64::from(event.schema_version()))?;
             if event.declared_type() != T::EVENT_TYPE {
@@ -132,6 +135,14 @@ mod tests {
 
     fn error_of(bytes: &[u8]) -> String {
         decode(bytes).expect_err("must be rejected").to_string()
+    }
+
+    #[test]
+    fn invalid_utf8_inside_a_string_is_malformed() {
+        let bytes = CONNECT.replace("us-east-2", "us-east-\u{1}").into_bytes();
+        let bytes: Vec<u8> = bytes.into_iter().map(|b| if b == 1 { 0xff } else { b }).collect();
+        let err = decode_as::<ConnectAttempt<'_>>(&bytes).expect_err("must be rejected");
+        assert!(matches!(err, ContractError::Malformed { .. }), "{err}");
     }
 
     #[test]
