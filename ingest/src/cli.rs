@@ -18,6 +18,10 @@ use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::{FlushPolicy, IngestConfig};
 
+/// The smallest `--memory-budget` the process can keep within 1.5 × (measured: 1.33 × at
+/// 128 MiB, 1.89 × at 64 MiB, where its own ~25 MiB dominate).
+pub const MIN_MEMORY_BUDGET: usize = 128 << 20;
+
 /// Consume events from Kafka into the Parquet lake, effectively once.
 #[derive(Debug, clap::Args)]
 pub struct IngestArgs {
@@ -64,6 +68,11 @@ impl IngestArgs {
         anyhow::ensure!(self.max_rows > 0, "--max-rows must be at least 1");
         anyhow::ensure!(self.max_bytes > 0, "--max-bytes must be at least 1");
         anyhow::ensure!(!self.max_age.is_zero(), "--max-age must be positive");
+        anyhow::ensure!(
+            self.memory_budget >= MIN_MEMORY_BUDGET,
+            "--memory-budget must be at least {} MiB: the process itself takes about 25 MiB, so a smaller budget could not be kept",
+            MIN_MEMORY_BUDGET >> 20
+        );
         anyhow::ensure!(
             self.memory_budget / 2 >= self.max_bytes,
             "--memory-budget must be at least twice --max-bytes (buffered rows may use half of it)"
@@ -162,5 +171,34 @@ async fn ensure_topics(config: &IngestConfig, n_partitions: i32, shutdown: &Canc
             () = tokio::time::sleep(backoff) => {}
         }
         backoff = (backoff * 2).min(Duration::from_secs(10));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        ingest: IngestArgs,
+    }
+
+    fn config_error(args: &[&str]) -> String {
+        let cli = Cli::try_parse_from(std::iter::once("ingest").chain(args.iter().copied())).expect("flags parse");
+        cli.ingest.config().expect_err("must be refused").to_string()
+    }
+
+    #[test]
+    fn budgets_that_cannot_be_kept_are_refused() {
+        assert!(config_error(&["--memory-budget", "67108864"]).contains("at least 128 MiB"));
+        assert!(
+            config_error(&["--memory-budget", "268435456", "--max-bytes", "268435456"]).contains("twice --max-bytes")
+        );
+        let cli =
+            Cli::try_parse_from(["ingest", "--memory-budget", "134217728", "--max-bytes", "67108864"]).expect("parse");
+        assert!(cli.ingest.config().is_ok());
     }
 }
