@@ -8,6 +8,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::datasource::{MemTable, TableProvider};
+use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -51,7 +52,11 @@ pub async fn open_session(config: &CatalogConfig, signatures: &Signatures) -> Re
     if let Some(n) = config.target_partitions {
         session_config = session_config.with_target_partitions(n.max(1));
     }
-    let mut runtime = RuntimeEnvBuilder::new();
+    // DataFusion caches a table's file listing for ever by default; the ingest keeps publishing
+    // files, and `failscope serve` keeps one session, so list the lake on every query. (The
+    // footer metadata cache stays: published files are never rewritten.)
+    let mut runtime =
+        RuntimeEnvBuilder::new().with_cache_manager(CacheManagerConfig::default().with_list_files_cache_limit(0));
     if let Some(bytes) = config.memory_limit_bytes {
         runtime = runtime.with_memory_limit(bytes, 1.0);
     }

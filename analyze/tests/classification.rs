@@ -238,3 +238,25 @@ async fn tables_count_each_event_once() {
     let counts = |i: usize| result.batches[0].column(i).as_primitive::<Int64Type>().value(0);
     assert_eq!((result.batches[0].num_rows(), counts(0), counts(1)), (1, 1, 1), "region_hour_health");
 }
+
+/// `failscope serve` keeps one session for its lifetime: files the ingest publishes later (new
+/// hours, and new files in an hour already read) must show up in the next query.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_published_after_the_session_opened_are_read() {
+    let lake = tempfile::tempdir().expect("temp dir");
+    let first = job("early", "us-east-2", T0, JobStatus::Failed);
+    write_lake(lake.path(), std::slice::from_ref(&first), &[], 0);
+    let analyzer = support::open(lake.path()).await;
+    let count = || async {
+        let df = analyzer.sql("SELECT COUNT(*) FROM job_outcomes").await.expect("plans");
+        let result = analyzer.collect(df, None).await.expect("runs");
+        result.batches[0].column(0).as_primitive::<Int64Type>().value(0)
+    };
+    assert_eq!(count().await, 1);
+    let same_hour = job("same-hour", "us-east-2", T0 + MINUTE, JobStatus::Failed);
+    write_lake(lake.path(), &[same_hour], &[], 1);
+    assert_eq!(count().await, 2, "a new file in an hour already read");
+    let later = job("later", "us-east-2", T0 + 5 * 60 * MINUTE, JobStatus::Failed);
+    write_lake(lake.path(), &[later], &[], 2);
+    assert_eq!(count().await, 3, "a new hour");
+}
