@@ -213,7 +213,8 @@ fn sigterm_publishes_commits_and_duckdb_reads_the_lake() {
     let port = free_port();
     let http = format!("127.0.0.1:{port}");
     // A max age of an hour: nothing is published before the shutdown.
-    let mut child = setup.spawn(&["--max-age", "1h", "--http-addr", &http], &dir.path().join("ingest.log"));
+    let log = dir.path().join("ingest.log");
+    let mut child = setup.spawn(&["--max-age", "1h", "--http-addr", &http], &log);
     let started = Instant::now();
     while messages_consumed(port) != Some(20_000) {
         assert!(started.elapsed() < Duration::from_secs(120), "ingest did not consume everything");
@@ -222,8 +223,7 @@ fn sigterm_publishes_commits_and_duckdb_reads_the_lake() {
     assert!(lake_ids(&lake, "connect_attempts").is_empty(), "nothing published before shutdown");
     let stopping = Instant::now();
     signal(&child, "TERM");
-    let status = wait_exit(&mut child, Duration::from_secs(35));
-    assert!(status.success(), "exit status {status}");
+    assert_clean_exit(&mut child, Duration::from_secs(35), &log);
     assert!(stopping.elapsed() < Duration::from_secs(30), "within the default deadline");
     assert_exactly_once(&lake, &produced);
     assert_no_temporary_files(&lake);

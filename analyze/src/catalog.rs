@@ -42,13 +42,13 @@ pub async fn open_session(config: &CatalogConfig, signatures: &Signatures) -> Re
     // Evaluate filters while decoding Parquet: a query for one region, or for the jobs that
     // did not pass, then decodes the other columns (the log tail above all) only for the rows
     // that match, instead of decoding every row and filtering afterwards.
-    let parquet = &mut session_config.options_mut().execution.parquet;
-    parquet.pushdown_filters = true;
-    parquet.reorder_filters = true;
+    let execution = &mut session_config.options_mut().execution;
+    execution.parquet.pushdown_filters = true;
+    execution.parquet.reorder_filters = true;
     // The deduplicating views group by event id, so their partial aggregation finds nearly one
     // group per row and only doubles the work: decide after one batch, not 100,000 rows, to
     // skip it (a one-hour, one-region query has fewer rows than that in all).
-    session_config.options_mut().execution.skip_partial_aggregation_probe_rows_threshold = 8_192;
+    execution.skip_partial_aggregation_probe_rows_threshold = 8_192;
     if let Some(n) = config.target_partitions {
         session_config = session_config.with_target_partitions(n.max(1));
     }

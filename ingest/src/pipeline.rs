@@ -210,7 +210,7 @@ impl Pipeline {
             .filter(|(_, s)| s.buffer.pending_since.is_some_and(|t| now.duration_since(t) >= self.policy.max_age))
             .map(|(tp, _)| tp.clone())
             .collect();
-        let mut total: usize = self.partitions.values().map(|s| s.buffer.n_bytes).sum();
+        let mut total = self.buffered_bytes();
         let budget = self.policy.rows_budget();
         if total > budget {
             let mut by_size: Vec<(&TopicPartition, usize)> =
