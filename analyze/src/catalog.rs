@@ -15,6 +15,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use failscope_schemas::arrow::{connect_attempts_schema, job_outcomes_schema};
 use tracing::debug;
 
+use crate::dedup::UniqueEvents;
 use crate::error::{AnalyzeError, Result};
 use crate::signatures::{MatchSignature, Signatures};
 
@@ -31,10 +32,10 @@ pub struct CatalogConfig {
     pub target_partitions: Option<usize>,
 }
 
-/// The lake tables as files on disk; each gets a deduplicated view of the same name without
-/// the `_raw` suffix.
-pub const RAW_TABLES: [(&str, &str); 2] =
-    [("connect_attempts_raw", "connect_attempts"), ("job_outcomes_raw", "job_outcomes")];
+/// The lake tables: each lake directory is registered twice, as `<name>_raw` with every copy
+/// a worker's spool delivered, and as `<name>_unique` with one row per event (see
+/// [`UniqueEvents`]). The views of `queries/views/` build `<name>` on the latter.
+pub const LAKE_TABLES: [&str; 2] = ["connect_attempts", "job_outcomes"];
 
 /// Builds a session with every table and view registered.
 pub async fn open_session(config: &CatalogConfig, signatures: &Signatures) -> Result<SessionContext> {
@@ -45,9 +46,9 @@ pub async fn open_session(config: &CatalogConfig, signatures: &Signatures) -> Re
     let execution = &mut session_config.options_mut().execution;
     execution.parquet.pushdown_filters = true;
     execution.parquet.reorder_filters = true;
-    // The deduplicating views group by event id, so their partial aggregation finds nearly one
-    // group per row and only doubles the work: decide after one batch, not 100,000 rows, to
-    // skip it (a one-hour, one-region query has fewer rows than that in all).
+    // Grouping by a job's event id (the job evidence) finds nearly one group per row, where
+    // partial aggregation only doubles the work: decide after one batch, not 100,000 rows, to
+    // skip it.
     execution.skip_partial_aggregation_probe_rows_threshold = 8_192;
     if let Some(n) = config.target_partitions {
         session_config = session_config.with_target_partitions(n.max(1));
@@ -63,8 +64,13 @@ pub async fn open_session(config: &CatalogConfig, signatures: &Signatures) -> Re
     let ctx = SessionContext::new_with_config_rt(session_config, runtime.build_arc()?);
 
     std::fs::metadata(&config.lake).map_err(|source| AnalyzeError::Lake { path: config.lake.clone(), source })?;
-    for ((raw, table), schema) in RAW_TABLES.into_iter().zip([connect_attempts_schema(), job_outcomes_schema()]) {
-        ctx.register_table(raw, lake_table(&config.lake.join(table), schema)?)?;
+    for (table, schema) in LAKE_TABLES.into_iter().zip([connect_attempts_schema(), job_outcomes_schema()]) {
+        let files = lake_table(&config.lake.join(table), schema)?;
+        ctx.register_table(
+            format!("{table}_unique"),
+            Arc::new(UniqueEvents::try_new(Arc::clone(&files), &PARTITION_COLUMNS)?),
+        )?;
+        ctx.register_table(format!("{table}_raw"), files)?;
     }
     ctx.register_batch("signatures", signatures.to_batch()?)?;
     ctx.register_udf(ScalarUDF::new_from_impl(MatchSignature::new(signatures.clone())));
@@ -88,8 +94,12 @@ pub fn with_partition_columns(file_schema: &SchemaRef) -> SchemaRef {
 /// an equality on an integer partition column into a listing prefix (`hour=5/`), which misses
 /// the lake's zero-padded `hour=05/` directories.
 fn partition_columns() -> Vec<(String, DataType)> {
-    vec![("date".to_string(), DataType::Date32), ("hour".to_string(), DataType::Utf8)]
+    PARTITION_COLUMNS.into_iter().zip([DataType::Date32, DataType::Utf8]).map(|(n, t)| (n.to_string(), t)).collect()
 }
+
+/// The lake's partition columns. The ingest partitions by event time, so all copies of an
+/// event are in one partition directory: the deduplication keeps one set of ids per directory.
+const PARTITION_COLUMNS: [&str; 2] = ["date", "hour"];
 
 /// One lake table. Only `*.parquet` files under `<lake>/<table>/` are read; the ingest stages
 /// its temporary files in `<lake>/_staging/`, outside every table, so no query sees a partial

@@ -8,6 +8,7 @@
 pub mod analyzer;
 pub mod catalog;
 pub mod cli;
+pub mod dedup;
 pub mod error;
 pub mod guard;
 pub mod http;

@@ -80,6 +80,20 @@ fn writer(lake: &Path, table: &str, start_ms: i64, schema: arrow::datatypes::Sch
     ArrowWriter::try_new(file, schema, Some(props)).expect("parquet writer")
 }
 
+/// An event id as the workers write it: a UUIDv7 (lowercase, hyphenated) whose first 48 bits
+/// are the event time in milliseconds; `seq` makes it unique.
+fn event_uuid(at_ms: i64, seq: u64) -> String {
+    let t = at_ms as u64 & 0xFFFF_FFFF_FFFF;
+    format!(
+        "{:08x}-{:04x}-7{:03x}-{:04x}-{:012x}",
+        t >> 16,
+        t & 0xFFFF,
+        (seq >> 60) & 0xFFF,
+        0x8000 | ((seq >> 48) & 0x3FFF),
+        seq & 0xFFFF_FFFF_FFFF
+    )
+}
+
 fn generate_hour(lake: &Path, size: LakeSize, hour: u32) {
     let mut rng = Rng(u64::from(hour) * 0x1234_5678_9ABC_DEF1 + 7);
     let hour_ms = T0 + i64::from(hour) * 60 * MINUTE;
@@ -93,6 +107,8 @@ fn generate_hour(lake: &Path, size: LakeSize, hour: u32) {
         let region = REGIONS[rng.below(REGIONS.len() as u64) as usize];
         let start = hour_ms + rng.below(50 * MINUTE as u64) as i64;
         let mut j = job(&format!("{hour}-{i}"), region, start, JobStatus::Passed);
+        let job_seq = (u64::from(hour) << 40) | (i << 8);
+        j.event_id = Cow::Owned(event_uuid(start, job_seq));
         j.finished_at = j.started_at.add_millis(2 * MINUTE + rng.below(8 * MINUTE as u64) as i64);
         let sick = incident && region == "us-east-2";
         let mut failed_connects = 0;
@@ -108,6 +124,7 @@ fn generate_hour(lake: &Path, size: LakeSize, hour: u32) {
             let span = (j.finished_at.as_millis() - j.started_at.as_millis()) as u64;
             let offset = (span * u64::from(n) / u64::from(size.connects_per_job + 1)) as i64;
             let mut c = connect(&j, n, target, phase, outcome, offset);
+            c.event_id = Cow::Owned(event_uuid(c.started_at.as_millis(), job_seq | u64::from(n)));
             c.duration_ms = if outcome == ConnectOutcome::Ok { 5.0 + rng.below(200) as f64 } else { 30_000.0 };
             conns.append(&c);
             if rng.chance(1) {
