@@ -50,6 +50,12 @@ pub async fn open_session(config: &CatalogConfig, signatures: &Signatures) -> Re
     // partial aggregation only doubles the work: decide after one batch, not 100,000 rows, to
     // skip it.
     execution.skip_partial_aggregation_probe_rows_threshold = 8_192;
+    // Hash joins build one table from their left side and probe it from every partition,
+    // instead of hash-repartitioning both sides. The classification joins the jobs that did
+    // not pass (a tenth of the jobs) to every connect attempt; built once, the join's dynamic
+    // filter on the attempts' scan is one hash lookup per row instead of a repartition hash
+    // and a lookup (the classification summary at 1 M jobs: 2.0 s against 2.3 s).
+    session_config.options_mut().optimizer.repartition_joins = false;
     if let Some(n) = config.target_partitions {
         session_config = session_config.with_target_partitions(n.max(1));
     }
