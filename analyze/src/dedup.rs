@@ -324,7 +324,7 @@ struct ScopeIds {
 impl ScopeIds {
     fn with_capacity(ids: usize) -> Self {
         let shards = std::array::from_fn(|_| {
-            Mutex::new(Shard { uuids: UuidSet::with_capacity(ids / SHARDS), ..Shard::default() })
+            Mutex::new(Shard { uuids: HashTable::with_capacity(ids / SHARDS), ..Shard::default() })
         });
         Self { shards, len: AtomicUsize::new(0) }
     }
@@ -342,7 +342,7 @@ impl fmt::Debug for SeenIds {
 
 #[derive(Default)]
 struct Shard {
-    uuids: UuidSet,
+    uuids: HashTable<u128>,
     /// Ids of any other form: (hash, start, length) of their bytes in `text`.
     others: HashTable<(u64, u32, u32)>,
     text: Vec<u8>,
@@ -350,7 +350,7 @@ struct Shard {
 
 impl Shard {
     fn allocated(&self) -> usize {
-        self.uuids.allocated() + self.others.allocation_size() + self.text.capacity()
+        self.uuids.allocation_size() + self.others.allocation_size() + self.text.capacity()
     }
 
     /// Inserts a text id, and tells whether it was not there yet.
@@ -465,7 +465,7 @@ impl BatchFilter {
                 let row = row as usize;
                 let (hash, key) = scratch.keys[row];
                 let new = match key {
-                    Key::Uuid(bits) => shard.uuids.insert(hash, bits)?,
+                    Key::Uuid(bits) => insert_uuid(&mut shard.uuids, hash, bits, |&k| hasher.hash_one(k)),
                     Key::Text => shard.insert_text(hash, ids.value(row))?,
                     Key::Null => true,
                 };
@@ -488,44 +488,13 @@ impl BatchFilter {
     }
 }
 
-/// Canonical UUIDs in a compact table: a slot holds only the id's position in `ids` and 32 bits
-/// of its hash (8 bytes), and the ids sit in insertion order. Probing touches the slots alone,
-/// half the memory of slots holding the ids, so a directory's set stays in cache (measured:
-/// ~106 ns a row with the ids in the slots, at 1 M ids per directory); an id is read only when
-/// its hash bits match.
-#[derive(Default)]
-struct UuidSet {
-    slots: HashTable<(u32, u32)>,
-    ids: Vec<u128>,
-}
-
-impl UuidSet {
-    fn with_capacity(n: usize) -> Self {
-        Self { slots: HashTable::with_capacity(n), ids: Vec::with_capacity(n) }
-    }
-
-    fn allocated(&self) -> usize {
-        self.slots.allocation_size() + self.ids.capacity() * size_of::<u128>()
-    }
-
-    /// Inserts `id`, and tells whether it was not there yet.
-    fn insert(&mut self, hash: u64, id: u128) -> Result<bool> {
-        // The table takes its bucket from the low bits of a hash and a tag from the top seven;
-        // repeating the 32 stored bits fills both from them, so growing needs no id.
-        let bits = hash as u32;
-        let table_hash = |bits: u32| u64::from(bits) | (u64::from(bits) << 32);
-        let ids = &self.ids;
-        let entry =
-            self.slots.entry(table_hash(bits), |&(at, b)| b == bits && ids[at as usize] == id, |&(_, b)| table_hash(b));
-        match entry {
-            hashbrown::hash_table::Entry::Occupied(_) => Ok(false),
-            hashbrown::hash_table::Entry::Vacant(slot) => {
-                let at = u32::try_from(self.ids.len())
-                    .map_err(|_| DataFusionError::Execution(format!("more than 2^32 {EVENT_ID}s in one scope")))?;
-                slot.insert((at, bits));
-                self.ids.push(id);
-                Ok(true)
-            }
+/// Inserts `id`, and tells whether it was not there yet.
+fn insert_uuid(table: &mut HashTable<u128>, hash: u64, id: u128, rehash: impl Fn(&u128) -> u64) -> bool {
+    match table.entry(hash, |&k| k == id, rehash) {
+        hashbrown::hash_table::Entry::Occupied(_) => false,
+        hashbrown::hash_table::Entry::Vacant(slot) => {
+            slot.insert(id);
+            true
         }
     }
 }
