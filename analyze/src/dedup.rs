@@ -353,6 +353,18 @@ impl Shard {
         self.uuids.allocation_size() + self.others.allocation_size() + self.text.capacity()
     }
 
+    /// Inserts a canonical UUID, and tells whether it was not there yet.
+    fn insert_uuid(&mut self, hash: u64, id: u128) -> bool {
+        let hasher = FixedState::with_seed(ID_HASH_SEED);
+        match self.uuids.entry(hash, |&k| k == id, |&k| hasher.hash_one(k)) {
+            hashbrown::hash_table::Entry::Occupied(_) => false,
+            hashbrown::hash_table::Entry::Vacant(slot) => {
+                slot.insert(id);
+                true
+            }
+        }
+    }
+
     /// Inserts a text id, and tells whether it was not there yet.
     fn insert_text(&mut self, hash: u64, id: &str) -> Result<bool> {
         let Shard { others, text, .. } = self;
@@ -465,7 +477,7 @@ impl BatchFilter {
                 let row = row as usize;
                 let (hash, key) = scratch.keys[row];
                 let new = match key {
-                    Key::Uuid(bits) => insert_uuid(&mut shard.uuids, hash, bits, |&k| hasher.hash_one(k)),
+                    Key::Uuid(bits) => shard.insert_uuid(hash, bits),
                     Key::Text => shard.insert_text(hash, ids.value(row))?,
                     Key::Null => true,
                 };
@@ -485,17 +497,6 @@ impl BatchFilter {
             reservation.try_grow(grown)?;
         }
         Ok(kept)
-    }
-}
-
-/// Inserts `id`, and tells whether it was not there yet.
-fn insert_uuid(table: &mut HashTable<u128>, hash: u64, id: u128, rehash: impl Fn(&u128) -> u64) -> bool {
-    match table.entry(hash, |&k| k == id, rehash) {
-        hashbrown::hash_table::Entry::Occupied(_) => false,
-        hashbrown::hash_table::Entry::Vacant(slot) => {
-            slot.insert(id);
-            true
-        }
     }
 }
 
