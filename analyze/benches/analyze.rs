@@ -6,7 +6,8 @@
 //! environment: FAILSCOPE_BENCH_JOBS (default 200000), FAILSCOPE_BENCH_CONNECTS_PER_JOB (10),
 //! FAILSCOPE_BENCH_HOURS (24), FAILSCOPE_BENCH_RUNS (5), FAILSCOPE_BENCH_LAKE (where the lake
 //! is generated and reused), FAILSCOPE_BENCH_EXPLAIN (print failscope's plans with their
-//! metrics first). `-- --full` is the size: 5 M jobs, 50 M connect attempts.
+//! metrics first), FAILSCOPE_BENCH_ONLY (run only the queries named, e.g. `a` or `bc`).
+//! `-- --full` is the size: 5 M jobs, 50 M connect attempts.
 //! DuckDB runs in one `python3 -c` process (`pip install duckdb`), fed one query at a time.
 
 #[path = "../tests/support/mod.rs"]
@@ -94,6 +95,8 @@ fn main() {
         hours: env_or("FAILSCOPE_BENCH_HOURS", if full { 48 } else { 24 }) as u32,
     };
     let runs = env_or("FAILSCOPE_BENCH_RUNS", 5) as usize;
+    let only = std::env::var("FAILSCOPE_BENCH_ONLY").unwrap_or_else(|_| "abc".into());
+    let queries: Vec<_> = QUERIES.into_iter().filter(|(name, _, _)| only.contains(name)).collect();
     let lake: PathBuf = std::env::var_os("FAILSCOPE_BENCH_LAKE").map(PathBuf::from).unwrap_or_else(|| {
         std::env::temp_dir().join(format!("failscope-bench-{}x{}-{}h", size.n_jobs, size.connects_per_job, size.hours))
     });
@@ -112,7 +115,7 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let analyzer = runtime.block_on(support::open(&lake));
     if std::env::var_os("FAILSCOPE_BENCH_EXPLAIN").is_some() {
-        for (name, file, _) in QUERIES {
+        for &(name, file, _) in &queries {
             let sql = std::fs::read_to_string(bench_dir.join(file)).expect("benchmark query file");
             let explain = runtime.block_on(async {
                 let df = analyzer.context().sql(&format!("EXPLAIN ANALYZE {sql}")).await.expect("plans");
@@ -125,9 +128,9 @@ fn main() {
     let views = [bench_dir.join("duckdb_views.sql")];
     let mut duckdb = DuckDb::start(&lake, &views);
 
-    let mut times: Vec<(Vec<f64>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); QUERIES.len()];
+    let mut times: Vec<(Vec<f64>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); queries.len()];
     for run in 0..runs {
-        for (i, (name, file, portable)) in QUERIES.iter().enumerate() {
+        for (i, (name, file, portable)) in queries.iter().enumerate() {
             let path = bench_dir.join(file);
             let sql = std::fs::read_to_string(&path).expect("benchmark query file");
             let (secs, rows) = runtime.block_on(run_failscope(&analyzer, &sql));
@@ -144,7 +147,7 @@ fn main() {
     }
     println!("\nmedian of {runs} runs, seconds:");
     println!("{:<4} {:>10} {:>10} {:>8}", "", "failscope", "duckdb", "ratio");
-    for ((name, _, _), (fs, dk)) in QUERIES.iter().zip(times) {
+    for ((name, _, _), (fs, dk)) in queries.iter().zip(times) {
         let f = median(fs);
         match (!dk.is_empty()).then(|| median(dk)) {
             Some(d) => println!("({name}) {f:>10.3} {d:>10.3} {:>8.2}", f / d),

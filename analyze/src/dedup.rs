@@ -39,15 +39,14 @@ use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_expr::PhysicalExpr;
-use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_expr::projection::ProjectionMapping;
 use datafusion::physical_plan::execution_plan::{CardinalityEffect, ChildrenPropertiesMode, ReplaceChildrenOptions};
 use datafusion::physical_plan::filter_pushdown::{
     ChildPushdownResult, FilterDescription, FilterPushdownPhase, FilterPushdownPropagation,
 };
 use datafusion::physical_plan::metrics::{BaselineMetrics, Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
-use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, PlanProperties};
 use foldhash::fast::FixedState;
 use futures::StreamExt;
 use hashbrown::HashTable;
@@ -93,8 +92,8 @@ impl TableProvider for UniqueEvents {
     }
 
     /// Scans the lake table with the event id and the scope columns added to the columns if
-    /// the query did not ask for them, drops repeated ids, and projects the additions away
-    /// again. A limit is not passed down: the first `n` rows read may hold copies; the limit
+    /// the query did not ask for them, drops repeated ids, and leaves the additions out of
+    /// its output (so rows it drops are not copied with them). A limit is not passed down: the first `n` rows read may hold copies; the limit
     /// above this scan still applies.
     async fn scan(
         &self,
@@ -118,27 +117,20 @@ impl TableProvider for UniqueEvents {
         let id_position = position_of(self.id_column);
         let scope_positions = self.scope_columns.iter().map(|&c| position_of(c)).collect();
         let scan = self.inner.scan(state, Some(&read), filters, None).await?;
-        let unique: Arc<dyn ExecutionPlan> = Arc::new(DedupExec::new(scan, id_position, scope_positions));
-        if read.len() == wanted.len() {
-            return Ok(unique);
-        }
-        let schema = unique.schema();
-        let columns = (0..wanted.len()).map(|i| {
-            let name = schema.field(i).name().clone();
-            (Arc::new(Column::new(&name, i)) as Arc<dyn PhysicalExpr>, name)
-        });
-        Ok(Arc::new(ProjectionExec::try_new(columns, unique)?))
+        let output = (0..wanted.len()).collect();
+        Ok(Arc::new(DedupExec::try_new(scan, id_position, scope_positions, output)?))
     }
 }
 
 /// Lets through the first row of each event id across all its input partitions. Ids are kept
 /// apart by the values of the scope columns: an id repeated under other scope values is
-/// another event.
+/// another event. It outputs the input columns listed in `output`, in that order.
 #[derive(Debug)]
 pub struct DedupExec {
     input: Arc<dyn ExecutionPlan>,
     id_column: usize,
     scope_columns: Vec<usize>,
+    output: Vec<usize>,
     seen: Arc<SeenIds>,
     metrics: ExecutionPlanMetricsSet,
     properties: Arc<PlanProperties>,
@@ -146,18 +138,34 @@ pub struct DedupExec {
 
 impl DedupExec {
     /// Deduplicates `input` on its string column `id_column`, within each combination of
-    /// values of `scope_columns`.
-    pub fn new(input: Arc<dyn ExecutionPlan>, id_column: usize, scope_columns: Vec<usize>) -> Self {
-        // A filter keeps the input's partitioning, ordering and equivalences.
-        let properties = Arc::new(input.properties().as_ref().clone());
-        Self {
+    /// values of `scope_columns`, and outputs the input's columns `output`.
+    pub fn try_new(
+        input: Arc<dyn ExecutionPlan>,
+        id_column: usize,
+        scope_columns: Vec<usize>,
+        output: Vec<usize>,
+    ) -> Result<Self> {
+        // A filter keeps the input's partitioning, ordering and equivalences; the projection
+        // maps them to the output columns.
+        let input_schema = input.schema();
+        let schema = Arc::new(input_schema.project(&output)?);
+        let mapping = ProjectionMapping::from_indices(&output, &input_schema)?;
+        let input_equivalences = input.equivalence_properties();
+        let properties = PlanProperties::new(
+            input_equivalences.project(&mapping, schema),
+            input.output_partitioning().project(&mapping, input_equivalences),
+            input.pipeline_behavior(),
+            input.boundedness(),
+        );
+        Ok(Self {
             input,
             id_column,
             scope_columns,
+            output,
             seen: Arc::default(),
             metrics: ExecutionPlanMetricsSet::new(),
-            properties,
-        }
+            properties: Arc::new(properties),
+        })
     }
 }
 
@@ -209,11 +217,14 @@ impl ExecutionPlan for DedupExec {
         }
         let input = children.swap_remove(0);
         Ok(Arc::new(match options.children_properties {
-            ChildrenPropertiesMode::Recompute => DedupExec::new(input, self.id_column, self.scope_columns.clone()),
+            ChildrenPropertiesMode::Recompute => {
+                DedupExec::try_new(input, self.id_column, self.scope_columns.clone(), self.output.clone())?
+            }
             ChildrenPropertiesMode::Keep => DedupExec {
                 input,
                 id_column: self.id_column,
                 scope_columns: self.scope_columns.clone(),
+                output: self.output.clone(),
                 seen: Arc::default(),
                 metrics: ExecutionPlanMetricsSet::new(),
                 properties: Arc::clone(&self.properties),
@@ -234,11 +245,12 @@ impl ExecutionPlan for DedupExec {
             seen: Arc::clone(&self.seen),
             id_column: self.id_column,
             scope_columns: self.scope_columns.clone(),
+            output: self.output.clone(),
             first_shard: partition * SHARDS / 2 % SHARDS,
             scratch: Scratch::default(),
             dropped,
         };
-        let schema = input.schema();
+        let schema = self.schema();
         let stream = input.map(move |batch| {
             let timer = baseline.elapsed_compute().timer();
             let out = batch.and_then(|b| filter.unique_rows(b));
@@ -324,7 +336,7 @@ struct ScopeIds {
 impl ScopeIds {
     fn with_capacity(ids: usize) -> Self {
         let shards = std::array::from_fn(|_| {
-            Mutex::new(Shard { uuids: HashTable::with_capacity(ids / SHARDS), ..Shard::default() })
+            Mutex::new(Shard { uuids: UuidSet::with_capacity(ids / SHARDS), ..Shard::default() })
         });
         Self { shards, len: AtomicUsize::new(0) }
     }
@@ -342,7 +354,7 @@ impl fmt::Debug for SeenIds {
 
 #[derive(Default)]
 struct Shard {
-    uuids: HashTable<u128>,
+    uuids: UuidSet,
     /// Ids of any other form: (hash, start, length) of their bytes in `text`.
     others: HashTable<(u64, u32, u32)>,
     text: Vec<u8>,
@@ -351,18 +363,6 @@ struct Shard {
 impl Shard {
     fn allocated(&self) -> usize {
         self.uuids.allocation_size() + self.others.allocation_size() + self.text.capacity()
-    }
-
-    /// Inserts a canonical UUID, and tells whether it was not there yet.
-    fn insert_uuid(&mut self, hash: u64, id: u128) -> bool {
-        let hasher = FixedState::with_seed(ID_HASH_SEED);
-        match self.uuids.entry(hash, |&k| k == id, |&k| hasher.hash_one(k)) {
-            hashbrown::hash_table::Entry::Occupied(_) => false,
-            hashbrown::hash_table::Entry::Vacant(slot) => {
-                slot.insert(id);
-                true
-            }
-        }
     }
 
     /// Inserts a text id, and tells whether it was not there yet.
@@ -380,6 +380,104 @@ impl Shard {
         Ok(true)
     }
 }
+
+/// How many rows ahead of the one being inserted [`UuidSet::prefetch`] reaches: enough misses
+/// in flight to cover a trip to memory, few enough that the lines are still cached when used.
+const PREFETCH_DISTANCE: usize = 16;
+
+/// The canonical UUIDs a shard has let through: open addressing with linear probing over
+/// 16-byte slots, kept at most 3/4 full. All ones ([`FREE`]) marks a free slot; that id itself
+/// is flagged apart.
+///
+/// Free slots are all ones rather than zeros so that a new table is written when it is
+/// allocated: each page then faults in once, on that write. Zeroed memory from the OS would be
+/// mapped to the shared zero page when first read (by a probe or a prefetch) and copied on the
+/// first insertion, a second fault that also flushes every core's TLB.
+///
+/// A directory's set is larger than the CPU's cache, so nearly every insertion misses it.
+/// Inserting a shard's rows of a batch prefetches the slot of the row
+/// [`PREFETCH_DISTANCE`] places ahead, so those misses overlap instead of queueing.
+#[derive(Default)]
+struct UuidSet {
+    slots: Vec<u128>,
+    len: usize,
+    has_free_marker: bool,
+}
+
+/// The value of a free slot in a [`UuidSet`].
+const FREE: u128 = u128::MAX;
+
+impl UuidSet {
+    fn with_capacity(ids: usize) -> Self {
+        let mut set = Self::default();
+        set.reserve(ids);
+        set
+    }
+
+    fn allocation_size(&self) -> usize {
+        self.slots.capacity() * size_of::<u128>()
+    }
+
+    /// Makes room for `more` ids beyond those held, so that inserting them cannot pass 3/4 full.
+    fn reserve(&mut self, more: usize) {
+        let needed = (self.len + more).saturating_mul(4) / 3 + 1;
+        if needed <= self.slots.len() {
+            return;
+        }
+        let old = std::mem::replace(&mut self.slots, vec![FREE; needed.next_power_of_two().max(64)]);
+        let hasher = FixedState::with_seed(ID_HASH_SEED);
+        let mask = self.slots.len() - 1;
+        for id in old.into_iter().filter(|&id| id != FREE) {
+            let mut at = hasher.hash_one(id) as usize & mask;
+            while self.slots[at] != FREE {
+                at = (at + 1) & mask;
+            }
+            self.slots[at] = id;
+        }
+    }
+
+    /// Asks the CPU to start loading the slot where the id of `hash` would be looked up.
+    fn prefetch(&self, hash: u64) {
+        if let Some(slot) = self.slots.get(hash as usize & self.slots.len().wrapping_sub(1)) {
+            prefetch(slot);
+        }
+    }
+
+    /// Inserts `id`, whose hash is `hash`, and tells whether it was not there yet. Room must
+    /// have been made with [`UuidSet::reserve`].
+    fn insert(&mut self, hash: u64, id: u128) -> bool {
+        if id == FREE {
+            return !std::mem::replace(&mut self.has_free_marker, true);
+        }
+        let mask = self.slots.len() - 1;
+        let mut at = hash as usize & mask;
+        loop {
+            let slot = self.slots[at];
+            if slot == id {
+                return false;
+            }
+            if slot == FREE {
+                self.slots[at] = id;
+                self.len += 1;
+                return true;
+            }
+            at = (at + 1) & mask;
+        }
+    }
+}
+
+/// Starts loading the cache line of `slot`; it changes nothing else.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+fn prefetch(slot: &u128) {
+    use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+    // SAFETY: a prefetch is only a hint to the cache; it reads nothing and cannot fault, and
+    // SSE, which provides it, is part of every x86-64 CPU.
+    unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(slot).cast()) }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn prefetch(_slot: &u128) {}
 
 /// One row's id, as the set keeps it.
 #[derive(Clone, Copy)]
@@ -401,6 +499,7 @@ struct BatchFilter {
     seen: Arc<SeenIds>,
     id_column: usize,
     scope_columns: Vec<usize>,
+    output: Vec<usize>,
     first_shard: usize,
     scratch: Scratch,
     dropped: Count,
@@ -429,12 +528,13 @@ impl BatchFilter {
                 other => return Err(DataFusionError::Internal(format!("{EVENT_ID} read as {other}"))),
             };
         }
+        let output = batch.project(&self.output)?;
         if kept == batch.num_rows() {
-            return Ok(batch);
+            return Ok(output);
         }
         self.dropped.add(batch.num_rows() - kept);
         let mask = BooleanArray::from(std::mem::take(&mut self.scratch.keep));
-        Ok(filter_record_batch(&batch, &mask)?)
+        Ok(filter_record_batch(&output, &mask)?)
     }
 
     /// Clears `scratch.keep[offset + i]` for each row `i` of `ids` whose id the scope has seen,
@@ -473,11 +573,17 @@ impl BatchFilter {
             }
             let mut shard = shard.lock().map_err(|_| poisoned())?;
             let before = shard.allocated();
-            for &row in rows {
+            shard.uuids.reserve(rows.len());
+            for (i, &row) in rows.iter().enumerate() {
+                if let Some(&ahead) = rows.get(i + PREFETCH_DISTANCE)
+                    && let (hash, Key::Uuid(_)) = scratch.keys[ahead as usize]
+                {
+                    shard.uuids.prefetch(hash);
+                }
                 let row = row as usize;
                 let (hash, key) = scratch.keys[row];
                 let new = match key {
-                    Key::Uuid(bits) => shard.insert_uuid(hash, bits),
+                    Key::Uuid(bits) => shard.uuids.insert(hash, bits),
                     Key::Text => shard.insert_text(hash, ids.value(row))?,
                     Key::Null => true,
                 };
@@ -568,6 +674,27 @@ mod tests {
         assert_eq!(uuid_bits("ffffffff-ffff-ffff-ffff-ffffffffffff"), Some(u128::MAX));
         // Multi-byte characters are bytes outside the table, whatever their length.
         assert_eq!(uuid_bits("0190a1b2-0000-7000-8000-0000000000é"), None);
+    }
+
+    #[test]
+    fn uuid_set_keeps_each_id_once_as_it_grows() {
+        let hasher = FixedState::with_seed(ID_HASH_SEED);
+        let mut set = UuidSet::default();
+        // 5000 ids, the free-slot value among them, each offered three times; the table grows
+        // several times on the way.
+        let ids = || (0..4_999u128).chain([FREE]);
+        for round in 0..3 {
+            for id in ids() {
+                set.reserve(1);
+                assert_eq!(set.insert(hasher.hash_one(id), id), round == 0, "id {id}, round {round}");
+            }
+        }
+        assert_eq!(set.len, 4_999, "the free-slot value is flagged apart");
+        assert!(set.has_free_marker);
+        assert!(set.len * 4 <= set.slots.len() * 3);
+        // A shared hash (a collision) still tells the ids apart.
+        let mut set = UuidSet::with_capacity(8);
+        assert!(set.insert(7, 1) && set.insert(7, 2) && !set.insert(7, 1) && !set.insert(7, 2));
     }
 
     #[test]
