@@ -17,6 +17,10 @@
 //! The set's memory is reserved from the session's memory pool; a scan whose ids do not fit
 //! the session's memory limit fails with a "resources exhausted" error instead of taking the
 //! process down.
+//!
+//! A directory's set is emptied and reused for a later directory once every partition of the
+//! scan has moved past it, so a scan holds the sets of the few directories being read rather
+//! than one per directory of the lake. See [`Retirement`].
 
 use std::collections::HashMap;
 use std::fmt;
@@ -35,6 +39,9 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, Result, ScalarValue, plan_err};
 use datafusion::config::ConfigOptions;
 use datafusion::datasource::TableType;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfig};
+use datafusion::datasource::source::DataSourceExec;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
@@ -238,17 +245,25 @@ impl ExecutionPlan for DedupExec {
 
     fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
         self.seen.reservation.get_or_init(|| MemoryConsumer::new("DedupExec").register(context.memory_pool()));
+        self.seen.retirement.get_or_init(|| {
+            let schema = self.input.schema();
+            let names: Vec<&str> = self.scope_columns.iter().map(|&c| schema.field(c).name().as_str()).collect();
+            Retirement::for_scan(&self.input, &names)
+        });
         let input = self.input.execute(partition, context)?;
         let baseline = BaselineMetrics::new(&self.metrics, partition);
         let dropped = MetricBuilder::new(&self.metrics).counter("duplicates_dropped", partition);
+        let reused = MetricBuilder::new(&self.metrics).counter("id_sets_reused", partition);
         let mut filter = BatchFilter {
             seen: Arc::clone(&self.seen),
             id_column: self.id_column,
             scope_columns: self.scope_columns.clone(),
             output: self.output.clone(),
+            partition,
             first_shard: partition * SHARDS / 2 % SHARDS,
             scratch: Scratch::default(),
             dropped,
+            reused,
         };
         let schema = self.schema();
         let stream = input.map(move |batch| {
@@ -301,28 +316,168 @@ const SHARDS: usize = 16;
 /// The ids one scan has let through, over all its partitions, by scope.
 #[derive(Default)]
 struct SeenIds {
-    scopes: Mutex<HashMap<Vec<ScalarValue>, Arc<ScopeIds>>>,
+    scopes: Mutex<Scopes>,
     /// The most ids any scope holds so far.
     largest_scope: AtomicUsize,
     reservation: OnceLock<MemoryReservation>,
+    /// When sets can be reused; `None` when the plan does not tell the order of the scopes.
+    retirement: OnceLock<Option<Retirement>>,
+}
+
+#[derive(Default)]
+struct Scopes {
+    live: HashMap<Vec<ScalarValue>, Arc<ScopeIds>>,
+    /// Sets of retired scopes, emptied, waiting to be reused.
+    spare: Vec<ScopeIds>,
 }
 
 impl SeenIds {
-    /// The set of a scope, created on first use. A new set starts with room for as many ids as
-    /// the largest scope so far (directories of one lake hold similar numbers of events), which
-    /// saves growing it step by step.
-    fn scope(&self, key: Vec<ScalarValue>) -> Result<Arc<ScopeIds>> {
+    /// The set of a scope, created on first use: a retired scope's set, emptied, or a new one
+    /// with room for as many ids as the largest scope so far (directories of one lake hold
+    /// similar numbers of events), which saves growing it step by step. Tells whether the set
+    /// was reused.
+    fn scope(&self, key: Vec<ScalarValue>) -> Result<(Arc<ScopeIds>, bool)> {
         let mut scopes = self.scopes.lock().map_err(|_| poisoned())?;
-        if let Some(ids) = scopes.get(&key) {
-            return Ok(Arc::clone(ids));
+        if let Some(ids) = scopes.live.get(&key) {
+            return Ok((Arc::clone(ids), false));
+        }
+        if let Some(mut ids) = scopes.spare.pop() {
+            ids.clear()?;
+            let ids = Arc::new(ids);
+            scopes.live.insert(key, Arc::clone(&ids));
+            return Ok((ids, true));
         }
         let ids = Arc::new(ScopeIds::with_capacity(self.largest_scope.load(Ordering::Relaxed)));
         let allocated = ids.shards.iter().map(|s| s.lock().map(|s| s.allocated()).unwrap_or(0)).sum();
         if let Some(reservation) = self.reservation.get() {
             reservation.try_grow(allocated)?;
         }
-        scopes.insert(key, Arc::clone(&ids));
-        Ok(ids)
+        scopes.live.insert(key, Arc::clone(&ids));
+        Ok((ids, false))
+    }
+
+    /// Records that `partition` reads the scope `key` from now on, and retires the scopes that
+    /// every partition has left.
+    fn advance(&self, partition: usize, key: &[ScalarValue]) -> Result<()> {
+        let Some(Some(retirement)) = self.retirement.get() else {
+            return Ok(());
+        };
+        // A scope the plan did not list never retires.
+        let Some(&rank) = retirement.ranks.get(key) else {
+            return Ok(());
+        };
+        self.moved_to(retirement, partition, rank)
+    }
+
+    /// Records that `partition` has read all its input.
+    fn finish(&self, partition: usize) -> Result<()> {
+        match self.retirement.get() {
+            Some(Some(retirement)) => self.moved_to(retirement, partition, usize::MAX),
+            _ => Ok(()),
+        }
+    }
+
+    fn moved_to(&self, retirement: &Retirement, partition: usize, rank: usize) -> Result<()> {
+        let mut progress = retirement.progress.lock().map_err(|_| poisoned())?;
+        let Some(at) = progress.at.get_mut(partition) else {
+            return Ok(());
+        };
+        if rank < *at {
+            // The sets below `at` may be gone already: a copy in this scope could pass.
+            return Err(DataFusionError::Internal(format!(
+                "deduplicating scan: partition {partition} went back to an earlier directory; the files were not read in the planned order"
+            )));
+        }
+        *at = rank;
+        let lowest = progress.at.iter().copied().min().unwrap_or(usize::MAX).min(retirement.by_rank.len());
+        if lowest <= progress.retired_below {
+            return Ok(());
+        }
+        let mut scopes = self.scopes.lock().map_err(|_| poisoned())?;
+        for key in &retirement.by_rank[progress.retired_below..lowest] {
+            if let Some(ids) = scopes.live.remove(key) {
+                // The last holder: no partition reads the scope any more.
+                if let Ok(ids) = Arc::try_unwrap(ids) {
+                    scopes.spare.push(ids);
+                }
+            }
+        }
+        progress.retired_below = lowest;
+        Ok(())
+    }
+}
+
+/// When a scope's set can be emptied for reuse: once every partition of the scan has moved on
+/// to a later scope or ended.
+///
+/// That needs the order in which the partitions read files. The scan's files are known from the
+/// plan: partitions either take files from one shared queue (the file groups one after the
+/// other, as the file source orders them) or each read their own group in order. The scopes
+/// get ranks in the queue's order; this is only used when each scope's files are contiguous in
+/// the queue and every group reads its files in rank order, so that in either mode a partition
+/// meets scopes in rising rank. Then once all partitions are past a rank, no file of that scope
+/// is left to read. A partition that meets a lower rank than before fails the query rather than
+/// risk letting a copy through.
+struct Retirement {
+    ranks: HashMap<Vec<ScalarValue>, usize>,
+    by_rank: Vec<Vec<ScalarValue>>,
+    progress: Mutex<Progress>,
+}
+
+struct Progress {
+    /// The rank each partition is reading (0 before its first row, `usize::MAX` once done).
+    at: Vec<usize>,
+    /// Scopes of lower rank have been retired.
+    retired_below: usize,
+}
+
+impl Retirement {
+    /// The ranks of the scopes of a Parquet scan whose scope columns `names` are all partition
+    /// columns, or `None` if that scan's plan does not fix the order described above.
+    fn for_scan(input: &Arc<dyn ExecutionPlan>, names: &[&str]) -> Option<Self> {
+        let source = input.downcast_ref::<DataSourceExec>()?;
+        let config = source.data_source().downcast_ref::<FileScanConfig>()?;
+        let partition_columns = config.table_partition_cols();
+        let columns: Vec<usize> =
+            names.iter().map(|name| partition_columns.iter().position(|f| f.name() == name)).collect::<Option<_>>()?;
+        let key = |file: &PartitionedFile| -> Option<Vec<ScalarValue>> {
+            columns.iter().map(|&c| file.partition_values.get(c).map(plain_scalar)).collect()
+        };
+        let queue =
+            config.file_source().reorder_files(config.file_groups.iter().flat_map(FileGroup::iter).cloned().collect());
+        let mut ranks = HashMap::new();
+        let mut by_rank: Vec<Vec<ScalarValue>> = Vec::new();
+        for file in &queue {
+            let key = key(file)?;
+            if by_rank.last() == Some(&key) {
+                continue;
+            }
+            if ranks.contains_key(&key) {
+                return None;
+            }
+            ranks.insert(key.clone(), by_rank.len());
+            by_rank.push(key);
+        }
+        for group in &config.file_groups {
+            let mut last = 0;
+            for file in group.iter() {
+                let rank = *ranks.get(&key(file)?)?;
+                if rank < last {
+                    return None;
+                }
+                last = rank;
+            }
+        }
+        let partitions = input.output_partitioning().partition_count();
+        Some(Self { ranks, by_rank, progress: Mutex::new(Progress { at: vec![0; partitions], retired_below: 0 }) })
+    }
+}
+
+/// A scope value as a batch holds it: a dictionary-encoded column yields the dictionary's value.
+fn plain_scalar(value: &ScalarValue) -> ScalarValue {
+    match value {
+        ScalarValue::Dictionary(_, inner) => plain_scalar(inner),
+        other => other.clone(),
     }
 }
 
@@ -334,6 +489,18 @@ struct ScopeIds {
 }
 
 impl ScopeIds {
+    /// Empties the set and keeps its memory.
+    fn clear(&mut self) -> Result<()> {
+        for shard in &mut self.shards {
+            let shard = shard.get_mut().map_err(|_| poisoned())?;
+            shard.uuids.clear();
+            shard.others.clear();
+            shard.text.clear();
+        }
+        *self.len.get_mut() = 0;
+        Ok(())
+    }
+
     fn with_capacity(ids: usize) -> Self {
         let shards = std::array::from_fn(|_| {
             Mutex::new(Shard { uuids: UuidSet::with_capacity(ids / SHARDS), ..Shard::default() })
@@ -418,6 +585,13 @@ impl UuidSet {
         self.slots.capacity() * size_of::<u128>()
     }
 
+    /// Empties the set and keeps its slots.
+    fn clear(&mut self) {
+        self.slots.fill(FREE);
+        self.len = 0;
+        self.has_free_marker = false;
+    }
+
     /// Makes room for `more` ids beyond those held, so that inserting them cannot pass 3/4 full.
     fn reserve(&mut self, more: usize) {
         let needed = (self.len + more).saturating_mul(4) / 3 + 1;
@@ -500,9 +674,21 @@ struct BatchFilter {
     id_column: usize,
     scope_columns: Vec<usize>,
     output: Vec<usize>,
+    partition: usize,
     first_shard: usize,
     scratch: Scratch,
     dropped: Count,
+    reused: Count,
+}
+
+/// A partition that stops reading, at its end or because its reader was dropped, no longer
+/// holds any scope back from retiring.
+impl Drop for BatchFilter {
+    fn drop(&mut self) {
+        if let Err(e) = self.seen.finish(self.partition) {
+            tracing::warn!(error = %e, "deduplicating scan: could not record the end of a partition");
+        }
+    }
 }
 
 impl BatchFilter {
@@ -518,8 +704,15 @@ impl BatchFilter {
         };
         let mut kept = 0;
         for run in runs {
-            let key = scope.iter().map(|c| ScalarValue::try_from_array(c, run.start)).collect::<Result<_>>()?;
-            let ids = self.seen.scope(key)?;
+            let key: Vec<ScalarValue> = scope
+                .iter()
+                .map(|c| Ok(plain_scalar(&ScalarValue::try_from_array(c, run.start)?)))
+                .collect::<Result<_>>()?;
+            self.seen.advance(self.partition, &key)?;
+            let (ids, reused) = self.seen.scope(key)?;
+            if reused {
+                self.reused.add(1);
+            }
             let ids_column = batch.column(self.id_column).slice(run.start, run.len());
             kept += match ids_column.data_type() {
                 DataType::Utf8 => self.mark(&ids, ids_column.as_string::<i32>(), run.start)?,

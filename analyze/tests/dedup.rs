@@ -122,3 +122,46 @@ async fn hour_filters_find_the_zero_padded_lake_directories() {
         [1]
     );
 }
+
+/// A scan over many hours empties the id set of each hour its partitions have left and reuses
+/// it for a later hour, and still counts each event once, also when hours share ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finished_hours_pass_their_id_sets_on() {
+    let lake = tempfile::tempdir().expect("temp dir");
+    let j = job("hours", "us-east-2", T0, JobStatus::Failed);
+    let hours = 12;
+    // The same 500 ids in each of 12 hours: another hour, another event.
+    let all: Vec<_> = (0..500 * hours)
+        .map(|i| {
+            let hour = i64::from(i / 500);
+            let mut c = connect(&j, i, "api", "checkin", ConnectOutcome::Ok, hour * 60 * MINUTE + i64::from(i % 50));
+            c.event_id = Cow::Owned(format!("0190a1b2-0000-7000-8000-{:012x}", i % 500));
+            c
+        })
+        .collect();
+    write_lake(lake.path(), &[], &all, 0);
+    let halves: Vec<_> = all.iter().step_by(2).rev().cloned().collect();
+    let thirds: Vec<_> = all.iter().step_by(3).cloned().collect();
+    write_lake(lake.path(), &[], &halves, 1);
+    write_lake(lake.path(), &[], &thirds, 2);
+    let analyzer = support::open(lake.path()).await;
+    let distinct = all.len() as i64;
+    assert_eq!(
+        count(&analyzer, "SELECT COUNT(*) FROM connect_attempts_raw").await,
+        [distinct + halves.len() as i64 + thirds.len() as i64]
+    );
+    assert_eq!(
+        count(&analyzer, "SELECT COUNT(*), COUNT(DISTINCT (event_id, date, hour)) FROM connect_attempts").await,
+        [distinct, distinct],
+    );
+    let df = analyzer.sql("EXPLAIN ANALYZE SELECT COUNT(*) FROM connect_attempts").await.expect("plans");
+    let explained = analyzer.collect(df, None).await.expect("runs");
+    let plan: String = explained.batches[0].column(1).as_string::<i32>().iter().flatten().collect();
+    let reused: u64 = plan
+        .split("id_sets_reused=")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no id_sets_reused metric in {plan}"));
+    assert!(reused >= hours as u64 / 2, "{reused} sets reused over {hours} hours:\n{plan}");
+}
