@@ -20,7 +20,7 @@
 //!
 //! A directory's set is emptied and reused for a later directory once every partition of the
 //! scan has moved past it, so a scan holds the sets of the few directories being read rather
-//! than one per directory of the lake. See [`Retirement`].
+//! than one per directory of the lake (see `Retirement` in the source).
 
 use std::collections::HashMap;
 use std::fmt;
