@@ -99,9 +99,9 @@ impl TableProvider for UniqueEvents {
     }
 
     /// Scans the lake table with the event id and the scope columns added to the columns if
-    /// the query did not ask for them, drops repeated ids, and leaves the additions out of
-    /// its output (so rows it drops are not copied with them). A limit is not passed down: the first `n` rows read may hold copies; the limit
-    /// above this scan still applies.
+    /// the query did not ask for them, drops repeated ids, and leaves the additions out of its
+    /// output (so the rows it drops are not copied with them). A limit is not passed down: the
+    /// first `n` rows read may hold copies; the limit above this scan still applies.
     async fn scan(
         &self,
         state: &dyn Session,
