@@ -81,17 +81,11 @@ fn writer(lake: &Path, table: &str, start_ms: i64, schema: arrow::datatypes::Sch
 }
 
 /// An event id as the workers write it: a UUIDv7 (lowercase, hyphenated) whose first 48 bits
-/// are the event time in milliseconds; `seq` makes it unique.
+/// are the event time in milliseconds; `seq` (below 2^62) fills its random bits, so it is unique.
 fn event_uuid(at_ms: i64, seq: u64) -> String {
-    let t = at_ms as u64 & 0xFFFF_FFFF_FFFF;
-    format!(
-        "{:08x}-{:04x}-7{:03x}-{:04x}-{:012x}",
-        t >> 16,
-        t & 0xFFFF,
-        (seq >> 60) & 0xFFF,
-        0x8000 | ((seq >> 48) & 0x3FFF),
-        seq & 0xFFFF_FFFF_FFFF
-    )
+    let mut random = [0u8; 10];
+    random[2..].copy_from_slice(&seq.to_be_bytes());
+    uuid::Builder::from_unix_timestamp_millis(at_ms.max(0) as u64, &random).into_uuid().to_string()
 }
 
 fn generate_hour(lake: &Path, size: LakeSize, hour: u32) {

@@ -20,7 +20,8 @@
 //!
 //! A directory's set is emptied and reused for a later directory once every partition of the
 //! scan has moved past it, so a scan holds the sets of the few directories being read rather
-//! than one per directory of the lake (see `Retirement` in the source).
+//! than one per directory of the lake (`retirement.rs`). The sets of canonical UUIDs are in
+//! `uuids.rs`.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -39,9 +40,6 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, Result, ScalarValue, plan_err};
 use datafusion::config::ConfigOptions;
 use datafusion::datasource::TableType;
-use datafusion::datasource::listing::PartitionedFile;
-use datafusion::datasource::physical_plan::{FileGroup, FileScanConfig};
-use datafusion::datasource::source::DataSourceExec;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
@@ -57,6 +55,12 @@ use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Exe
 use foldhash::fast::FixedState;
 use futures::StreamExt;
 use hashbrown::HashTable;
+
+use retirement::{Retirement, plain_scalar};
+use uuids::{PREFETCH_DISTANCE, UuidSet, uuid_bits};
+
+mod retirement;
+mod uuids;
 
 /// The column that identifies an event.
 pub const EVENT_ID: &str = "event_id";
@@ -356,45 +360,25 @@ impl SeenIds {
         Ok((ids, false))
     }
 
-    /// Records that `partition` reads the scope `key` from now on, and retires the scopes that
-    /// every partition has left.
-    fn advance(&self, partition: usize, key: &[ScalarValue]) -> Result<()> {
+    /// Records that `partition` reads the scope `key` from now on (`None`: it has read all its
+    /// input), and retires the scopes that every partition has left.
+    fn advance(&self, partition: usize, key: Option<&[ScalarValue]>) -> Result<()> {
         let Some(Some(retirement)) = self.retirement.get() else {
             return Ok(());
         };
-        // A scope the plan did not list never retires.
-        let Some(&rank) = retirement.ranks.get(key) else {
-            return Ok(());
+        let rank = match key {
+            Some(key) => match retirement.rank(key) {
+                Some(rank) => rank,
+                None => return Ok(()),
+            },
+            None => usize::MAX,
         };
-        self.moved_to(retirement, partition, rank)
-    }
-
-    /// Records that `partition` has read all its input.
-    fn finish(&self, partition: usize) -> Result<()> {
-        match self.retirement.get() {
-            Some(Some(retirement)) => self.moved_to(retirement, partition, usize::MAX),
-            _ => Ok(()),
-        }
-    }
-
-    fn moved_to(&self, retirement: &Retirement, partition: usize, rank: usize) -> Result<()> {
-        let mut progress = retirement.progress.lock().map_err(|_| poisoned())?;
-        let Some(at) = progress.at.get_mut(partition) else {
-            return Ok(());
-        };
-        if rank < *at {
-            // The sets below `at` may be gone already: a copy in this scope could pass.
-            return Err(DataFusionError::Internal(format!(
-                "deduplicating scan: partition {partition} went back to an earlier directory; the files were not read in the planned order"
-            )));
-        }
-        *at = rank;
-        let lowest = progress.at.iter().copied().min().unwrap_or(usize::MAX).min(retirement.by_rank.len());
-        if lowest <= progress.retired_below {
+        let left = retirement.moved_to(partition, rank)?;
+        if left.is_empty() {
             return Ok(());
         }
         let mut scopes = self.scopes.lock().map_err(|_| poisoned())?;
-        for key in &retirement.by_rank[progress.retired_below..lowest] {
+        for key in left {
             if let Some(ids) = scopes.live.remove(key) {
                 // The last holder: no partition reads the scope any more.
                 if let Ok(ids) = Arc::try_unwrap(ids) {
@@ -402,82 +386,7 @@ impl SeenIds {
                 }
             }
         }
-        progress.retired_below = lowest;
         Ok(())
-    }
-}
-
-/// When a scope's set can be emptied for reuse: once every partition of the scan has moved on
-/// to a later scope or ended.
-///
-/// That needs the order in which the partitions read files. The scan's files are known from the
-/// plan: partitions either take files from one shared queue (the file groups one after the
-/// other, as the file source orders them) or each read their own group in order. The scopes
-/// get ranks in the queue's order; this is only used when each scope's files are contiguous in
-/// the queue and every group reads its files in rank order, so that in either mode a partition
-/// meets scopes in rising rank. Then once all partitions are past a rank, no file of that scope
-/// is left to read. A partition that meets a lower rank than before fails the query rather than
-/// risk letting a copy through.
-struct Retirement {
-    ranks: HashMap<Vec<ScalarValue>, usize>,
-    by_rank: Vec<Vec<ScalarValue>>,
-    progress: Mutex<Progress>,
-}
-
-struct Progress {
-    /// The rank each partition is reading (0 before its first row, `usize::MAX` once done).
-    at: Vec<usize>,
-    /// Scopes of lower rank have been retired.
-    retired_below: usize,
-}
-
-impl Retirement {
-    /// The ranks of the scopes of a Parquet scan whose scope columns `names` are all partition
-    /// columns, or `None` if that scan's plan does not fix the order described above.
-    fn for_scan(input: &Arc<dyn ExecutionPlan>, names: &[&str]) -> Option<Self> {
-        let source = input.downcast_ref::<DataSourceExec>()?;
-        let config = source.data_source().downcast_ref::<FileScanConfig>()?;
-        let partition_columns = config.table_partition_cols();
-        let columns: Vec<usize> =
-            names.iter().map(|name| partition_columns.iter().position(|f| f.name() == name)).collect::<Option<_>>()?;
-        let key = |file: &PartitionedFile| -> Option<Vec<ScalarValue>> {
-            columns.iter().map(|&c| file.partition_values.get(c).map(plain_scalar)).collect()
-        };
-        let queue =
-            config.file_source().reorder_files(config.file_groups.iter().flat_map(FileGroup::iter).cloned().collect());
-        let mut ranks = HashMap::new();
-        let mut by_rank: Vec<Vec<ScalarValue>> = Vec::new();
-        for file in &queue {
-            let key = key(file)?;
-            if by_rank.last() == Some(&key) {
-                continue;
-            }
-            if ranks.contains_key(&key) {
-                return None;
-            }
-            ranks.insert(key.clone(), by_rank.len());
-            by_rank.push(key);
-        }
-        for group in &config.file_groups {
-            let mut last = 0;
-            for file in group.iter() {
-                let rank = *ranks.get(&key(file)?)?;
-                if rank < last {
-                    return None;
-                }
-                last = rank;
-            }
-        }
-        let partitions = input.output_partitioning().partition_count();
-        Some(Self { ranks, by_rank, progress: Mutex::new(Progress { at: vec![0; partitions], retired_below: 0 }) })
-    }
-}
-
-/// A scope value as a batch holds it: a dictionary-encoded column yields the dictionary's value.
-fn plain_scalar(value: &ScalarValue) -> ScalarValue {
-    match value {
-        ScalarValue::Dictionary(_, inner) => plain_scalar(inner),
-        other => other.clone(),
     }
 }
 
@@ -548,111 +457,6 @@ impl Shard {
     }
 }
 
-/// How many rows ahead of the one being inserted [`UuidSet::prefetch`] reaches: enough misses
-/// in flight to cover a trip to memory, few enough that the lines are still cached when used.
-const PREFETCH_DISTANCE: usize = 16;
-
-/// The canonical UUIDs a shard has let through: open addressing with linear probing over
-/// 16-byte slots, kept at most 3/4 full. All ones ([`FREE`]) marks a free slot; that id itself
-/// is flagged apart.
-///
-/// Free slots are all ones rather than zeros so that a new table is written when it is
-/// allocated: each page then faults in once, on that write. Zeroed memory from the OS would be
-/// mapped to the shared zero page when first read (by a probe or a prefetch) and copied on the
-/// first insertion, a second fault that also flushes every core's TLB.
-///
-/// A directory's set is larger than the CPU's cache, so nearly every insertion misses it.
-/// Inserting a shard's rows of a batch prefetches the slot of the row
-/// [`PREFETCH_DISTANCE`] places ahead, so those misses overlap instead of queueing.
-#[derive(Default)]
-struct UuidSet {
-    slots: Vec<u128>,
-    len: usize,
-    has_free_marker: bool,
-}
-
-/// The value of a free slot in a [`UuidSet`].
-const FREE: u128 = u128::MAX;
-
-impl UuidSet {
-    fn with_capacity(ids: usize) -> Self {
-        let mut set = Self::default();
-        set.reserve(ids);
-        set
-    }
-
-    fn allocation_size(&self) -> usize {
-        self.slots.capacity() * size_of::<u128>()
-    }
-
-    /// Empties the set and keeps its slots.
-    fn clear(&mut self) {
-        self.slots.fill(FREE);
-        self.len = 0;
-        self.has_free_marker = false;
-    }
-
-    /// Makes room for `more` ids beyond those held, so that inserting them cannot pass 3/4 full.
-    fn reserve(&mut self, more: usize) {
-        let needed = (self.len + more).saturating_mul(4) / 3 + 1;
-        if needed <= self.slots.len() {
-            return;
-        }
-        let old = std::mem::replace(&mut self.slots, vec![FREE; needed.next_power_of_two().max(64)]);
-        let hasher = FixedState::with_seed(ID_HASH_SEED);
-        let mask = self.slots.len() - 1;
-        for id in old.into_iter().filter(|&id| id != FREE) {
-            let mut at = hasher.hash_one(id) as usize & mask;
-            while self.slots[at] != FREE {
-                at = (at + 1) & mask;
-            }
-            self.slots[at] = id;
-        }
-    }
-
-    /// Asks the CPU to start loading the slot where the id of `hash` would be looked up.
-    fn prefetch(&self, hash: u64) {
-        if let Some(slot) = self.slots.get(hash as usize & self.slots.len().wrapping_sub(1)) {
-            prefetch(slot);
-        }
-    }
-
-    /// Inserts `id`, whose hash is `hash`, and tells whether it was not there yet. Room must
-    /// have been made with [`UuidSet::reserve`].
-    fn insert(&mut self, hash: u64, id: u128) -> bool {
-        if id == FREE {
-            return !std::mem::replace(&mut self.has_free_marker, true);
-        }
-        let mask = self.slots.len() - 1;
-        let mut at = hash as usize & mask;
-        loop {
-            let slot = self.slots[at];
-            if slot == id {
-                return false;
-            }
-            if slot == FREE {
-                self.slots[at] = id;
-                self.len += 1;
-                return true;
-            }
-            at = (at + 1) & mask;
-        }
-    }
-}
-
-/// Starts loading the cache line of `slot`; it changes nothing else.
-#[cfg(target_arch = "x86_64")]
-#[allow(unsafe_code)]
-fn prefetch(slot: &u128) {
-    use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-    // SAFETY: a prefetch is only a hint to the cache; it reads nothing and cannot fault, and
-    // SSE, which provides it, is part of every x86-64 CPU.
-    unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(slot).cast()) }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn prefetch(_slot: &u128) {}
-
 /// One row's id, as the set keeps it.
 #[derive(Clone, Copy)]
 enum Key {
@@ -685,7 +489,7 @@ struct BatchFilter {
 /// holds any scope back from retiring.
 impl Drop for BatchFilter {
     fn drop(&mut self) {
-        if let Err(e) = self.seen.finish(self.partition) {
+        if let Err(e) = self.seen.advance(self.partition, None) {
             tracing::warn!(error = %e, "deduplicating scan: could not record the end of a partition");
         }
     }
@@ -708,7 +512,7 @@ impl BatchFilter {
                 .iter()
                 .map(|c| Ok(plain_scalar(&ScalarValue::try_from_array(c, run.start)?)))
                 .collect::<Result<_>>()?;
-            self.seen.advance(self.partition, &key)?;
+            self.seen.advance(self.partition, Some(&key))?;
             let (ids, reused) = self.seen.scope(key)?;
             if reused {
                 self.reused.add(1);
@@ -805,90 +609,9 @@ fn shard_of(hash: u64) -> usize {
     ((hash >> 40) as usize) % SHARDS
 }
 
-/// The 128 bits of a UUID written in canonical form (`8-4-4-4-12` lowercase hex digits), or
-/// `None` for any other text. Only one spelling maps to each value, so this is exact.
-///
-/// It runs once per row of every deduplicated scan, so it avoids a branch per character: a
-/// table lookup per digit, with any invalid character flagging the result.
-fn uuid_bits(id: &str) -> Option<u128> {
-    /// Positions of the 32 hex digits in the canonical form.
-    const DIGITS: [usize; 32] = [
-        0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 14, 15, 16, 17, 19, 20, 21, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33,
-        34, 35,
-    ];
-    /// A lowercase hex digit's value, or 0x10 (invalid) for any other byte.
-    const HEX: [u8; 256] = {
-        let mut table = [0x10u8; 256];
-        let mut i = 0;
-        while i < 10 {
-            table[b'0' as usize + i] = i as u8;
-            i += 1;
-        }
-        let mut i = 0;
-        while i < 6 {
-            table[b'a' as usize + i] = 10 + i as u8;
-            i += 1;
-        }
-        table
-    };
-    let bytes: &[u8; 36] = id.as_bytes().try_into().ok()?;
-    if bytes[8] != b'-' || bytes[13] != b'-' || bytes[18] != b'-' || bytes[23] != b'-' {
-        return None;
-    }
-    let (mut high, mut low, mut invalid) = (0u64, 0u64, 0u8);
-    for &at in &DIGITS[..16] {
-        let digit = HEX[usize::from(bytes[at])];
-        invalid |= digit;
-        high = (high << 4) | u64::from(digit & 0xF);
-    }
-    for &at in &DIGITS[16..] {
-        let digit = HEX[usize::from(bytes[at])];
-        invalid |= digit;
-        low = (low << 4) | u64::from(digit & 0xF);
-    }
-    (invalid & 0x10 == 0).then_some((u128::from(high) << 64) | u128::from(low))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn canonical_uuids_are_numbers_and_other_ids_are_not() {
-        assert_eq!(uuid_bits("00000000-0000-0000-0000-000000000001"), Some(1));
-        assert_eq!(uuid_bits("0190a1b2-0000-7000-8000-00000000000f"), Some(0x0190a1b2_0000_7000_8000_00000000000f));
-        // Upper case is another spelling of the same number: kept as text, so it stays distinct.
-        assert_eq!(uuid_bits("0190A1B2-0000-7000-8000-00000000000F"), None);
-        assert_eq!(uuid_bits("0190a1b2000070008000000000000000000f"), None);
-        assert_eq!(uuid_bits("e1"), None);
-        assert_eq!(uuid_bits("0190a1b2-0000-7000-8000-00000000000g"), None);
-        assert_eq!(uuid_bits("0190a1b2-0000-7000-8000-00000000000/"), None);
-        assert_eq!(uuid_bits("0190a1b2-0000-7000-8000-00000000000:"), None);
-        assert_eq!(uuid_bits("ffffffff-ffff-ffff-ffff-ffffffffffff"), Some(u128::MAX));
-        // Multi-byte characters are bytes outside the table, whatever their length.
-        assert_eq!(uuid_bits("0190a1b2-0000-7000-8000-0000000000é"), None);
-    }
-
-    #[test]
-    fn uuid_set_keeps_each_id_once_as_it_grows() {
-        let hasher = FixedState::with_seed(ID_HASH_SEED);
-        let mut set = UuidSet::default();
-        // 5000 ids, the free-slot value among them, each offered three times; the table grows
-        // several times on the way.
-        let ids = || (0..4_999u128).chain([FREE]);
-        for round in 0..3 {
-            for id in ids() {
-                set.reserve(1);
-                assert_eq!(set.insert(hasher.hash_one(id), id), round == 0, "id {id}, round {round}");
-            }
-        }
-        assert_eq!(set.len, 4_999, "the free-slot value is flagged apart");
-        assert!(set.has_free_marker);
-        assert!(set.len * 4 <= set.slots.len() * 3);
-        // A shared hash (a collision) still tells the ids apart.
-        let mut set = UuidSet::with_capacity(8);
-        assert!(set.insert(7, 1) && set.insert(7, 2) && !set.insert(7, 1) && !set.insert(7, 2));
-    }
 
     #[test]
     fn shards_spread_hashes() {
