@@ -35,6 +35,10 @@ pub enum AnalyzeError {
     #[error("query failed")]
     Query(#[from] DataFusionError),
 
+    /// The region-health detector met data it cannot use.
+    #[error("region health: {0}")]
+    Health(String),
+
     /// Results could not be encoded in the requested format.
     #[error("cannot encode results")]
     Encode(#[from] arrow::error::ArrowError),

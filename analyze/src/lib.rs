@@ -11,6 +11,7 @@ pub mod cli;
 pub mod dedup;
 pub mod error;
 pub mod guard;
+pub mod health;
 pub mod http;
 pub mod named_query;
 pub mod output;

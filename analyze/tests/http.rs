@@ -23,6 +23,7 @@ async fn state(lake: &std::path::Path) -> ApiState {
             statement_timeout: Duration::from_millis(500),
             row_cap: 5,
         }),
+        health: None,
     }
 }
 

@@ -41,6 +41,10 @@ enum Command {
     Sql(failscope_analyze::cli::SqlArgs),
     /// Run a named query from `queries/` (`--list` describes them).
     Query(failscope_analyze::cli::QueryArgs),
+    /// Region health: the state of every region at an instant, or the state changes of a period.
+    Health(failscope_analyze::cli::HealthArgs),
+    /// Run simulated scenarios through the pipeline and score the analysis against their truth.
+    Eval(failscope::eval::EvalArgs),
     /// Serve the SQL and named-query HTTP API over the lake.
     Serve(failscope_analyze::cli::ServeArgs),
 }
@@ -69,6 +73,8 @@ fn main() -> ExitCode {
             Command::Simulate(args) => failscope_emit::run_simulate(args).await,
             Command::Sql(args) => failscope_analyze::cli::run_sql(args).await,
             Command::Query(args) => failscope_analyze::cli::run_query(args).await,
+            Command::Health(args) => failscope_analyze::cli::run_health(args, shutdown).await,
+            Command::Eval(args) => failscope::eval::run_eval(args, shutdown).await,
             Command::Serve(args) => failscope_analyze::cli::run_serve(args, shutdown).await,
         }
     });

@@ -102,11 +102,17 @@ pub fn wait_for_brokers(brokers: &str, timeout: Duration) -> Result<(), KafkaErr
     })
 }
 
-/// Creates the topics that do not exist yet, with `n_partitions` each.
+/// Creates the topics that do not exist yet, with `n_partitions` each. Topics that exist
+/// already are not asked for, so a broker without the CreateTopics API (the embedded one) or
+/// an account without the right to create topics works once they are in place.
 pub async fn create_topics(brokers: &str, names: &[&str], n_partitions: i32) -> Result<(), KafkaError> {
+    let missing = missing_topics(brokers, names).await?;
+    if missing.is_empty() {
+        return Ok(());
+    }
     let admin = admin_client(brokers)?;
     let new_topics: Vec<NewTopic<'_>> =
-        names.iter().map(|name| NewTopic::new(name, n_partitions, TopicReplication::Fixed(1))).collect();
+        missing.iter().map(|name| NewTopic::new(name, n_partitions, TopicReplication::Fixed(1))).collect();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let results = admin
         .create_topics(&new_topics, &options)
@@ -121,6 +127,20 @@ pub async fn create_topics(brokers: &str, names: &[&str], n_partitions: i32) -> 
         }
     }
     Ok(())
+}
+
+/// The names of `names` the cluster's metadata does not list (with at least one partition).
+async fn missing_topics(brokers: &str, names: &[&str]) -> Result<Vec<String>, KafkaError> {
+    let admin = admin_client(brokers)?;
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let timeout = Duration::from_secs(10);
+    let unreachable = |reason: String| KafkaError::Unreachable { brokers: brokers.to_string(), timeout, reason };
+    let metadata = tokio::task::spawn_blocking(move || admin.inner().fetch_metadata(None, timeout))
+        .await
+        .map_err(|e| unreachable(e.to_string()))?
+        .map_err(|e| unreachable(e.to_string()))?;
+    let present = |name: &str| metadata.topics().iter().any(|t| t.name() == name && !t.partitions().is_empty());
+    Ok(names.into_iter().filter(|n| !present(n)).collect())
 }
 
 fn admin_client(brokers: &str) -> Result<AdminClient<DefaultClientContext>, KafkaError> {

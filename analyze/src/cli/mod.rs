@@ -1,6 +1,7 @@
 //! The `failscope sql`, `query` and `serve` subcommands: their flags (clap `Args`) and their
 //! `run_*` functions, which the `failscope` binary calls after parsing.
 
+mod health;
 mod query;
 mod serve;
 mod sql;
@@ -13,6 +14,7 @@ use failscope_schemas::Timestamp;
 use crate::CatalogConfig;
 use crate::output::Format;
 
+pub use health::run_health;
 pub use query::run_query;
 pub use serve::run_serve;
 pub use sql::run_sql;
@@ -99,6 +101,38 @@ pub struct QueryArgs {
     pub format: Format,
 }
 
+/// `failscope health`: the state of every region at an instant, or the state changes of a
+/// period (the detector replayed over the lake as if it had run live).
+#[derive(Debug, Clone, clap::Args)]
+pub struct HealthArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+
+    /// The instant whose state to show: RFC 3339, a duration ago (2h), or `now`.
+    #[arg(long, env = "FAILSCOPE_HEALTH_AT", default_value = "now", conflicts_with_all = ["from", "until"])]
+    pub at: String,
+
+    /// Start of the period whose state changes to list (with --until).
+    #[arg(long, env = "FAILSCOPE_HEALTH_FROM", requires = "until")]
+    pub from: Option<String>,
+
+    /// End of the period whose state changes to list (with --from).
+    #[arg(long, env = "FAILSCOPE_HEALTH_UNTIL", requires = "from")]
+    pub until: Option<String>,
+
+    /// `table` for people; `json` for tools: the state as one object, or the changes of a
+    /// period as one object per line.
+    #[arg(long, env = "FAILSCOPE_HEALTH_FORMAT", value_enum, default_value_t = HealthFormat::Table)]
+    pub format: HealthFormat,
+}
+
+/// How `failscope health` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HealthFormat {
+    Table,
+    Json,
+}
+
 /// `failscope serve`: the HTTP API.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
@@ -120,6 +154,11 @@ pub struct ServeArgs {
     /// Most rows a response carries; longer results are cut and flagged as truncated.
     #[arg(long, env = "FAILSCOPE_ROW_CAP", default_value_t = 100_000)]
     pub row_cap: usize,
+
+    /// How often the region-health detector ticks on the freshest lake (`GET
+    /// /v1/regions/health`); 0s turns it off.
+    #[arg(long, env = "FAILSCOPE_HEALTH_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub health_interval: Duration,
 }
 
 /// Parses `--since`/`--until`: RFC 3339, `now`, or a duration before `now`.

@@ -9,13 +9,20 @@ use tracing::info;
 
 use super::ServeArgs;
 use crate::Analyzer;
+use crate::health::{DetectorConfig, spawn_live};
 use crate::http::{ApiConfig, ApiState, router};
 
 /// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
 pub async fn run_serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
-    let analyzer = Analyzer::open(&args.lake.catalog_config()).await.context("cannot open the lake")?;
+    let analyzer = Arc::new(Analyzer::open(&args.lake.catalog_config()).await.context("cannot open the lake")?);
+    let health = (!args.health_interval.is_zero()).then(|| {
+        let (feed, _task) =
+            spawn_live(Arc::clone(&analyzer), DetectorConfig::default(), args.health_interval, shutdown.clone());
+        feed
+    });
     let state = ApiState {
-        analyzer: Arc::new(analyzer),
+        analyzer,
+        health,
         config: Arc::new(ApiConfig {
             token: args.token.filter(|t| !t.is_empty()),
             statement_timeout: args.statement_timeout,

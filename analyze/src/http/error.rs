@@ -23,6 +23,10 @@ pub enum ApiError {
     NotFound(String),
     #[error("statement cancelled after the {0:?} timeout")]
     Timeout(std::time::Duration),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0} is turned off on this server")]
+    Disabled(&'static str),
     #[error("the statement needs more memory than the server allows")]
     ResourcesExhausted,
     /// Details go to the log only.
@@ -38,6 +42,8 @@ impl ApiError {
             ApiError::Forbidden(_) => "statement_not_allowed",
             ApiError::NotFound(_) => "not_found",
             ApiError::Timeout(_) => "statement_timeout",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Disabled(_) => "disabled",
             ApiError::ResourcesExhausted => "resources_exhausted",
             ApiError::Internal(_) => "internal",
         }
@@ -48,9 +54,9 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::NotFound(_) | ApiError::Disabled(_) => StatusCode::NOT_FOUND,
             ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
-            ApiError::ResourcesExhausted => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::ResourcesExhausted => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

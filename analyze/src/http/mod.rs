@@ -1,9 +1,10 @@
 //! The HTTP API of `failscope serve`: `POST /v1/sql`, `GET /v1/queries`,
-//! `GET /v1/queries/{name}`. It holds no SQL and no business logic; it authenticates, limits
+//! `GET /v1/queries/{name}`, `GET /v1/regions/health`. It holds no SQL and no business logic; it authenticates, limits
 //! and encodes, and leaves the rest to [`Analyzer`].
 
 mod error;
 mod handlers;
+mod health;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +17,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 
 use crate::Analyzer;
+use crate::health::HealthFeed;
 
 pub use error::ApiError;
 
@@ -33,6 +35,8 @@ pub struct ApiConfig {
 pub struct ApiState {
     pub analyzer: Arc<Analyzer>,
     pub config: Arc<ApiConfig>,
+    /// The live region-health feed; `None` when the server runs without the detector.
+    pub health: Option<HealthFeed>,
 }
 
 /// The API's routes, with authentication in front of all of them.
@@ -41,6 +45,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/sql", post(handlers::post_sql))
         .route("/v1/queries", get(handlers::list_queries))
         .route("/v1/queries/{name}", get(handlers::get_query))
+        .route("/v1/regions/health", get(health::get_region_health))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .with_state(state)
 }

@@ -1,0 +1,561 @@
+//! One tick's judgement: which cells fail beyond their baseline, and where the fault is.
+//!
+//! Order of the localization, each step removing what it explains from the next:
+//! 1. bad hosts: a few workers fail most of their own attempts and hold most of their
+//!    region's failures; they are quarantined and left out of everything after;
+//! 2. target outages: one target fails from most regions that reach it; it is flagged and its
+//!    cells no longer count against any region;
+//! 3. regions: the rest of a region's cells, pooled (a sick path raises every backend
+//!    service a little before any one alone is significant) and cell by cell, against the
+//!    baselines and the peers that reach the same targets; `dns` when name resolution holds
+//!    most of the failures, `region_path` when peers reach those targets, else
+//!    `regional_dependency`;
+//! 4. user storms: user-attributed job failures far above their baseline, mostly one project.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use super::baseline::Baselines;
+use super::config::DetectorConfig;
+use super::feed::{Evidence, JobEvidence, Kind, Outcomes, TargetEvidence};
+use super::observations::{ConnectCounts, JobCounts};
+use super::state::Level;
+use super::stats::poisson_upper_tail;
+
+type Name = Arc<str>;
+/// (region, target) → counts over one window.
+type Cells = BTreeMap<(Name, Name), ConnectCounts>;
+/// A region's workers: all their attempts, how many, and the bad-host candidates.
+type RegionWorkers = (ConnectCounts, usize, Vec<(Name, ConnectCounts, f64)>);
+
+/// The sums of the windows that end at the tick.
+#[derive(Debug, Default)]
+pub(crate) struct Windows {
+    /// (region, target, worker) over the short window.
+    pub connects: HashMap<(Name, Name, Name), ConnectCounts>,
+    /// (region, target, worker) over the long window.
+    pub long: HashMap<(Name, Name, Name), ConnectCounts>,
+    /// (region, target, worker) over the burst window.
+    pub burst: HashMap<(Name, Name, Name), ConnectCounts>,
+    /// (region, project) over the job window.
+    pub jobs: HashMap<(Name, Name), JobCounts>,
+}
+
+/// What the tick found.
+#[derive(Debug, Default)]
+pub(crate) struct Assessment {
+    pub regions: BTreeMap<Name, RegionVerdict>,
+    /// Targets out from most regions, with their evidence.
+    pub outages: BTreeMap<Name, Evidence>,
+    /// Quarantine candidates: worker → (region, evidence).
+    pub bad_hosts: BTreeMap<Name, (Name, Evidence)>,
+    /// Projects in a storm of their own failures.
+    pub user_storms: BTreeMap<Name, Evidence>,
+    /// Cells whose minutes must not teach their baseline.
+    pub cells_in_alarm: BTreeSet<(Name, Name)>,
+    /// Regions whose job failures must not teach their baseline.
+    pub regions_in_alarm: BTreeSet<Name>,
+}
+
+/// A region's verdict for one tick.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RegionVerdict {
+    pub level: Option<Level>,
+    pub kind: Option<Kind>,
+    /// How sick, 0 to 1: the excess failure rate over 30 points.
+    pub severity: f64,
+    pub evidence: Evidence,
+    /// Even a weak signal, pooled or in one cell: keep its minutes out of the baselines.
+    pub suspect: bool,
+}
+
+/// What the tick knows of the current alarms, for hysteresis.
+#[derive(Debug, Default)]
+pub(crate) struct OpenAlarms {
+    pub regions: BTreeSet<Name>,
+    pub targets: BTreeSet<Name>,
+    /// Workers in quarantine: left out of their region until the quarantine is lifted, so
+    /// that their last failures do not fall on the region when they stop looking bad.
+    pub workers: BTreeSet<Name>,
+}
+
+/// Judges one tick.
+pub(crate) fn assess(w: &Windows, baselines: &Baselines, open: &OpenAlarms, config: &DetectorConfig) -> Assessment {
+    let mut out = Assessment::default();
+    // Outages first, over every worker: a few bad hosts cannot make a target fail from two
+    // regions, and a target that is out must not make its callers look like bad hosts.
+    let everyone = BTreeSet::new();
+    find_outages(&judge_cells(w, &everyone, baselines, config), open, config, &mut out);
+    let mut quarantined = find_bad_hosts(w, baselines, config, &mut out);
+    quarantined.extend(open.workers.iter().cloned());
+    let judged = judge_cells(w, &quarantined, baselines, config);
+    let mut concentrated = BTreeMap::new();
+    for window in [&w.burst, &w.connects, &w.long] {
+        for (region, note) in concentrated_regions(window, &quarantined, &out.outages, config) {
+            concentrated.entry(region).or_insert(note);
+        }
+    }
+    let short = cell_sums(&w.connects, &quarantined);
+    let long = cell_sums(&w.long, &quarantined);
+    let regions: BTreeSet<Name> =
+        baselines.regions().cloned().chain(judged.keys().map(|(r, _)| Arc::clone(r))).collect();
+    for region in regions {
+        let in_alarm = open.regions.contains(&region);
+        let mut verdict =
+            judge_region(&region, &judged, (&short, &long), &out.outages, (in_alarm, &open.regions), config);
+        if let Some(note) = concentrated.get(&region)
+            && verdict.level > Some(Level::Weak)
+            && !in_alarm
+        {
+            // A few workers carry the failures: the bad-host test decides, not the region.
+            verdict.level = Some(Level::Weak);
+            verdict.kind = None;
+            verdict.evidence.note = Some(note.clone());
+        }
+        verdict.evidence.jobs = job_evidence(&region, w, baselines);
+        verdict.evidence.involved =
+            out.bad_hosts.iter().filter(|(_, (r, _))| *r == region).map(|(w, _)| w.to_string()).collect();
+        if verdict.suspect {
+            for t in &verdict.evidence.targets {
+                out.cells_in_alarm.insert((Arc::clone(&region), Arc::from(t.target.as_str())));
+            }
+            out.regions_in_alarm.insert(Arc::clone(&region));
+        }
+        out.regions.insert(region, verdict);
+    }
+    // A cell that looks even a little sick keeps its minutes out of its baseline, so that a
+    // slow-burning incident never becomes the new normal.
+    for ((r, t), j) in &judged {
+        if j.level >= Level::Weak || out.outages.contains_key(t) {
+            out.cells_in_alarm.insert((Arc::clone(r), Arc::clone(t)));
+        }
+    }
+    find_user_storms(w, baselines, config, &mut out);
+    out
+}
+
+/// Every (region, target) cell judged over both windows, leaving `quarantined` workers out.
+fn judge_cells(
+    w: &Windows,
+    quarantined: &BTreeSet<Name>,
+    baselines: &Baselines,
+    config: &DetectorConfig,
+) -> BTreeMap<(Name, Name), Judged> {
+    let short = cell_sums(&w.connects, quarantined);
+    let long = cell_sums(&w.long, quarantined);
+    let bursts = cell_sums(&w.burst, quarantined);
+    long.iter()
+        .map(|(key, long_counts)| {
+            let baseline = baselines.cell_rate(&key.0, &key.1, config);
+            let burst = bursts.get(key).copied().unwrap_or_default();
+            let short_counts = short.get(key).copied().unwrap_or_default();
+            let fast = judge(&short_counts, &burst, baseline, config.window_minutes, config);
+            let slow = judge(long_counts, &ConnectCounts::default(), baseline, config.long_window_minutes, config);
+            (key.clone(), if slow.level > fast.level { slow } else { fast })
+        })
+        .collect()
+}
+
+/// One cell judged against its baseline, over the window that said the most.
+#[derive(Debug, Clone, Copy)]
+struct Judged {
+    counts: ConnectCounts,
+    baseline: f64,
+    p_value: f64,
+    level: Level,
+    window_minutes: i64,
+}
+
+fn judge(
+    counts: &ConnectCounts,
+    burst: &ConnectCounts,
+    baseline: f64,
+    window_minutes: i64,
+    config: &DetectorConfig,
+) -> Judged {
+    let (n, k) = (counts.n_judged(), counts.n_failed());
+    let rate = if n == 0 { 0.0 } else { k as f64 / n as f64 };
+    let p_value = poisson_upper_tail(k, n as f64 * baseline);
+    let strong = n >= config.min_attempts
+        && k >= config.min_failures
+        && rate >= config.min_ratio * baseline
+        && p_value <= config.alpha;
+    let bursting = burst.n_failed() >= config.burst_min_failures
+        && burst.n_failed() as f64 >= config.burst_min_share * burst.n_judged() as f64;
+    let weak = k >= 2 && rate >= config.stay_ratio * baseline && p_value <= config.stay_alpha;
+    let level = match (bursting, strong, weak) {
+        (true, _, _) => Level::Burst,
+        (_, true, _) => Level::Strong,
+        (_, _, true) => Level::Weak,
+        _ => Level::Quiet,
+    };
+    Judged { counts: *counts, baseline, p_value, level, window_minutes }
+}
+
+fn rate(k: u64, n: u64) -> f64 {
+    if n == 0 { 0.0 } else { k as f64 / n as f64 }
+}
+
+/// Sums (region, target, worker) counts by (region, target), leaving quarantined workers out.
+fn cell_sums(by_worker: &HashMap<(Name, Name, Name), ConnectCounts>, quarantined: &BTreeSet<Name>) -> Cells {
+    let mut cells = Cells::new();
+    for ((region, target, worker), counts) in by_worker {
+        if !quarantined.contains(worker) {
+            cells.entry((Arc::clone(region), Arc::clone(target))).or_default().add(counts);
+        }
+    }
+    cells
+}
+
+/// Workers that fail most of their own attempts while the rest of their region, reaching the
+/// same targets, does not. Judged over the long window: a job's retries fail together on its
+/// one worker, so over a few minutes any region-wide fault looks concentrated on a few hosts.
+fn find_bad_hosts(w: &Windows, baselines: &Baselines, config: &DetectorConfig, out: &mut Assessment) -> BTreeSet<Name> {
+    // Per worker over every target but the ones out everywhere.
+    let mut workers: BTreeMap<(Name, Name), (ConnectCounts, f64)> = BTreeMap::new();
+    for ((region, target, worker), counts) in &w.long {
+        if out.outages.contains_key(target) {
+            continue;
+        }
+        let entry = workers.entry((Arc::clone(region), Arc::clone(worker))).or_default();
+        entry.0.add(counts);
+        // Expected failures under the cells' baselines, for the significance test.
+        entry.1 += counts.n_judged() as f64 * baselines.cell_rate(region, target, config);
+    }
+    // Candidates fail most of their own attempts, improbably so.
+    let mut per_region: BTreeMap<Name, RegionWorkers> = BTreeMap::new();
+    for ((region, worker), (counts, expected)) in workers {
+        let entry = per_region.entry(region).or_default();
+        entry.0.add(&counts);
+        entry.1 += 1;
+        let (n, k) = (counts.n_judged(), counts.n_failed());
+        let p_value = poisson_upper_tail(k, expected);
+        if n >= config.worker_min_attempts
+            && k >= config.worker_min_failures
+            && rate(k, n) >= config.worker_min_rate
+            && p_value <= config.alpha
+        {
+            entry.2.push((worker, counts, p_value));
+        }
+    }
+    let mut quarantined = BTreeSet::new();
+    for (region, (total, n_workers, candidates)) in per_region {
+        // The rest of the region, all candidates left out, must be healthy next to them: a
+        // region-wide fault also makes some workers fail half their attempts.
+        let (bad_k, bad_n) = candidates.iter().fold((0, 0), |(k, n), (_, c, _)| (k + c.n_failed(), n + c.n_judged()));
+        let rest_rate = rate(total.n_failed() - bad_k, total.n_judged() - bad_n).max(config.floor_rate);
+        let bad: Vec<_> = candidates
+            .into_iter()
+            .filter(|(_, c, _)| rate(c.n_failed(), c.n_judged()) >= config.bad_host_ratio * rest_rate)
+            .collect();
+        let bad_failures: u64 = bad.iter().map(|(_, c, _)| c.n_failed()).sum();
+        let few = bad.len() as f64 <= (config.max_bad_host_share * n_workers as f64).max(1.0);
+        if bad.is_empty() || !few || (bad_failures as f64) < config.bad_host_failure_share * total.n_failed() as f64 {
+            continue;
+        }
+        for (worker, counts, p_value) in bad {
+            let evidence = Evidence {
+                n_attempts: counts.n_judged(),
+                n_failed: counts.n_failed(),
+                rate: rate(counts.n_failed(), counts.n_judged()),
+                baseline_rate: rest_rate,
+                p_value,
+                outcomes: outcomes(&counts),
+                involved: vec![region.to_string()],
+                window_minutes: config.long_window_minutes,
+                note: Some(format!(
+                    "{bad_failures} of the region's {} failed connects came from its bad hosts; the rest of the region fails {:.1} %",
+                    total.n_failed(),
+                    rest_rate * 100.0
+                )),
+                ..Evidence::default()
+            };
+            quarantined.insert(Arc::clone(&worker));
+            out.bad_hosts.insert(worker, (Arc::clone(&region), evidence));
+        }
+    }
+    quarantined
+}
+
+/// Regions whose failures (over one window, outages and quarantined workers left out) come
+/// mostly from a few workers that fail most of their attempts, to several targets: likely bad
+/// hosts that the bad-host test, which needs more attempts per worker, has not confirmed yet.
+/// (A job's retries fail together on one worker too, but to one target.)
+fn concentrated_regions(
+    window: &HashMap<(Name, Name, Name), ConnectCounts>,
+    quarantined: &BTreeSet<Name>,
+    outages: &BTreeMap<Name, Evidence>,
+    config: &DetectorConfig,
+) -> BTreeMap<Name, String> {
+    let mut workers: BTreeMap<(Name, Name), (ConnectCounts, usize)> = BTreeMap::new();
+    for ((region, target, worker), counts) in window {
+        if !quarantined.contains(worker) && !outages.contains_key(target) {
+            let entry = workers.entry((Arc::clone(region), Arc::clone(worker))).or_default();
+            entry.0.add(counts);
+            entry.1 += usize::from(counts.n_failed() > 0);
+        }
+    }
+    let mut regions: BTreeMap<Name, (u64, usize, u64, usize)> = BTreeMap::new();
+    for ((region, _), (c, failed_targets)) in workers {
+        let entry = regions.entry(region).or_default();
+        entry.0 += c.n_failed();
+        entry.1 += 1;
+        if failed_targets >= 2 && rate(c.n_failed(), c.n_judged()) >= config.worker_min_rate {
+            entry.2 += c.n_failed();
+            entry.3 += 1;
+        }
+    }
+    regions
+        .into_iter()
+        .filter(|(_, (failed, n_workers, suspect_failed, n_suspects))| {
+            *n_suspects > 0
+                && *n_suspects as f64 <= (config.max_bad_host_share * *n_workers as f64).max(1.0)
+                && *suspect_failed as f64 >= config.bad_host_failure_share * *failed as f64
+        })
+        .map(|(region, (failed, n_workers, suspect_failed, n_suspects))| {
+            let note = format!(
+                "{suspect_failed} of {failed} failed connects come from {n_suspects} of {n_workers} workers: bad hosts are suspected, the region is not blamed"
+            );
+            (region, note)
+        })
+        .collect()
+}
+
+/// Targets that are out rather than unreachable from one region: they fail from most of the
+/// regions that reach them (at least two, one of them significantly), or they refuse
+/// connections (the host answers, the service is down) and no region reaches them.
+fn find_outages(
+    judged: &BTreeMap<(Name, Name), Judged>,
+    open: &OpenAlarms,
+    config: &DetectorConfig,
+    out: &mut Assessment,
+) {
+    let mut targets: BTreeMap<&Name, Vec<(&Name, &Judged)>> = BTreeMap::new();
+    for ((region, target), j) in judged {
+        targets.entry(target).or_default().push((region, j));
+    }
+    for (target, cells) in targets {
+        let needed = if open.targets.contains(target) { Level::Weak } else { Level::Strong };
+        let clearly_failing = |j: &Judged| {
+            j.level >= needed || (j.counts.n_failed() >= 2 && rate(j.counts.n_failed(), j.counts.n_judged()) >= 0.5)
+        };
+        let failing: Vec<&(&Name, &Judged)> = cells.iter().filter(|(_, j)| clearly_failing(j)).collect();
+        let healthy = cells
+            .iter()
+            .filter(|(_, j)| {
+                !clearly_failing(j) && j.counts.n_judged() >= config.min_failures && j.level == Level::Quiet
+            })
+            .count();
+        if !failing.iter().any(|(_, j)| j.level >= needed) {
+            continue;
+        }
+        let mut total = ConnectCounts::default();
+        for (_, j) in &failing {
+            total.add(&j.counts);
+        }
+        let refused = total.n_refused as f64 >= config.refused_share * total.n_failed() as f64;
+        let widespread =
+            failing.len() >= 2 && failing.len() as f64 >= config.target_outage_share * (failing.len() + healthy) as f64;
+        if !(widespread || (refused && healthy == 0)) {
+            continue;
+        }
+        let evidence = Evidence {
+            n_attempts: total.n_judged(),
+            n_failed: total.n_failed(),
+            rate: rate(total.n_failed(), total.n_judged()),
+            baseline_rate: failing.iter().map(|(_, j)| j.baseline).fold(0.0, f64::max),
+            p_value: failing.iter().map(|(_, j)| j.p_value).fold(1.0, f64::min),
+            outcomes: outcomes(&total),
+            involved: failing.iter().map(|(r, _)| r.to_string()).collect(),
+            window_minutes: failing.iter().map(|(_, j)| j.window_minutes).max().unwrap_or(config.window_minutes),
+            note: Some(format!(
+                "fails from {} of the {} regions reaching it{}",
+                failing.len(),
+                failing.len() + healthy,
+                if refused { "; connections are refused: the service is down, not the path" } else { "" }
+            )),
+            ..Evidence::default()
+        };
+        out.outages.insert(Arc::clone(target), evidence);
+    }
+}
+
+/// A region's level, kind and evidence from its cells, pooled and one by one.
+fn judge_region(
+    region: &Name,
+    judged: &BTreeMap<(Name, Name), Judged>,
+    windows: (&Cells, &Cells),
+    outages: &BTreeMap<Name, Evidence>,
+    (in_alarm, alarmed): (bool, &BTreeSet<Name>),
+    config: &DetectorConfig,
+) -> RegionVerdict {
+    let own: Vec<(&Name, &Judged)> =
+        judged.iter().filter(|((r, t), _)| r == region && !outages.contains_key(t)).map(|((_, t), j)| (t, j)).collect();
+    // Pooled over the region's targets, in both windows: a sick path raises every backend
+    // service a little before any one of them alone is significant.
+    let pool = |cells: &Cells, window_minutes: i64| {
+        let (mut counts, mut expected) = (ConnectCounts::default(), 0.0);
+        for (target, j) in &own {
+            if let Some(c) = cells.get(&(Arc::clone(region), Arc::clone(target))) {
+                counts.add(c);
+                expected += c.n_judged() as f64 * j.baseline;
+            }
+        }
+        let baseline = if counts.n_judged() == 0 { config.floor_rate } else { expected / counts.n_judged() as f64 };
+        judge(&counts, &ConnectCounts::default(), baseline, window_minutes, config)
+    };
+    let (short, long) = (pool(windows.0, config.window_minutes), pool(windows.1, config.long_window_minutes));
+    let pooled = if long.level > short.level { long } else { short };
+    // The cells that fail above their baseline at all: the evidence.
+    let failing: Vec<(&Name, &Judged)> = own
+        .iter()
+        .filter(|(_, j)| j.counts.n_failed() > 0 && rate(j.counts.n_failed(), j.counts.n_judged()) > j.baseline)
+        .copied()
+        .collect();
+    let cell_level = failing.iter().map(|(_, j)| j.level).max().unwrap_or(Level::Quiet);
+    let suspect = pooled.level.max(cell_level) >= Level::Weak;
+    let mut level = pooled.level.max(cell_level);
+    if level == Level::Weak && !in_alarm {
+        level = Level::Quiet;
+    }
+    // Peers: the other regions' attempts to the failing targets, over the same window; a peer
+    // in alarm itself is no measure of what the target should answer.
+    let peer_window = if pooled.window_minutes == config.long_window_minutes { windows.1 } else { windows.0 };
+    let (mut peer_n, mut peer_k) = (0, 0);
+    let mut targets = Vec::new();
+    for (target, j) in &failing {
+        let (mut n, mut k) = (0, 0);
+        for ((r, t), other) in peer_window {
+            if t == *target && r != region && !alarmed.contains(r) {
+                n += other.n_judged();
+                k += other.n_failed();
+            }
+        }
+        peer_n += n;
+        peer_k += k;
+        targets.push(TargetEvidence {
+            target: target.to_string(),
+            n_attempts: j.counts.n_judged(),
+            n_failed: j.counts.n_failed(),
+            rate: rate(j.counts.n_failed(), j.counts.n_judged()),
+            baseline_rate: j.baseline,
+            peer_rate: (n > 0).then(|| rate(k, n)),
+            peer_attempts: n,
+            p_value: j.p_value,
+        });
+    }
+    targets.sort_by(|a, b| b.n_failed.cmp(&a.n_failed).then_with(|| a.target.cmp(&b.target)));
+    let mut failed = ConnectCounts::default();
+    for (_, j) in &failing {
+        failed.add(&j.counts);
+    }
+    let has_peers = peer_n >= config.min_attempts;
+    let peer_rate = has_peers.then(|| rate(peer_k, peer_n));
+    let mut note = None;
+    // The peers only clear the region when they clearly fail too, not on a stray failure.
+    if let Some(peer_rate) = peer_rate
+        && peer_k >= config.min_failures
+        && rate(failed.n_failed(), failed.n_judged()) < config.peer_ratio * peer_rate
+        && level >= Level::Strong
+    {
+        note = Some(format!("peers fail at {:.1} % as well: not a fault of this region", peer_rate * 100.0));
+        level = Level::Quiet;
+    }
+    let kind = if failed.n_dns > 0 && failed.n_dns as f64 >= config.dns_share * failed.n_failed() as f64 {
+        Kind::Dns
+    } else if has_peers {
+        Kind::RegionPath
+    } else {
+        Kind::RegionalDependency
+    };
+    let counts = pooled.counts;
+    let evidence = Evidence {
+        window_minutes: pooled.window_minutes,
+        n_attempts: counts.n_judged(),
+        n_failed: counts.n_failed(),
+        rate: rate(counts.n_failed(), counts.n_judged()),
+        baseline_rate: pooled.baseline,
+        peer_rate,
+        p_value: pooled.p_value,
+        outcomes: outcomes(&counts),
+        targets,
+        note,
+        ..Evidence::default()
+    };
+    RegionVerdict {
+        level: Some(level),
+        kind: (level > Level::Quiet).then_some(kind),
+        severity: ((evidence.rate - evidence.baseline_rate) / 0.3).clamp(0.0, 1.0),
+        evidence,
+        suspect,
+    }
+}
+
+fn job_evidence(region: &Name, w: &Windows, baselines: &Baselines) -> JobEvidence {
+    let mut jobs = JobCounts::default();
+    for ((r, _), counts) in &w.jobs {
+        if r == region {
+            jobs.add(counts);
+        }
+    }
+    JobEvidence {
+        n_jobs: jobs.n_jobs,
+        n_failed: jobs.n_failed,
+        n_infra: jobs.n_infra,
+        n_user: jobs.n_user,
+        infra_rate: rate(jobs.n_infra, jobs.n_jobs),
+        baseline_infra_rate: baselines.infra_job_rate(region),
+    }
+}
+
+/// Projects whose users' own failures storm: far above the region's usual user failure rate,
+/// mostly one project. They raise no infra alarm; the feed names them so nobody chases one.
+fn find_user_storms(w: &Windows, baselines: &Baselines, config: &DetectorConfig, out: &mut Assessment) {
+    let mut regions: BTreeMap<&Name, JobCounts> = BTreeMap::new();
+    let mut projects: BTreeMap<&Name, Vec<(&Name, JobCounts)>> = BTreeMap::new();
+    for ((region, project), counts) in &w.jobs {
+        regions.entry(region).or_default().add(counts);
+        projects.entry(region).or_default().push((project, *counts));
+    }
+    for (region, total) in regions {
+        let projects = projects.remove(region).unwrap_or_default();
+        let Some((project, top)) = projects.iter().max_by(|a, b| a.1.n_user.cmp(&b.1.n_user).then(b.0.cmp(a.0))) else {
+            continue;
+        };
+        let baseline = baselines.user_job_rate(region);
+        let p_value = poisson_upper_tail(top.n_user, top.n_jobs as f64 * baseline);
+        let storm = top.n_user >= config.user_storm_min_failures
+            && top.n_user as f64 >= config.user_storm_project_share * total.n_user as f64
+            && p_value <= config.user_storm_alpha;
+        if !storm {
+            continue;
+        }
+        let evidence = Evidence {
+            rate: rate(total.n_user, total.n_jobs),
+            baseline_rate: baseline,
+            p_value,
+            involved: vec![region.to_string()],
+            window_minutes: config.job_window_minutes,
+            jobs: JobEvidence {
+                n_jobs: top.n_jobs,
+                n_failed: top.n_failed,
+                n_infra: top.n_infra,
+                n_user: top.n_user,
+                infra_rate: rate(top.n_infra, top.n_jobs),
+                baseline_infra_rate: baselines.infra_job_rate(region),
+            },
+            note: Some(format!("{} of {region}'s {} user-attributed failures", top.n_user, total.n_user)),
+            ..Evidence::default()
+        };
+        out.user_storms.insert(Arc::clone(project), evidence);
+    }
+}
+
+fn outcomes(counts: &ConnectCounts) -> Outcomes {
+    Outcomes {
+        timeout: counts.n_timeouts,
+        refused: counts.n_refused,
+        dns_error: counts.n_dns,
+        other: counts.n_other_failed,
+    }
+}

@@ -1,0 +1,271 @@
+//! What the detector reads from the lake: counts per minute, of connect attempts by region,
+//! target and worker, and of finished jobs by region and project. Read once for a replay,
+//! and for the last minutes again on every live tick.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Int64Type};
+use datafusion::common::ParamValues;
+use datafusion::scalar::ScalarValue;
+use failscope_schemas::Timestamp;
+
+use crate::analyzer::Analyzer;
+use crate::error::{AnalyzeError, Result};
+
+/// Minutes since the Unix epoch: the detector's clock.
+pub(crate) type Minute = i64;
+
+pub(crate) fn minute_of(t: Timestamp) -> Minute {
+    t.as_millis().div_euclid(60_000)
+}
+
+pub(crate) fn timestamp_of(minute: Minute) -> Timestamp {
+    Timestamp::from_millis(minute * 60_000)
+}
+
+const CONNECT_MINUTES_SQL: &str = include_str!("../../../queries/health/connect_minutes.sql");
+const JOB_MINUTES_SQL: &str = include_str!("../../../queries/health/job_minutes.sql");
+
+/// Connect attempts of one cell, split by how they failed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ConnectCounts {
+    pub n_attempts: u64,
+    /// Timeouts and attempts abandoned while hanging.
+    pub n_timeouts: u64,
+    pub n_refused: u64,
+    pub n_dns: u64,
+    /// Resets, unreachable networks and TLS failures.
+    pub n_other_failed: u64,
+    /// Outcomes that say nothing of the path (`other`): neither success nor failure.
+    pub n_inconclusive: u64,
+}
+
+impl ConnectCounts {
+    pub fn n_failed(&self) -> u64 {
+        self.n_timeouts + self.n_refused + self.n_dns + self.n_other_failed
+    }
+
+    /// Attempts that tell whether the path works.
+    pub fn n_judged(&self) -> u64 {
+        self.n_attempts - self.n_inconclusive.min(self.n_attempts)
+    }
+
+    pub fn add(&mut self, other: &ConnectCounts) {
+        self.n_attempts += other.n_attempts;
+        self.n_timeouts += other.n_timeouts;
+        self.n_refused += other.n_refused;
+        self.n_dns += other.n_dns;
+        self.n_other_failed += other.n_other_failed;
+        self.n_inconclusive += other.n_inconclusive;
+    }
+}
+
+/// Finished jobs of one region and project.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct JobCounts {
+    pub n_jobs: u64,
+    pub n_failed: u64,
+    pub n_infra: u64,
+    pub n_user: u64,
+    pub n_unknown: u64,
+}
+
+impl JobCounts {
+    pub fn add(&mut self, other: &JobCounts) {
+        self.n_jobs += other.n_jobs;
+        self.n_failed += other.n_failed;
+        self.n_infra += other.n_infra;
+        self.n_user += other.n_user;
+        self.n_unknown += other.n_unknown;
+    }
+}
+
+/// One row of `connect_minutes.sql`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ConnectRow {
+    pub region: Arc<str>,
+    pub target: Arc<str>,
+    pub worker: Arc<str>,
+    pub counts: ConnectCounts,
+}
+
+/// One row of `job_minutes.sql`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct JobRow {
+    pub region: Arc<str>,
+    pub project: Arc<str>,
+    pub counts: JobCounts,
+}
+
+/// The counts the detector holds, by minute.
+#[derive(Debug, Default, Clone)]
+pub struct Observations {
+    pub(crate) connects: BTreeMap<Minute, Vec<ConnectRow>>,
+    pub(crate) jobs: BTreeMap<Minute, Vec<JobRow>>,
+    names: HashSet<Arc<str>>,
+}
+
+impl Observations {
+    /// Reads the counts of `[since, until)` from the lake, each of the two queries once.
+    pub async fn load(analyzer: &Analyzer, since: Timestamp, until: Timestamp) -> Result<Observations> {
+        let params = window_params(since, until);
+        let mut observations = Observations::default();
+        for batch in run(analyzer, CONNECT_MINUTES_SQL, &params).await? {
+            observations.add_connect_batch(&batch)?;
+        }
+        for batch in run(analyzer, JOB_MINUTES_SQL, &params).await? {
+            observations.add_job_batch(&batch)?;
+        }
+        Ok(observations)
+    }
+
+    /// Replaces every minute from `from` on with `fresh`'s: a live tick re-reads the recent
+    /// minutes, which late files may have completed since the last tick.
+    pub(crate) fn replace_from(&mut self, from: Minute, fresh: Observations) {
+        self.connects.split_off(&from);
+        self.jobs.split_off(&from);
+        for (minute, rows) in fresh.connects.into_iter().filter(|(m, _)| *m >= from) {
+            let rows = rows.into_iter().map(|r| self.intern_connect(r)).collect();
+            self.connects.insert(minute, rows);
+        }
+        for (minute, rows) in fresh.jobs.into_iter().filter(|(m, _)| *m >= from) {
+            let rows = rows.into_iter().map(|r| self.intern_job(r)).collect();
+            self.jobs.insert(minute, rows);
+        }
+    }
+
+    /// Forgets the minutes before `minute` (they live on in the baselines).
+    pub(crate) fn forget_before(&mut self, minute: Minute) {
+        self.connects = self.connects.split_off(&minute);
+        self.jobs = self.jobs.split_off(&minute);
+    }
+
+    pub(crate) fn connects_at(&self, minute: Minute) -> &[ConnectRow] {
+        self.connects.get(&minute).map_or(&[], Vec::as_slice)
+    }
+
+    pub(crate) fn jobs_at(&self, minute: Minute) -> &[JobRow] {
+        self.jobs.get(&minute).map_or(&[], Vec::as_slice)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn push_connect(
+        &mut self,
+        minute: Minute,
+        region: &str,
+        target: &str,
+        worker: &str,
+        counts: ConnectCounts,
+    ) {
+        let row = ConnectRow { region: region.into(), target: target.into(), worker: worker.into(), counts };
+        let row = self.intern_connect(row);
+        self.connects.entry(minute).or_default().push(row);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn push_job(&mut self, minute: Minute, region: &str, project: &str, counts: JobCounts) {
+        let row = JobRow { region: region.into(), project: project.into(), counts };
+        let row = self.intern_job(row);
+        self.jobs.entry(minute).or_default().push(row);
+    }
+
+    fn intern(&mut self, name: &Arc<str>) -> Arc<str> {
+        if let Some(known) = self.names.get(name) {
+            return Arc::clone(known);
+        }
+        self.names.insert(Arc::clone(name));
+        Arc::clone(name)
+    }
+
+    fn intern_connect(&mut self, row: ConnectRow) -> ConnectRow {
+        ConnectRow {
+            region: self.intern(&row.region),
+            target: self.intern(&row.target),
+            worker: self.intern(&row.worker),
+            counts: row.counts,
+        }
+    }
+
+    fn intern_job(&mut self, row: JobRow) -> JobRow {
+        JobRow { region: self.intern(&row.region), project: self.intern(&row.project), counts: row.counts }
+    }
+
+    fn add_connect_batch(&mut self, batch: &RecordBatch) -> Result<()> {
+        let text = |i: usize| strings(batch, i);
+        let (regions, targets, workers) = (text(0)?, text(1)?, text(2)?);
+        let minutes = ints(batch, 3)?;
+        let counts: Vec<Vec<i64>> = (4..10).map(|i| ints(batch, i)).collect::<Result<_>>()?;
+        for row in 0..batch.num_rows() {
+            let n = |c: usize| counts[c][row].max(0) as u64;
+            let counts = ConnectCounts {
+                n_attempts: n(0),
+                n_timeouts: n(1),
+                n_refused: n(2),
+                n_dns: n(3),
+                n_other_failed: n(4),
+                n_inconclusive: n(5),
+            };
+            let connect = ConnectRow {
+                region: self.intern(&regions[row]),
+                target: self.intern(&targets[row]),
+                worker: self.intern(&workers[row]),
+                counts,
+            };
+            self.connects.entry(minutes[row]).or_default().push(connect);
+        }
+        Ok(())
+    }
+
+    fn add_job_batch(&mut self, batch: &RecordBatch) -> Result<()> {
+        let (regions, projects) = (strings(batch, 0)?, strings(batch, 1)?);
+        let minutes = ints(batch, 2)?;
+        let counts: Vec<Vec<i64>> = (3..8).map(|i| ints(batch, i)).collect::<Result<_>>()?;
+        for row in 0..batch.num_rows() {
+            let n = |c: usize| counts[c][row].max(0) as u64;
+            let counts = JobCounts { n_jobs: n(0), n_failed: n(1), n_infra: n(2), n_user: n(3), n_unknown: n(4) };
+            let job = JobRow { region: self.intern(&regions[row]), project: self.intern(&projects[row]), counts };
+            self.jobs.entry(minutes[row]).or_default().push(job);
+        }
+        Ok(())
+    }
+}
+
+/// The window as the queries' parameters: timestamps, and the dates and hours that bound the
+/// lake directories to list.
+fn window_params(since: Timestamp, until: Timestamp) -> ParamValues {
+    let ts = |t: Timestamp| ScalarValue::TimestampMillisecond(Some(t.as_millis()), Some("UTC".into()));
+    let date = |t: Timestamp| ScalarValue::Date32(Some(t.as_millis().div_euclid(86_400_000) as i32));
+    let hour = |t: Timestamp| ScalarValue::Int32(Some(t.as_millis().div_euclid(3_600_000).rem_euclid(24) as i32));
+    ParamValues::from(vec![
+        ("since", ts(since)),
+        ("until", ts(until)),
+        ("since_date", date(since)),
+        ("since_hour", hour(since)),
+        ("until_date", date(until)),
+        ("until_hour", hour(until)),
+    ])
+}
+
+async fn run(analyzer: &Analyzer, sql: &str, params: &ParamValues) -> Result<Vec<RecordBatch>> {
+    let df = analyzer.context().sql(sql).await?.with_param_values(params.clone())?;
+    Ok(df.collect().await?)
+}
+
+/// Column `i` as owned strings (the lake's text reads as `Utf8View` or `Utf8`).
+fn strings(batch: &RecordBatch, i: usize) -> Result<Vec<Arc<str>>> {
+    let column = cast(batch.column(i), &DataType::Utf8)?;
+    let column = column.as_string::<i32>();
+    Ok((0..column.len()).map(|r| Arc::from(if column.is_null(r) { "" } else { column.value(r) })).collect())
+}
+
+fn ints(batch: &RecordBatch, i: usize) -> Result<Vec<i64>> {
+    let column = cast(batch.column(i), &DataType::Int64)?;
+    let column = column.as_primitive::<Int64Type>();
+    if column.null_count() > 0 {
+        return Err(AnalyzeError::Health(format!("column {} has nulls", batch.schema().field(i).name())));
+    }
+    Ok(column.values().to_vec())
+}
