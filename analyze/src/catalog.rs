@@ -80,6 +80,7 @@ pub async fn open_session(config: &CatalogConfig, signatures: &Signatures) -> Re
     }
     ctx.register_batch("signatures", signatures.to_batch()?)?;
     ctx.register_udf(ScalarUDF::new_from_impl(MatchSignature::new(signatures.clone())));
+    ctx.register_udtf(crate::health::TIMELINE_FUNCTION, Arc::new(crate::health::HealthChanges));
 
     for (name, sql) in view_files(&config.queries_dir.join("views"))? {
         debug!(view = %name, "registering view");

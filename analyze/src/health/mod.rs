@@ -17,6 +17,7 @@ mod observations;
 mod replay;
 mod state;
 mod stats;
+mod timeline;
 
 pub use config::DetectorConfig;
 pub use detector::Detector;
@@ -27,3 +28,4 @@ pub use feed::{
 pub use live::{HealthFeed, PublishedHealth, decision_tag, spawn_live};
 pub use observations::Observations;
 pub use replay::{LiveDetector, Replay, replay};
+pub use timeline::{FUNCTION_NAME as TIMELINE_FUNCTION, HealthChanges};

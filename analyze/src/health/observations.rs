@@ -9,10 +9,10 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::ParamValues;
+use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 use failscope_schemas::Timestamp;
 
-use crate::analyzer::Analyzer;
 use crate::error::{AnalyzeError, Result};
 
 /// Minutes since the Unix epoch: the detector's clock.
@@ -110,13 +110,13 @@ pub struct Observations {
 
 impl Observations {
     /// Reads the counts of `[since, until)` from the lake, each of the two queries once.
-    pub async fn load(analyzer: &Analyzer, since: Timestamp, until: Timestamp) -> Result<Observations> {
+    pub async fn load(ctx: &SessionContext, since: Timestamp, until: Timestamp) -> Result<Observations> {
         let params = window_params(since, until);
         let mut observations = Observations::default();
-        for batch in run(analyzer, CONNECT_MINUTES_SQL, &params).await? {
+        for batch in run(ctx, CONNECT_MINUTES_SQL, &params).await? {
             observations.add_connect_batch(&batch)?;
         }
-        for batch in run(analyzer, JOB_MINUTES_SQL, &params).await? {
+        for batch in run(ctx, JOB_MINUTES_SQL, &params).await? {
             observations.add_job_batch(&batch)?;
         }
         Ok(observations)
@@ -249,8 +249,8 @@ fn window_params(since: Timestamp, until: Timestamp) -> ParamValues {
     ])
 }
 
-async fn run(analyzer: &Analyzer, sql: &str, params: &ParamValues) -> Result<Vec<RecordBatch>> {
-    let df = analyzer.context().sql(sql).await?.with_param_values(params.clone())?;
+async fn run(ctx: &SessionContext, sql: &str, params: &ParamValues) -> Result<Vec<RecordBatch>> {
+    let df = ctx.sql(sql).await?.with_param_values(params.clone())?;
     Ok(df.collect().await?)
 }
 

@@ -2,6 +2,7 @@
 //! through minute by minute, and the live detector, which re-reads the last minutes on each
 //! tick. Both run the same `Detector` steps.
 
+use datafusion::prelude::SessionContext;
 use failscope_schemas::Timestamp;
 
 use super::config::DetectorConfig;
@@ -22,10 +23,20 @@ pub struct Replay {
 /// baselines are formed at `from`, reads the lake once, and judges every minute. Changes
 /// before `from` (during the warm-up) are left out.
 pub async fn replay(analyzer: &Analyzer, from: Timestamp, until: Timestamp, config: DetectorConfig) -> Result<Replay> {
+    replay_in(analyzer.context(), from, until, config).await
+}
+
+/// [`replay`] in a session with the lake's tables and views registered.
+pub(crate) async fn replay_in(
+    ctx: &SessionContext,
+    from: Timestamp,
+    until: Timestamp,
+    config: DetectorConfig,
+) -> Result<Replay> {
     let start = minute_of(from) - config.warmup_minutes;
     let read_from = start - config.longest_window_minutes() - 1;
     let end = minute_of(until);
-    let observations = Observations::load(analyzer, timestamp_of(read_from), timestamp_of(end + 1)).await?;
+    let observations = Observations::load(ctx, timestamp_of(read_from), timestamp_of(end + 1)).await?;
     let mut detector = Detector::new(config, start);
     detector.observe(read_from, observations);
     let changes = detector.advance_to(end).into_iter().filter(|c| c.at >= from).collect();
@@ -59,7 +70,7 @@ impl LiveDetector {
         let config = self.detector.config();
         let reread_from: Minute = self.detector.next_minute() - config.longest_window_minutes() - 1;
         let target = minute_of(now) + 1;
-        let fresh = Observations::load(analyzer, timestamp_of(reread_from), timestamp_of(target)).await?;
+        let fresh = Observations::load(analyzer.context(), timestamp_of(reread_from), timestamp_of(target)).await?;
         self.detector.observe(reread_from, fresh);
         if self.detector.next_minute() <= target {
             Ok(self.detector.advance_to(target))

@@ -47,6 +47,10 @@ pub struct EvalArgs {
     /// Keep the lakes under this directory (one per scenario) instead of a temporary one.
     #[arg(long, env = "FAILSCOPE_EVAL_LAKES")]
     pub lakes: Option<PathBuf>,
+    /// Score the lakes an earlier run left under --lakes (same seed) instead of running the
+    /// pipeline again: for tuning the detector.
+    #[arg(long, env = "FAILSCOPE_EVAL_REUSE", default_value_t = false, requires = "lakes")]
+    pub reuse: bool,
     /// `table` for people, `json` for tools.
     #[arg(long, env = "FAILSCOPE_EVAL_FORMAT", value_enum, default_value_t = EvalFormat::Table)]
     pub format: EvalFormat,
@@ -88,13 +92,13 @@ pub async fn run_eval(args: EvalArgs, shutdown: CancellationToken) -> anyhow::Re
     let mut scores = Vec::new();
     for name in &scenarios {
         let lake = root.join(name);
-        if lake.exists() {
+        if lake.exists() && !args.reuse {
             std::fs::remove_dir_all(&lake).with_context(|| format!("cannot clear {}", lake.display()))?;
         }
         let run =
             ScenarioRun { scenario: name.clone(), seed: args.seed, brokers: args.brokers.clone(), lake, speed: 0.0 };
         let score = tokio::select! {
-            score = score_scenario(&run, &shutdown) => score.with_context(|| format!("scenario {name}"))?,
+            score = score_scenario(&run, args.reuse, &shutdown) => score.with_context(|| format!("scenario {name}"))?,
             () = shutdown.cancelled() => {
                 eprintln!("interrupted");
                 return Ok(ExitCode::from(130));
@@ -115,8 +119,12 @@ pub async fn run_eval(args: EvalArgs, shutdown: CancellationToken) -> anyhow::Re
 }
 
 /// Runs one scenario into its lake and scores what the analysis says of it.
-pub async fn score_scenario(run: &ScenarioRun, shutdown: &CancellationToken) -> anyhow::Result<ScenarioScore> {
-    let outcome = run_scenario(run, shutdown).await?;
+pub async fn score_scenario(
+    run: &ScenarioRun,
+    reuse: bool,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<ScenarioScore> {
+    let outcome = if reuse && run.lake.exists() { reuse_lake(run)? } else { run_scenario(run, shutdown).await? };
     let truth = &outcome.truth;
     let analyzer = Analyzer::open(&catalog(&run.lake)).await.context("cannot open the lake")?;
     let config = DetectorConfig::default();
@@ -140,6 +148,13 @@ pub async fn score_scenario(run: &ScenarioRun, shutdown: &CancellationToken) -> 
         false_alarm_region_hours: score::false_alarm_hours(truth, &replayed.changes),
         n_health_changes: replayed.changes.len(),
     })
+}
+
+/// The outcome of an earlier run into `run.lake`: the simulation is deterministic, so its
+/// truth is computed again rather than stored.
+fn reuse_lake(run: &ScenarioRun) -> anyhow::Result<crate::scenario_run::RunOutcome> {
+    let (events, truth) = failscope_emit::simulate::simulate(&run.scenario, run.seed).context("unknown scenario")?;
+    Ok(crate::scenario_run::RunOutcome { truth, n_events: events.len(), elapsed: std::time::Duration::ZERO })
 }
 
 async fn classifications(analyzer: &Analyzer) -> anyhow::Result<HashMap<String, score::Classified>> {

@@ -10,6 +10,9 @@ use super::{EvalFormat, ScenarioScore};
 
 /// The longest from the minimum sample to `unhealthy` for a region's incident.
 const MAX_DETECTION_MINUTES: f64 = 15.0;
+/// The same for `slow-burn`, whose minimum sample is reached while its rate is still within
+/// the noise (0.2 % rising by 2.5 points an hour): an hour, while the rate is under 3 %.
+const MAX_SLOW_BURN_DETECTION_MINUTES: f64 = 60.0;
 
 /// One target and whether it was met.
 #[derive(Debug, Clone, Serialize)]
@@ -45,12 +48,11 @@ pub fn checks(scores: &[ScenarioScore]) -> Vec<Check> {
             });
             if i.region.is_some() && matches!(i.kind, "connect_timeout" | "dns_failure") {
                 let minutes = i.minutes_after_min_sample;
+                let max =
+                    if s.scenario == "slow-burn" { MAX_SLOW_BURN_DETECTION_MINUTES } else { MAX_DETECTION_MINUTES };
                 checks.push(Check {
-                    name: format!(
-                        "{} {}: unhealthy ≤ {MAX_DETECTION_MINUTES} min after the minimum sample",
-                        s.scenario, i.incident_id
-                    ),
-                    passed: minutes.is_some_and(|m| m <= MAX_DETECTION_MINUTES),
+                    name: format!("{} {}: unhealthy ≤ {max} min after the minimum sample", s.scenario, i.incident_id),
+                    passed: minutes.is_some_and(|m| m <= max),
                     detail: minutes.map_or("not detected".into(), |m| {
                         format!(
                             "{m:.0} min (from the first failure: {:.0} min)",

@@ -3,8 +3,18 @@
 use super::fleet::JobKind;
 use super::scenario::{Incident, IncidentKind, Routing, Scenario, TargetSel};
 
-pub const SCENARIO_NAMES: [&str; 7] =
-    ["quiet-week", "april-2022", "target-outage", "bad-host", "user-error-storm", "dns-outage", "cache-outage"];
+pub const SCENARIO_NAMES: [&str; 10] = [
+    "quiet-week",
+    "april-2022",
+    "target-outage",
+    "bad-host",
+    "user-error-storm",
+    "dns-outage",
+    "cache-outage",
+    "slow-burn",
+    "small-region",
+    "two-regions",
+];
 
 /// Where container builds and tests run before anyone moves them: most in `us-east-2`.
 const NORMAL_ROUTING: &[(&str, f64)] =
@@ -82,6 +92,56 @@ pub fn scenario(name: &str) -> Option<Scenario> {
                 &[("2022-05-03T02:00:00Z", 1.0), ("2022-05-03T08:00:00Z", 1.0)],
                 "the fr-par Yocto shared-state cache servers are unreachable",
             )],
+            vec![],
+        ),
+        // Hard for a detector: the failure rate creeps up over hours, so each window looks
+        // much like the last and a baseline that learned from it would never alarm.
+        "slow-burn" => (
+            "2022-06-06T00:00:00Z",
+            2.0,
+            vec![Incident::new(
+                IncidentKind::ConnectTimeout,
+                Some("us-east-2"),
+                TargetSel::Backend,
+                &[("2022-06-06T12:00:00Z", 0.002), ("2022-06-06T22:00:00Z", 0.25), ("2022-06-07T04:00:00Z", 0.25)],
+                "us-east-2's path to the backend degrades slowly over ten hours",
+            )],
+            vec![],
+        ),
+        // Hard for a detector: us-west-1 runs no container builds or tests, only its probes,
+        // so each window holds few attempts.
+        "small-region" => (
+            "2022-06-06T00:00:00Z",
+            2.0,
+            vec![Incident::new(
+                IncidentKind::ConnectTimeout,
+                Some("us-west-1"),
+                TargetSel::Backend,
+                &[("2022-06-06T15:00:00Z", 0.3), ("2022-06-06T18:00:00Z", 0.3)],
+                "us-west-1, a region with few jobs, cannot reach the backend",
+            )],
+            vec![],
+        ),
+        // Hard for a detector: two regions at once, so each has a sick peer.
+        "two-regions" => (
+            "2022-06-06T00:00:00Z",
+            2.0,
+            vec![
+                Incident::new(
+                    IncidentKind::ConnectTimeout,
+                    Some("us-east-1"),
+                    TargetSel::Backend,
+                    &[("2022-06-06T14:00:00Z", 0.3), ("2022-06-06T18:00:00Z", 0.3)],
+                    "us-east-1 cannot reach the backend",
+                ),
+                Incident::new(
+                    IncidentKind::ConnectTimeout,
+                    Some("fr-par"),
+                    TargetSel::Backend,
+                    &[("2022-06-06T14:30:00Z", 0.3), ("2022-06-06T18:00:00Z", 0.3)],
+                    "fr-par cannot reach the backend either",
+                ),
+            ],
             vec![],
         ),
         _ => return None,

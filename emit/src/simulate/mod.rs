@@ -31,7 +31,7 @@ use crate::{ProducerConfig, TopicsArgs, create_topics, emit_lines, new_producer}
 #[derive(Debug, Clone, clap::Args)]
 pub struct SimulateArgs {
     /// The scenario: quiet-week, april-2022, target-outage, bad-host, user-error-storm,
-    /// dns-outage or cache-outage.
+    /// dns-outage, cache-outage, slow-burn, small-region or two-regions.
     #[arg(long, env = "FAILSCOPE_SCENARIO", default_value = "quiet-week", value_parser = clap::builder::PossibleValuesParser::new(SCENARIO_NAMES))]
     pub scenario: String,
     /// Seed of the random choices; the same seed gives byte-identical output.
