@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use failscope_analyze::http::{ApiConfig, ApiState, router};
-use failscope_schemas::JobStatus;
+use failscope_schemas::{ConnectOutcome, JobStatus};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -146,4 +146,118 @@ async fn lists_and_describes_named_queries() {
     assert_eq!(status, StatusCode::OK);
     assert!(json(&body)["sql"].as_str().is_some_and(|s| s.contains("top_causes_by_region_day")));
     assert_eq!(send(&state, get("/v1/queries/nope")).await.0, StatusCode::NOT_FOUND);
+}
+
+/// Probes from `workers` workers of `region`, one a minute each over `[from_ms, to_ms)`, with
+/// `per_minute` attempts a minute and `outcome`; `tag` keeps event ids apart between calls.
+fn probes(
+    region: &str,
+    workers: u32,
+    from_ms: i64,
+    to_ms: i64,
+    per_minute: u32,
+    outcome: ConnectOutcome,
+    tag: u32,
+) -> Vec<failscope_schemas::ConnectAttempt<'static>> {
+    let mut out = Vec::new();
+    let mut n = tag * 1_000_000;
+    let mut t = from_ms;
+    while t < to_ms {
+        for w in 0..workers {
+            for i in 0..per_minute {
+                n += 1;
+                let mut c = support::probe(region, n, t + i64::from(i) * 1_000, outcome);
+                c.worker_id = format!("worker-{w}-{region}").into();
+                out.push(c);
+            }
+        }
+        t += support::MINUTE;
+    }
+    out
+}
+
+async fn get_health(state: &ApiState, if_none_match: Option<&str>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let mut request = Request::get("/v1/regions/health").header("authorization", format!("Bearer {TOKEN}"));
+    if let Some(tag) = if_none_match {
+        request = request.header("if-none-match", tag);
+    }
+    send(state, request.body(Body::empty()).expect("request")).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_health_feed_follows_the_lake_within_a_tick_with_an_etag() {
+    let lake = tempfile::tempdir().expect("temp dir");
+    let now = failscope_schemas::Timestamp::now().as_millis();
+    let history_from = now - 3 * 60 * support::MINUTE;
+    let mut quiet = Vec::new();
+    for region in ["us-east-2", "us-west-1", "fr-par"] {
+        quiet.extend(probes(region, 4, history_from, now, 1, ConnectOutcome::Ok, 0));
+    }
+    support::write_lake(lake.path(), &[], &quiet, 0);
+    let mut state = state(lake.path()).await;
+    let interval = Duration::from_millis(300);
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let (feed, _task) = failscope_analyze::health::spawn_live(
+        Arc::clone(&state.analyzer),
+        failscope_analyze::health::DetectorConfig::default(),
+        interval,
+        shutdown.clone(),
+    );
+    state.health = Some(feed);
+
+    let region_status = |body: &[u8], region: &str| {
+        let json = json(body);
+        json["regions"].as_array().expect("regions").iter().find(|r| r["region"] == region).map(|r| r["status"].clone())
+    };
+    // The first tick replays the warm-up: until then the feed says when to come back.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let (etag, body) = loop {
+        let (status, headers, body) = get_health(&state, None).await;
+        if status == StatusCode::OK {
+            break (headers["etag"].to_str().expect("ascii").to_string(), body);
+        }
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{}", String::from_utf8_lossy(&body));
+        assert!(headers.contains_key("retry-after"));
+        assert!(std::time::Instant::now() < deadline, "no first tick within a minute");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(region_status(&body, "us-east-2"), Some("healthy".into()));
+    assert!(etag.starts_with("W/\""), "{etag}");
+    let (status, headers, body) = get_health(&state, Some(&etag)).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(headers["etag"].to_str().expect("ascii"), etag);
+
+    // us-east-2's connects start failing; the file lands in the lake and the next tick sees it.
+    let failing =
+        probes("us-east-2", 4, now - 2 * support::MINUTE, now + support::MINUTE, 12, ConnectOutcome::Timeout, 1);
+    support::write_lake(lake.path(), &[], &failing, 1);
+    let written = std::time::Instant::now();
+    let changed = loop {
+        let (status, headers, body) = get_health(&state, Some(&etag)).await;
+        if status == StatusCode::OK {
+            assert_ne!(headers["etag"].to_str().expect("ascii"), etag);
+            break body;
+        }
+        assert_eq!(status, StatusCode::NOT_MODIFIED);
+        assert!(written.elapsed() < interval * 10, "the feed did not change within ten ticks");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let status = region_status(&changed, "us-east-2").expect("us-east-2 in the feed");
+    assert!(status == "unhealthy" || status == "degraded", "{status}");
+    assert_eq!(region_status(&changed, "us-west-1"), Some("healthy".into()));
+    let json = json(&changed);
+    let east = json["regions"].as_array().expect("regions").iter().find(|r| r["region"] == "us-east-2").expect("east");
+    assert_eq!(east["kind"], "region_path");
+    assert!(east["weight"].as_f64().is_some_and(|w| w < 1.0), "{east}");
+    assert!(json["retry_advice"].as_array().is_some_and(|a| !a.is_empty()));
+    shutdown.cancel();
+}
+
+#[tokio::test]
+async fn without_the_detector_the_feed_is_not_found() {
+    let lake = fixture_lake();
+    let state = state(lake.path()).await;
+    let (status, _, body) = get_health(&state, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(json(&body)["code"], "disabled");
 }

@@ -43,6 +43,9 @@ enum Command {
     Query(failscope_analyze::cli::QueryArgs),
     /// Region health: the state of every region at an instant, or the state changes of a period.
     Health(failscope_analyze::cli::HealthArgs),
+    /// Replay the April 2022 incident (or another scenario) through the whole pipeline on an
+    /// embedded broker, print the diagnosis and serve the API over the lake.
+    Demo(failscope::demo::DemoArgs),
     /// Run simulated scenarios through the pipeline and score the analysis against their truth.
     Eval(failscope::eval::EvalArgs),
     /// Serve the SQL and named-query HTTP API over the lake.
@@ -51,7 +54,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.log_format);
+    // The demo and the evaluation run the ingest in-process: its per-flush lines would bury
+    // what they print, so they log warnings only unless RUST_LOG says otherwise.
+    let quiet = matches!(cli.command, Command::Demo(_) | Command::Eval(_));
+    let progress = failscope::demo::progress();
+    init_tracing(cli.log_format, if quiet { "warn" } else { "info,rdkafka=warn" }, progress.clone());
     if matches!(cli.command, Command::Ingest(_)) {
         map_large_allocations_apart();
     }
@@ -74,6 +81,7 @@ fn main() -> ExitCode {
             Command::Sql(args) => failscope_analyze::cli::run_sql(args).await,
             Command::Query(args) => failscope_analyze::cli::run_query(args).await,
             Command::Health(args) => failscope_analyze::cli::run_health(args, shutdown).await,
+            Command::Demo(args) => failscope::demo::run_demo(args, progress, shutdown).await,
             Command::Eval(args) => failscope::eval::run_eval(args, shutdown).await,
             Command::Serve(args) => failscope_analyze::cli::run_serve(args, shutdown).await,
         }
@@ -87,9 +95,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,rdkafka=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+fn init_tracing(format: LogFormat, default_filter: &str, progress: indicatif::MultiProgress) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(failscope::demo::LogWriter(progress));
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

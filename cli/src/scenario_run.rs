@@ -11,6 +11,7 @@ use failscope_emit::simulate::{GroundTruth, SCENARIO_NAMES, simulate, write_pace
 use failscope_emit::{ProducerConfig, Topics, TopicsArgs, create_topics, emit_lines, new_producer};
 use failscope_ingest::IngestConfig;
 use failscope_ingest::cli::{IngestArgs, run_ingest};
+use indicatif::ProgressBar;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio_util::sync::CancellationToken;
 
@@ -43,8 +44,13 @@ pub struct RunOutcome {
     pub elapsed: Duration,
 }
 
-/// Runs the scenario into the lake. Stops early, with an error, when `shutdown` fires.
-pub async fn run_scenario(run: &ScenarioRun, shutdown: &CancellationToken) -> anyhow::Result<RunOutcome> {
+/// Runs the scenario into the lake. Stops early, with an error, when `shutdown` fires. When
+/// given, `progress` counts the events that reached the lake.
+pub async fn run_scenario(
+    run: &ScenarioRun,
+    progress: Option<&ProgressBar>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<RunOutcome> {
     let started = Instant::now();
     let (events, truth) = simulate(&run.scenario, run.seed)
         .with_context(|| format!("unknown scenario {:?}; known: {}", run.scenario, SCENARIO_NAMES.join(", ")))?;
@@ -86,7 +92,7 @@ pub async fn run_scenario(run: &ScenarioRun, shutdown: &CancellationToken) -> an
     let ingest = run_ingest(ingest_args(&brokers, &topics, &run.lake, &run_id), ingest_stop.clone());
     let drive = async {
         produce(&events, truth.starts_at.as_millis(), run.speed, &brokers, &topics).await?;
-        wait_for_rows(&run.lake, n_events as u64, shutdown).await
+        wait_for_rows(&run.lake, n_events as u64, progress, shutdown).await
     };
     tokio::pin!(ingest);
     tokio::select! {
@@ -161,11 +167,22 @@ async fn produce(
 }
 
 /// Polls the lake until it holds `n_rows` rows over both tables.
-async fn wait_for_rows(lake: &Path, n_rows: u64, shutdown: &CancellationToken) -> anyhow::Result<()> {
+async fn wait_for_rows(
+    lake: &Path,
+    n_rows: u64,
+    progress: Option<&ProgressBar>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
     let analyzer = Analyzer::open(&catalog(lake)).await.context("cannot open the lake")?;
     let deadline = Instant::now() + INGEST_DEADLINE;
+    if let Some(bar) = progress {
+        bar.set_length(n_rows);
+    }
     loop {
         let n = count_rows(&analyzer).await?;
+        if let Some(bar) = progress {
+            bar.set_position(n.min(n_rows));
+        }
         if n >= n_rows {
             return Ok(());
         }

@@ -124,7 +124,7 @@ pub async fn score_scenario(
     reuse: bool,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<ScenarioScore> {
-    let outcome = if reuse && run.lake.exists() { reuse_lake(run)? } else { run_scenario(run, shutdown).await? };
+    let outcome = if reuse && run.lake.exists() { reuse_lake(run)? } else { run_scenario(run, None, shutdown).await? };
     let truth = &outcome.truth;
     let analyzer = Analyzer::open(&catalog(&run.lake)).await.context("cannot open the lake")?;
     let config = DetectorConfig::default();
