@@ -142,6 +142,55 @@ fn cases() -> Vec<Case> {
             exit_code: Some(0),
             ..case("exit 0 but failed, no other evidence", ("infra", "infra.platform", "exit_zero"))
         },
+        // A user's configuration error in a platform-owned step, in several tools' words.
+        Case {
+            failed_step: Some("setup"),
+            log_tail: Some("Error: yaml: line 14: mapping values are not allowed in this context"),
+            ..case("YAML error in the setup step", ("user", "user.config", "config_error"))
+        },
+        Case {
+            failed_step: Some("setup"),
+            log_tail: Some("TOML parse error at line 3, column 7\n  |\n3 | name = \n  |       ^\ninvalid string"),
+            ..case("TOML error in the setup step", ("user", "user.config", "config_error"))
+        },
+        Case {
+            failed_step: Some("setup"),
+            log_tail: Some("drivers/gpio/Kconfig:112: syntax error\ndrivers/gpio/Kconfig:111: invalid statement"),
+            ..case("Kconfig error in the setup step", ("user", "user.config", "config_error"))
+        },
+        Case {
+            failed_step: Some("setup"),
+            log_tail: Some("ERROR: ParseError at /srv/oe/build/conf/local.conf:17: unparsed line: 'MACHINE ?= intel'"),
+            ..case("bitbake local.conf error in the setup step", ("user", "user.config", "config_error"))
+        },
+        Case {
+            failed_step: Some("setup"),
+            log_tail: Some("ERROR: failed to solve: dockerfile parse error on line 5: unknown instruction: COPPY"),
+            ..case("Dockerfile error in the setup step", ("user", "user.config", "config_error"))
+        },
+        Case {
+            failed_step: Some("setup"),
+            log_tail: Some("Error: yaml: line 14: mapping values are not allowed in this context"),
+            connects: &[("api", "checkin", C::Timeout, 1), ("api", "checkin", C::Timeout, 2)],
+            ..case(
+                "a configuration error while the platform's connects hang",
+                ("infra", "infra.network.connect_timeout", "platform_step"),
+            )
+        },
+        Case {
+            exit_code: Some(0),
+            runner_reason: Some("log_upload_failed"),
+            connects: &[("logs", "log_upload", C::Timeout, 8), ("logs", "log_upload", C::Timeout, 9)],
+            ..case(
+                "a failed log upload whose connects timed out",
+                ("infra", "infra.network.connect_timeout", "runner_reason"),
+            )
+        },
+        Case {
+            failed_step: Some("checkout"),
+            log_tail: Some("error: RPC failed; HTTP 503 curl 22 The requested URL returned error: 503"),
+            ..case("a platform service answering 5xx", ("infra", "infra.dependency", "platform_step"))
+        },
     ]
 }
 

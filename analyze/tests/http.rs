@@ -201,6 +201,7 @@ async fn the_health_feed_follows_the_lake_within_a_tick_with_an_etag() {
         Arc::clone(&state.analyzer),
         failscope_analyze::health::DetectorConfig::default(),
         interval,
+        None,
         shutdown.clone(),
     );
     state.health = Some(feed);
@@ -260,4 +261,65 @@ async fn without_the_detector_the_feed_is_not_found() {
     let (status, _, body) = get_health(&state, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{}", String::from_utf8_lossy(&body));
     assert_eq!(json(&body)["code"], "disabled");
+}
+
+/// The compacted topic of the feed: every region's state keyed by region, then each change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn region_states_are_published_to_a_compacted_topic() {
+    use rdkafka::ClientConfig;
+    use rdkafka::consumer::{Consumer, StreamConsumer};
+    use rdkafka::message::Message;
+
+    let brokers = std::env::var("FAILSCOPE_TEST_BROKERS")
+        .expect("FAILSCOPE_TEST_BROKERS is not set: run the tests with scripts/test.sh, which starts the test broker");
+    let topic_name = format!("region-health-{}", uuid::Uuid::now_v7().simple());
+    let lake = tempfile::tempdir().expect("temp dir");
+    let now = failscope_schemas::Timestamp::now().as_millis();
+    let mut events = Vec::new();
+    for region in ["us-east-2", "us-west-1", "fr-par"] {
+        events.extend(probes(region, 4, now - 2 * 60 * support::MINUTE, now, 1, ConnectOutcome::Ok, 0));
+    }
+    events.extend(probes(
+        "us-east-2",
+        4,
+        now - 2 * support::MINUTE,
+        now + support::MINUTE,
+        12,
+        ConnectOutcome::Timeout,
+        1,
+    ));
+    support::write_lake(lake.path(), &[], &events, 0);
+    let analyzer = Arc::new(support::open(lake.path()).await);
+    let topic = failscope_analyze::health::HealthTopic::open(&brokers, &topic_name).await.expect("topic set up");
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let (_feed, _task) = failscope_analyze::health::spawn_live(
+        analyzer,
+        failscope_analyze::health::DetectorConfig::default(),
+        Duration::from_millis(500),
+        Some(topic),
+        shutdown.clone(),
+    );
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("group.id", format!("reader-{topic_name}"))
+        .set("auto.offset.reset", "earliest")
+        .set("log_level", "3")
+        .create()
+        .expect("consumer");
+    consumer.subscribe(&[&topic_name]).expect("subscribe");
+    let mut states = std::collections::BTreeMap::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !states.contains_key("us-east-2") || states.len() < 3 {
+        let message = tokio::time::timeout_at(deadline, consumer.recv())
+            .await
+            .unwrap_or_else(|_| panic!("states read within a minute: {states:?}"))
+            .expect("a message");
+        let key = String::from_utf8_lossy(message.key().expect("keyed by region")).into_owned();
+        let state: serde_json::Value = serde_json::from_slice(message.payload().expect("payload")).expect("JSON");
+        assert_eq!(state["region"], key.as_str());
+        states.insert(key, state["status"].as_str().unwrap_or_default().to_string());
+    }
+    assert!(matches!(states["us-east-2"].as_str(), "degraded" | "unhealthy"), "{states:?}");
+    assert_eq!(states["us-west-1"], "healthy");
+    shutdown.cancel();
 }

@@ -4,8 +4,14 @@
 -- Decision order, first match wins (rule_id in brackets):
 --  1. [runner_reason]     the runner itself knows: worker lost, OOM-killed by the host, disk
 --                         full, log upload failed, requeued                       -> infra
+--                         (a failed log upload whose connects failed -> infra.network.*)
+--  *. [config_error]      a platform-owned step failed on the job's own configuration (a
+--                         YAML, TOML, Kconfig, bitbake .conf or Dockerfile that does not
+--                         parse) and no connect failed: the log outweighs the step's owner
+--                         -> user.config
 --  2. [platform_step]     the failed step is platform-owned (setup, checkout, fetch, upload…)
---                         -> infra.setup, refined to infra.network.* by failed connects
+--                         -> infra.setup, refined to infra.network.* by failed connects and
+--                         to infra.dependency when a platform service answered 5xx
 --  *. [conflicting_evidence] unrecovered failed platform connects AND a user signature with a
 --                         non-zero exit in a user-owned step -> unknown.conflicting
 --  3. [failed_connects]   unrecovered failed/abandoned connects during the job   -> infra.network.*
@@ -60,6 +66,7 @@ ruled AS (
         CASE
             WHEN runner_reason IN ('worker_lost', 'preempted', 'oom_killed', 'disk_full',
                                    'log_upload_failed', 'requeued') THEN 'runner_reason'
+            WHEN platform_step AND n_failed_connects = 0 AND signature_cause = 'user.config' THEN 'config_error'
             WHEN platform_step THEN 'platform_step'
             WHEN has_unrecovered_failure AND signature_attribution = 'user'
                  AND COALESCE(exit_code, 0) <> 0 AND COALESCE(user_step, true) THEN 'conflicting_evidence'
@@ -78,11 +85,14 @@ decided AS (
             WHEN rule_id = 'runner_reason' THEN CASE runner_reason
                 WHEN 'oom_killed' THEN 'infra.worker.oom'
                 WHEN 'disk_full' THEN 'infra.worker.disk_full'
-                WHEN 'log_upload_failed' THEN 'infra.platform'
+                WHEN 'log_upload_failed' THEN CASE WHEN n_failed_connects > 0 THEN network_cause ELSE 'infra.platform' END
                 WHEN 'requeued' THEN 'infra.platform'
                 ELSE 'infra.worker.lost' END
-            WHEN rule_id = 'platform_step' THEN
-                CASE WHEN n_failed_connects > 0 THEN network_cause ELSE 'infra.setup' END
+            WHEN rule_id = 'config_error' THEN 'user.config'
+            WHEN rule_id = 'platform_step' THEN CASE
+                WHEN n_failed_connects > 0 THEN network_cause
+                WHEN signature_cause = 'infra.dependency' THEN 'infra.dependency'
+                ELSE 'infra.setup' END
             WHEN rule_id = 'conflicting_evidence' THEN 'unknown.conflicting'
             WHEN rule_id = 'failed_connects' THEN network_cause
             WHEN matched_signature IS NOT NULL AND rule_id LIKE 'signature:%' THEN signature_cause
@@ -98,6 +108,7 @@ decided AS (
         CASE
             WHEN rule_id = 'runner_reason' THEN 0.95
             WHEN rule_id = 'platform_step' THEN CASE WHEN n_failed_connects > 0 THEN 0.9 ELSE 0.8 END
+            WHEN rule_id = 'config_error' THEN 0.8
             WHEN rule_id = 'conflicting_evidence' THEN 0.5
             WHEN rule_id = 'failed_connects' THEN CASE WHEN region_anomaly THEN 0.9 ELSE 0.85 END
             WHEN rule_id LIKE 'signature:%' THEN 0.8

@@ -159,6 +159,15 @@ pub struct ServeArgs {
     /// /v1/regions/health`); 0s turns it off.
     #[arg(long, env = "FAILSCOPE_HEALTH_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
     pub health_interval: Duration,
+
+    /// Kafka bootstrap servers to publish every region's state to, keyed by region, on a
+    /// compacted topic; not published when absent.
+    #[arg(long, env = "FAILSCOPE_HEALTH_BROKERS")]
+    pub health_brokers: Option<String>,
+
+    /// The compacted topic of region states (created if missing).
+    #[arg(long, env = "FAILSCOPE_HEALTH_TOPIC", default_value = "ci.region_health")]
+    pub health_topic: String,
 }
 
 /// Parses `--since`/`--until`: RFC 3339, `now`, or a duration before `now`.

@@ -9,15 +9,23 @@ use tracing::info;
 
 use super::ServeArgs;
 use crate::Analyzer;
-use crate::health::{DetectorConfig, spawn_live};
+use crate::health::{DetectorConfig, HealthTopic, spawn_live};
 use crate::http::{ApiConfig, ApiState, router};
 
 /// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
 pub async fn run_serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
     let analyzer = Arc::new(Analyzer::open(&args.lake.catalog_config()).await.context("cannot open the lake")?);
+    let topic = match (&args.health_brokers, args.health_interval.is_zero()) {
+        (Some(brokers), false) => Some(
+            HealthTopic::open(brokers, &args.health_topic)
+                .await
+                .with_context(|| format!("cannot set up the region-health topic on {brokers}"))?,
+        ),
+        _ => None,
+    };
     let health = (!args.health_interval.is_zero()).then(|| {
         let (feed, _task) =
-            spawn_live(Arc::clone(&analyzer), DetectorConfig::default(), args.health_interval, shutdown.clone());
+            spawn_live(Arc::clone(&analyzer), DetectorConfig::default(), args.health_interval, topic, shutdown.clone());
         feed
     });
     let state = ApiState {

@@ -90,7 +90,8 @@ pub(crate) fn assess(w: &Windows, baselines: &Baselines, open: &OpenAlarms, conf
     quarantined.extend(open.workers.iter().cloned());
     let judged = judge_cells(w, &quarantined, baselines, config);
     let mut concentrated = BTreeMap::new();
-    for window in [&w.burst, &w.connects, &w.long] {
+    // Not the burst window: over three minutes only a few workers ever act.
+    for window in [&w.connects, &w.long] {
         for (region, note) in concentrated_regions(window, &quarantined, &out.outages, config) {
             concentrated.entry(region).or_insert(note);
         }
@@ -277,44 +278,41 @@ fn find_bad_hosts(w: &Windows, baselines: &Baselines, config: &DetectorConfig, o
     quarantined
 }
 
-/// Regions whose failures (over one window, outages and quarantined workers left out) come
-/// mostly from a few workers that fail most of their attempts, to several targets: likely bad
-/// hosts that the bad-host test, which needs more attempts per worker, has not confirmed yet.
-/// (A job's retries fail together on one worker too, but to one target.)
+/// Regions whose failures (over one window, outages and quarantined workers left out) sit on
+/// a few workers, at least two each: likely bad hosts that the bad-host test, which needs more
+/// attempts per worker, has not confirmed yet. A fault of the region's path spreads its
+/// failures over about as many workers as there are failures. (With a handful of failures
+/// the two can look alike; see the README on what this costs.)
 fn concentrated_regions(
     window: &HashMap<(Name, Name, Name), ConnectCounts>,
     quarantined: &BTreeSet<Name>,
     outages: &BTreeMap<Name, Evidence>,
     config: &DetectorConfig,
 ) -> BTreeMap<Name, String> {
-    let mut workers: BTreeMap<(Name, Name), (ConnectCounts, usize)> = BTreeMap::new();
+    let mut workers: BTreeMap<(Name, Name), u64> = BTreeMap::new();
     for ((region, target, worker), counts) in window {
         if !quarantined.contains(worker) && !outages.contains_key(target) {
-            let entry = workers.entry((Arc::clone(region), Arc::clone(worker))).or_default();
-            entry.0.add(counts);
-            entry.1 += usize::from(counts.n_failed() > 0);
+            *workers.entry((Arc::clone(region), Arc::clone(worker))).or_default() += counts.n_failed();
         }
     }
-    let mut regions: BTreeMap<Name, (u64, usize, u64, usize)> = BTreeMap::new();
-    for ((region, _), (c, failed_targets)) in workers {
+    // (failures, active workers, failing workers) per region.
+    let mut regions: BTreeMap<Name, (u64, usize, usize)> = BTreeMap::new();
+    for ((region, _), failed) in workers {
         let entry = regions.entry(region).or_default();
-        entry.0 += c.n_failed();
+        entry.0 += failed;
         entry.1 += 1;
-        if failed_targets >= 2 && rate(c.n_failed(), c.n_judged()) >= config.worker_min_rate {
-            entry.2 += c.n_failed();
-            entry.3 += 1;
-        }
+        entry.2 += usize::from(failed > 0);
     }
     regions
         .into_iter()
-        .filter(|(_, (failed, n_workers, suspect_failed, n_suspects))| {
-            *n_suspects > 0
-                && *n_suspects as f64 <= (config.max_bad_host_share * *n_workers as f64).max(1.0)
-                && *suspect_failed as f64 >= config.bad_host_failure_share * *failed as f64
+        .filter(|(_, (failed, active, failing))| {
+            *failing > 0
+                && *failed >= 2 * *failing as u64
+                && *failing as f64 <= (config.max_bad_host_share * *active as f64).max(1.0)
         })
-        .map(|(region, (failed, n_workers, suspect_failed, n_suspects))| {
+        .map(|(region, (failed, active, failing))| {
             let note = format!(
-                "{suspect_failed} of {failed} failed connects come from {n_suspects} of {n_workers} workers: bad hosts are suspected, the region is not blamed"
+                "{failed} failed connects on {failing} of {active} workers: bad hosts are suspected, the region is not blamed"
             );
             (region, note)
         })

@@ -14,6 +14,7 @@ use tracing::{info, warn};
 use super::config::DetectorConfig;
 use super::feed::HealthSnapshot;
 use super::replay::LiveDetector;
+use super::topic::HealthTopic;
 use crate::analyzer::Analyzer;
 
 /// One published state of the feed.
@@ -32,14 +33,16 @@ pub struct PublishedHealth {
 pub type HealthFeed = watch::Receiver<Option<PublishedHealth>>;
 
 /// Starts the feed: a channel to read, and the task that fills it until `shutdown`.
+/// With a `topic`, every region's state is also produced to Kafka when it changes.
 pub fn spawn_live(
     analyzer: Arc<Analyzer>,
     config: DetectorConfig,
     interval: Duration,
+    topic: Option<HealthTopic>,
     shutdown: CancellationToken,
 ) -> (HealthFeed, tokio::task::JoinHandle<()>) {
     let (tx, rx) = watch::channel(None);
-    let task = tokio::spawn(run_live(analyzer, config, interval, tx, shutdown));
+    let task = tokio::spawn(run_live(analyzer, config, interval, tx, topic, shutdown));
     (rx, task)
 }
 
@@ -51,6 +54,7 @@ async fn run_live(
     config: DetectorConfig,
     interval: Duration,
     tx: watch::Sender<Option<PublishedHealth>>,
+    mut topic: Option<HealthTopic>,
     shutdown: CancellationToken,
 ) {
     let mut live: Option<LiveDetector> = None;
@@ -79,8 +83,11 @@ async fn run_live(
                         kind = c.kind.map(|k| k.as_str()), at = %c.at, "health state changed");
                 }
                 if let Some(detector) = &live {
-                    let published = publish(detector.snapshot());
-                    tx.send_replace(published);
+                    let snapshot = detector.snapshot();
+                    if let Some(topic) = topic.as_mut() {
+                        topic.publish(&snapshot, &changes).await;
+                    }
+                    tx.send_replace(publish(snapshot));
                 }
             }
             Err(e) => warn!(error = %format!("{e:#}"), "detector tick failed; retrying at the next"),

@@ -18,6 +18,7 @@ mod replay;
 mod state;
 mod stats;
 mod timeline;
+mod topic;
 
 pub use config::DetectorConfig;
 pub use detector::Detector;
@@ -29,3 +30,4 @@ pub use live::{HealthFeed, PublishedHealth, decision_tag, spawn_live};
 pub use observations::Observations;
 pub use replay::{LiveDetector, Replay, replay};
 pub use timeline::{FUNCTION_NAME as TIMELINE_FUNCTION, HealthChanges};
+pub use topic::{HealthTopic, TopicError};

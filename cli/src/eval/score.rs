@@ -89,6 +89,8 @@ pub fn expected_cause(truth_cause: &str) -> Option<&'static str> {
         "disk_full" => "infra.worker.disk_full",
         "compile_error" | "recipe_error" => "user.build",
         "test_failure" => "user.test",
+        "config_error" => "user.config",
+        "dependency_5xx" => "infra.dependency",
         _ => return None,
     })
 }

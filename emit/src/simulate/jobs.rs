@@ -17,6 +17,10 @@ use super::world::World;
 const MAX_ATTEMPTS: u32 = 3;
 const OOM_RATE: f64 = 0.003;
 const DISK_FULL_RATE: f64 = 0.002;
+/// Jobs whose own configuration (YAML, TOML, Dockerfile, Kconfig, local.conf) does not parse.
+const CONFIG_ERROR_RATE: f64 = 0.01;
+/// Jobs whose checkout a platform service answers with HTTP 5xx.
+const DEPENDENCY_5XX_RATE: f64 = 0.004;
 
 /// How a job ended, before it becomes an event.
 struct Ending {
@@ -136,6 +140,20 @@ impl World {
             let mut ending = self.plain_ending(JobStatus::Failed, logs::oom_killed(kind), Attribution::Infra);
             (ending.signal, ending.failed_step, ending.runner_reason) = (Some(9), Some("build"), Some("oom_killed"));
             ending.cause = Some("oom_killed");
+            ending
+        } else if u < storm_rate.max(project.user_failure_rate) + OOM_RATE + CONFIG_ERROR_RATE {
+            // The job's own configuration does not parse; the runner fails it in setup.
+            *t = t.add_millis(5_000);
+            let log_tail = logs::config_error(kind, &mut self.rng);
+            let mut ending = self.plain_ending(JobStatus::Failed, log_tail, Attribution::User);
+            (ending.exit_code, ending.failed_step, ending.cause) = (Some(1), Some("setup"), Some("config_error"));
+            ending
+        } else if u < storm_rate.max(project.user_failure_rate) + OOM_RATE + CONFIG_ERROR_RATE + DEPENDENCY_5XX_RATE {
+            // A platform service answers the checkout with a server error.
+            *t = t.add_millis(3_000);
+            let mut ending = self.plain_ending(JobStatus::Failed, logs::platform_5xx(), Attribution::Infra);
+            (ending.exit_code, ending.failed_step, ending.cause) =
+                (Some(128), Some("checkout"), Some("dependency_5xx"));
             ending
         } else if kind == JobKind::YoctoBuild && u > 1.0 - DISK_FULL_RATE {
             *t = t.add_millis(work_ms);

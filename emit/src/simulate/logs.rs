@@ -45,6 +45,38 @@ pub fn user_failure(kind: JobKind, project: &str, rng: &mut ChaCha8Rng) -> UserF
     }
 }
 
+/// A user's configuration that does not parse, as the tool that reads it says so: the CI
+/// runner fails the job in its (platform-owned) setup step, but the fault is the user's.
+pub fn config_error(kind: JobKind, rng: &mut ChaCha8Rng) -> String {
+    let line = rng.random_range(3..120);
+    let pick = rng.random_range(0..2);
+    match (kind, pick) {
+        (JobKind::ContainerBuild, 0) => {
+            format!(
+                "#1 [internal] load build definition from Dockerfile\nERROR: failed to solve: dockerfile parse error on line {line}: unknown instruction: COPPY\n"
+            )
+        }
+        (JobKind::Test, 0) => format!(
+            "Loading pyproject.toml\nTOML parse error at line {line}, column 9\n  |\n{line} | python = \"^3.11\n  |         ^\ninvalid basic string\n"
+        ),
+        (JobKind::YoctoBuild, 0) => format!(
+            "Parsing recipes...\nERROR: ParseError at /srv/oe/build/conf/local.conf:{line}: unparsed line: 'MACHINE ?= intel-corei7-64'\n"
+        ),
+        (JobKind::YoctoBuild, _) => format!(
+            "| drivers/gpio/Kconfig:{line}: syntax error\n| drivers/gpio/Kconfig:{}: invalid statement\nERROR: Task do_configure failed with exit code '1'\n",
+            line - 1
+        ),
+        _ => {
+            format!("Reading .ci/jobs.yml\nError: yaml: line {line}: mapping values are not allowed in this context\n")
+        }
+    }
+}
+
+/// A platform service answering with a server error while the job checks out its sources.
+pub fn platform_5xx() -> String {
+    "Cloning into 'src'...\nerror: RPC failed; HTTP 503 curl 22 The requested URL returned error: 503\nfatal: expected flush after ref listing\n".into()
+}
+
 /// The last lines of a job that passed.
 pub fn success(kind: JobKind) -> String {
     match kind {
