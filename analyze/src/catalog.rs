@@ -17,6 +17,7 @@ use tracing::debug;
 
 use crate::dedup::UniqueEvents;
 use crate::error::{AnalyzeError, Result};
+use crate::query_set::QuerySet;
 use crate::signatures::{MatchSignature, Signatures};
 
 /// Where the lake and the query files are, and how much the session may use.
@@ -24,8 +25,9 @@ use crate::signatures::{MatchSignature, Signatures};
 pub struct CatalogConfig {
     /// The lake root, holding `connect_attempts/` and `job_outcomes/`.
     pub lake: PathBuf,
-    /// The `queries/` directory: named queries, `views/`, `signatures.toml`.
-    pub queries_dir: PathBuf,
+    /// A directory overriding or extending the built-in `queries/` files (named queries,
+    /// `views/`, `signatures.toml`); `None` runs the built-in set.
+    pub queries_dir: Option<PathBuf>,
     /// Memory for query execution; operators that can spill do so beyond it, others fail.
     pub memory_limit_bytes: Option<usize>,
     /// Parallelism of execution; `None` uses the number of cores.
@@ -38,7 +40,11 @@ pub struct CatalogConfig {
 pub const LAKE_TABLES: [&str; 2] = ["connect_attempts", "job_outcomes"];
 
 /// Builds a session with every table and view registered.
-pub async fn open_session(config: &CatalogConfig, signatures: &Signatures) -> Result<SessionContext> {
+pub async fn open_session(
+    config: &CatalogConfig,
+    queries: &QuerySet,
+    signatures: &Signatures,
+) -> Result<SessionContext> {
     let mut session_config = SessionConfig::new().with_information_schema(true);
     // Evaluate filters while decoding Parquet: a query for one region, or for the jobs that
     // did not pass, then decodes the other columns (the log tail above all) only for the rows
@@ -81,9 +87,9 @@ pub async fn open_session(config: &CatalogConfig, signatures: &Signatures) -> Re
     ctx.register_batch("signatures", signatures.to_batch()?)?;
     ctx.register_udf(ScalarUDF::new_from_impl(MatchSignature::new(signatures.clone())));
 
-    for (name, sql) in view_files(&config.queries_dir.join("views"))? {
+    for (name, sql) in queries.views() {
         debug!(view = %name, "registering view");
-        ctx.sql(&sql).await?;
+        ctx.sql(sql).await?;
     }
     Ok(ctx)
 }
@@ -123,25 +129,4 @@ fn lake_table(dir: &Path, file_schema: SchemaRef) -> Result<Arc<dyn TableProvide
         .with_table_partition_cols(partition_columns());
     let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(file_schema);
     Ok(Arc::new(ListingTable::try_new(config)?))
-}
-
-/// The `CREATE VIEW` files of `queries/views/`, in file-name order (views build on earlier ones).
-pub fn view_files(dir: &Path) -> Result<Vec<(String, String)>> {
-    let unreadable = |e: std::io::Error| AnalyzeError::QueryFile { path: dir.to_path_buf(), reason: e.to_string() };
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(unreadable)?
-        .map(|entry| entry.map(|e| e.path()))
-        .collect::<Result<_, _>>()
-        .map_err(unreadable)?;
-    paths.retain(|p| p.extension().is_some_and(|e| e == "sql"));
-    paths.sort();
-    paths
-        .into_iter()
-        .map(|path| {
-            let sql = std::fs::read_to_string(&path)
-                .map_err(|e| AnalyzeError::QueryFile { path: path.clone(), reason: e.to_string() })?;
-            let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-            Ok((name, sql))
-        })
-        .collect()
 }

@@ -10,7 +10,7 @@ use tracing_subscriber::EnvFilter;
 /// CI failure telemetry: worker events in Kafka, a Parquet lake, and a diagnosis of failures
 /// as infrastructure or user errors, by region and time.
 #[derive(Debug, Parser)]
-#[command(name = "failscope", version, propagate_version = true)]
+#[command(name = "failscope", version, long_version = failscope_analyze::LONG_VERSION, propagate_version = true)]
 struct Cli {
     /// Log format on standard error.
     #[arg(long, global = true, env = "FAILSCOPE_LOG_FORMAT", default_value = "text")]

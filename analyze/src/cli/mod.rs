@@ -24,9 +24,10 @@ pub struct LakeArgs {
     #[arg(long, env = "FAILSCOPE_LAKE", default_value = "lake")]
     pub lake: PathBuf,
 
-    /// Directory of the SQL files: named queries, views/ and signatures.toml.
-    #[arg(long, env = "FAILSCOPE_QUERIES", default_value = "queries")]
-    pub queries: PathBuf,
+    /// Directory overriding or extending the built-in statements, file by file: named queries
+    /// (`*.sql`), `views/*.sql` and `signatures.toml`. The built-in set alone when absent.
+    #[arg(long, env = "FAILSCOPE_QUERIES")]
+    pub queries: Option<PathBuf>,
 
     /// Memory for query execution in MiB; beyond it, sorts and aggregations spill to disk or
     /// the query fails (never the process). 0 means no limit.

@@ -27,7 +27,7 @@ pub fn queries_dir() -> PathBuf {
 pub async fn open(lake: &Path) -> Analyzer {
     let config = CatalogConfig {
         lake: lake.to_path_buf(),
-        queries_dir: queries_dir(),
+        queries_dir: None,
         memory_limit_bytes: None,
         target_partitions: Some(2),
     };
