@@ -2,6 +2,7 @@
 //! library entry point of the chosen subcommand.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
@@ -59,19 +60,28 @@ fn main() -> ExitCode {
         }
     };
     let shutdown = CancellationToken::new();
-    runtime.spawn(cancel_on_signal(shutdown.clone()));
+    {
+        // Installed before the command starts, so that no signal finds the default action.
+        let _entered = runtime.enter();
+        runtime.spawn(cancel_on_signal(signals(), shutdown.clone()));
+    }
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Emit(args) => failscope_emit::cli::run_emit(args).await,
+            Command::Emit(args) => failscope_emit::cli::run_emit(args, shutdown).await,
             Command::Ingest(args) => failscope_ingest::cli::run_ingest(args, shutdown).await,
+            // The job wrapper handles signals itself: it forwards them to the job and still
+            // emits the job's outcome.
             Command::Run(args) => failscope_emit::run_job(args).await,
             Command::Probe(args) => failscope_emit::run_probe(args, shutdown).await,
-            Command::Simulate(args) => failscope_emit::run_simulate(args).await,
-            Command::Sql(args) => failscope_analyze::cli::run_sql(args).await,
-            Command::Query(args) => failscope_analyze::cli::run_query(args).await,
+            Command::Simulate(args) => failscope_emit::run_simulate(args, shutdown).await,
+            Command::Sql(args) => failscope_analyze::cli::run_sql(args, shutdown).await,
+            Command::Query(args) => failscope_analyze::cli::run_query(args, shutdown).await,
             Command::Serve(args) => failscope_analyze::cli::run_serve(args, shutdown).await,
         }
     });
+    // A command stopped by a signal may leave a blocking task behind (a read of standard
+    // input never returns); do not wait for it.
+    runtime.shutdown_timeout(Duration::from_millis(200));
     match result {
         Ok(code) => code,
         Err(e) => {
@@ -90,24 +100,42 @@ fn init_tracing(format: LogFormat) {
     }
 }
 
+/// SIGINT and SIGTERM handlers, installed at once (inside the runtime's context).
+#[cfg(unix)]
+type Signals = Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>;
+
+#[cfg(unix)]
+fn signals() -> Signals {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+        (Ok(interrupt), Ok(terminate)) => Some((interrupt, terminate)),
+        _ => None,
+    }
+}
+
+#[cfg(not(unix))]
+type Signals = ();
+
+#[cfg(not(unix))]
+fn signals() -> Signals {}
+
 /// Cancels `shutdown` on the first SIGINT or SIGTERM.
-async fn cancel_on_signal(shutdown: CancellationToken) {
+async fn cancel_on_signal(signals: Signals, shutdown: CancellationToken) {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
-            (Ok(mut interrupt), Ok(mut terminate)) => {
-                tokio::select! {
-                    _ = interrupt.recv() => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            _ => {
-                tracing::warn!("cannot install signal handlers; only Ctrl-C will stop the process");
-                let _ = tokio::signal::ctrl_c().await;
+    match signals {
+        Some((mut interrupt, mut terminate)) => {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
             }
         }
+        None => {
+            tracing::warn!("cannot install signal handlers; only Ctrl-C will stop the process");
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
+    #[cfg(not(unix))]
+    let () = signals;
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
     tracing::info!("shutdown requested");

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::io::{AsyncBufRead, BufReader};
+use tokio_util::sync::CancellationToken;
 
 use crate::{ProducerConfig, TopicsArgs, emit_lines, new_producer, wait_for_brokers};
 
@@ -31,8 +32,19 @@ pub struct EmitArgs {
 }
 
 /// Runs `failscope emit`. Invalid lines are listed on standard error as `line N: reason`;
-/// the exit status is 1 if any line was invalid or undeliverable.
-pub async fn run_emit(args: EmitArgs) -> anyhow::Result<ExitCode> {
+/// the exit status is 1 if any line was invalid or undeliverable. When `shutdown` fires, it
+/// stops at once with an error: lines produced so far may or may not have been delivered.
+pub async fn run_emit(args: EmitArgs, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
+    tokio::select! {
+        result = emit(args) => result,
+        () = shutdown.cancelled() => {
+            anyhow::bail!("interrupted by a signal; lines produced so far may or may not have been delivered")
+        }
+    }
+}
+
+async fn emit(args: EmitArgs) -> anyhow::Result<ExitCode> {
+    tracing::debug!(file = ?args.file, dry_run = args.dry_run, "reading events");
     let input: Box<dyn AsyncBufRead + Unpin + Send> = match &args.file {
         Some(path) if path.as_os_str() != "-" => Box::new(BufReader::new(
             tokio::fs::File::open(path).await.with_context(|| format!("cannot open {}", path.display()))?,

@@ -123,6 +123,11 @@ pub struct ServeArgs {
     pub row_cap: usize,
 }
 
+/// The error a command ends with when SIGINT or SIGTERM stopped it.
+fn interrupted() -> anyhow::Error {
+    anyhow::anyhow!("interrupted by a signal; the statement was cancelled")
+}
+
 /// Parses `--since`/`--until`: RFC 3339, `now`, or a duration before `now`.
 pub fn parse_instant(text: &str, now: Timestamp) -> Result<Timestamp, String> {
     if text == "now" {

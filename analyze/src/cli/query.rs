@@ -5,13 +5,22 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use failscope_schemas::Timestamp;
+use tokio_util::sync::CancellationToken;
 
 use super::{QueryArgs, parse_instant};
 use crate::output::write_batches;
 use crate::{Analyzer, QueryParams};
 
-/// Runs `failscope query`; the window is validated before the lake is opened.
-pub async fn run_query(args: QueryArgs) -> anyhow::Result<ExitCode> {
+/// Runs `failscope query`; the window is validated before the lake is opened. When `shutdown`
+/// fires, the query is cancelled and the run ends with an error.
+pub async fn run_query(args: QueryArgs, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
+    tokio::select! {
+        result = query(args) => result,
+        () = shutdown.cancelled() => Err(super::interrupted()),
+    }
+}
+
+async fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
     let now = Timestamp::now();
     let since = parse_instant(&args.since, now).map_err(anyhow::Error::msg).context("invalid --since")?;
     let until = parse_instant(&args.until, now).map_err(anyhow::Error::msg).context("invalid --until")?;
@@ -27,6 +36,7 @@ pub async fn run_query(args: QueryArgs) -> anyhow::Result<ExitCode> {
     }
     let name = args.name.context("a query name is required (see --list)")?;
     let params = QueryParams { since, until, region: args.region };
+    tracing::debug!(query = name, "running query");
     let df = analyzer.named(&name, &params).await.with_context(|| format!("query {name} failed"))?;
     let result = analyzer.collect(df, None).await.with_context(|| format!("query {name} failed"))?;
     write_batches(args.format, &result.schema, &result.batches, &mut stdout)?;

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use tokio::io::{AsyncWrite, AsyncWriteExt, BufReader};
+use tokio_util::sync::CancellationToken;
 
 pub use catalog::{BAD_HOSTS, SCENARIO_NAMES, scenario};
 pub use scenario::{Incident, IncidentKind, Scenario};
@@ -59,8 +60,15 @@ pub fn simulate(scenario_name: &str, seed: u64) -> Option<(Vec<SimEvent>, Ground
     scenario(scenario_name).map(|s| world::World::new(s, seed).run())
 }
 
-/// Runs `failscope simulate`.
-pub async fn run_simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
+/// Runs `failscope simulate`; when `shutdown` fires, it stops at once with an error.
+pub async fn run_simulate(args: SimulateArgs, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
+    tokio::select! {
+        result = simulate_to_output(args) => result,
+        () = shutdown.cancelled() => anyhow::bail!("interrupted by a signal; the output is incomplete"),
+    }
+}
+
+async fn simulate_to_output(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let (events, truth) = simulate(&args.scenario, args.seed)
         .with_context(|| format!("unknown scenario {:?}; known: {}", args.scenario, SCENARIO_NAMES.join(", ")))?;
