@@ -23,6 +23,49 @@ fn sql_works_from_any_directory() {
     assert!(stderr.contains("built-in ("), "the log names the query set: {stderr}");
 }
 
+/// The query filter has its own variable: a worker's `FAILSCOPE_REGION` does not filter.
+#[test]
+fn query_ignores_the_workers_region() {
+    let (lake, queries) = (tempfile::tempdir().expect("temp dir"), tempfile::tempdir().expect("temp dir"));
+    let echo = "-- name: echo-region\n-- description: the region filter\n-- params: region\nSELECT coalesce(CAST($region AS VARCHAR), 'all') AS region\n";
+    std::fs::write(queries.path().join("echo-region.sql"), echo).expect("write query");
+    let run = |env: &[(&str, &str)]| {
+        let mut command = failscope();
+        command.env_remove("FAILSCOPE_QUERY_REGION").args(["query", "echo-region", "--format", "csv", "--lake"]);
+        command.arg(lake.path()).arg("--queries").arg(queries.path()).envs(env.iter().copied());
+        let out = command.output().expect("failscope runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    assert_eq!(run(&[("FAILSCOPE_REGION", "us-west-1")]), "region\nall\n");
+    assert_eq!(run(&[("FAILSCOPE_REGION", "us-west-1"), ("FAILSCOPE_QUERY_REGION", "fr-par")]), "region\nfr-par\n");
+}
+
+/// Listing the named queries needs no lake; a relative lake is resolved and logged.
+#[test]
+fn query_list_needs_no_lake_and_the_lake_path_is_logged_absolute() {
+    let cwd = tempfile::tempdir().expect("temp dir");
+    let out = failscope()
+        .current_dir(cwd.path())
+        .args(["query", "--list", "--lake", "no-such-lake"])
+        .output()
+        .expect("failscope runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("top-causes "));
+
+    std::fs::create_dir(cwd.path().join("lake")).expect("lake dir");
+    let out = failscope()
+        .current_dir(cwd.path())
+        .env_remove("FAILSCOPE_LAKE")
+        .args(["sql", "-c", "SELECT 1"])
+        .output()
+        .expect("failscope runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let absolute = std::path::absolute(cwd.path().join("lake")).expect("absolute");
+    assert!(stderr.contains(&format!("lake={}", absolute.display())), "{stderr}");
+}
+
 /// `--queries DIR` adds a named query to the built-in ones, and `--version` names the set.
 #[test]
 fn a_queries_directory_extends_the_built_in_set() {

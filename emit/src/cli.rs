@@ -10,6 +10,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{ProducerConfig, TopicsArgs, emit_lines, new_producer, wait_for_brokers};
 
+/// How long `emit` and `simulate`, which have no spool, wait for a message's acknowledgement.
+pub(crate) const EMIT_DELIVERY_TIMEOUT: &str = "60s";
+
 /// Validate JSON-lines events and produce them to Kafka.
 #[derive(Debug, clap::Args)]
 pub struct EmitArgs {
@@ -26,8 +29,9 @@ pub struct EmitArgs {
     /// How long to wait for a broker to answer before giving up.
     #[arg(long, env = "FAILSCOPE_CONNECT_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub connect_timeout: Duration,
-    /// How long a message may wait for acknowledgement, retries included.
-    #[arg(long, env = "FAILSCOPE_DELIVERY_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    /// How long a message may wait for acknowledgement, retries included; a line not
+    /// acknowledged by then is reported undelivered (`emit` has no spool to keep it in).
+    #[arg(long, env = "FAILSCOPE_EMIT_DELIVERY_TIMEOUT", default_value = EMIT_DELIVERY_TIMEOUT, value_parser = humantime::parse_duration)]
     pub delivery_timeout: Duration,
 }
 

@@ -33,8 +33,9 @@ pub struct IngestArgs {
     pub group: String,
     #[command(flatten)]
     pub topics: TopicsArgs,
-    /// The lake: a directory, or a `file://`, `s3://` or `gs://` URL.
-    #[arg(long, env = "FAILSCOPE_LAKE", default_value = "./lake")]
+    /// The lake: a directory, or a `file://`, `s3://` or `gs://` URL. A relative directory is
+    /// taken from the working directory and logged as an absolute one.
+    #[arg(long, env = "FAILSCOPE_LAKE", default_value = failscope_schemas::lake::DEFAULT_LAKE)]
     pub lake: String,
     /// Roll a partition's files at this many buffered rows.
     #[arg(long, env = "FAILSCOPE_MAX_ROWS", default_value_t = 1_000_000)]
@@ -83,7 +84,7 @@ impl IngestArgs {
             brokers: self.brokers.clone(),
             group: self.group.clone(),
             topics,
-            lake: self.lake.clone(),
+            lake: absolute_lake(&self.lake)?,
             flush: FlushPolicy {
                 max_rows: self.max_rows,
                 max_bytes: self.max_bytes,
@@ -95,6 +96,18 @@ impl IngestArgs {
             connect_timeout: Duration::from_secs(10),
         })
     }
+}
+
+/// A lake directory as an absolute path (logged), so that it does not silently depend on
+/// where the command runs; URLs stay as they are.
+fn absolute_lake(lake: &str) -> anyhow::Result<String> {
+    if lake.contains("://") {
+        return Ok(lake.to_string());
+    }
+    let path = std::path::absolute(lake).with_context(|| format!("cannot resolve the lake path {lake}"))?;
+    let path = path.to_str().with_context(|| format!("the lake path {} is not UTF-8", path.display()))?.to_string();
+    tracing::info!(lake = path, "lake");
+    Ok(path)
 }
 
 /// Runs `failscope ingest` until `shutdown` fires, then publishes, commits and exits.

@@ -8,6 +8,7 @@ mod sql;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context;
 use failscope_schemas::Timestamp;
 
 use crate::CatalogConfig;
@@ -20,8 +21,9 @@ pub use sql::run_sql;
 /// Where the lake and the query files are, and the memory queries may use.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LakeArgs {
-    /// Root directory of the Parquet lake (holding connect_attempts/ and job_outcomes/).
-    #[arg(long, env = "FAILSCOPE_LAKE", default_value = "lake")]
+    /// Root directory of the Parquet lake (holding connect_attempts/ and job_outcomes/); a
+    /// relative path is taken from the working directory and logged as an absolute one.
+    #[arg(long, env = "FAILSCOPE_LAKE", default_value = failscope_schemas::lake::DEFAULT_LAKE)]
     pub lake: PathBuf,
 
     /// Directory overriding or extending the built-in statements, file by file: named queries
@@ -36,13 +38,17 @@ pub struct LakeArgs {
 }
 
 impl LakeArgs {
-    pub fn catalog_config(&self) -> CatalogConfig {
-        CatalogConfig {
-            lake: self.lake.clone(),
+    /// The catalog settings, with the lake as an absolute path (logged).
+    pub fn catalog_config(&self) -> anyhow::Result<CatalogConfig> {
+        let lake = std::path::absolute(&self.lake)
+            .with_context(|| format!("cannot resolve the lake path {}", self.lake.display()))?;
+        tracing::info!(lake = %lake.display(), "lake");
+        Ok(CatalogConfig {
+            lake,
             queries_dir: self.queries.clone(),
             memory_limit_bytes: (self.memory_limit_mib > 0).then(|| self.memory_limit_mib.saturating_mul(1 << 20)),
             target_partitions: None,
-        }
+        })
     }
 }
 
@@ -91,8 +97,9 @@ pub struct QueryArgs {
     #[arg(long, env = "FAILSCOPE_UNTIL", default_value = "now")]
     pub until: String,
 
-    /// Only this region (e.g. us-east-2); all regions when absent.
-    #[arg(long, env = "FAILSCOPE_REGION")]
+    /// Only this region (e.g. us-east-2); all regions when absent. Not `FAILSCOPE_REGION`,
+    /// which is a worker's own region: a query on a worker host must not filter by it.
+    #[arg(long, env = "FAILSCOPE_QUERY_REGION")]
     pub region: Option<String>,
 
     /// Output format.

@@ -13,7 +13,7 @@ use crate::http::{ApiConfig, ApiState, router};
 
 /// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
 pub async fn run_serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
-    let analyzer = Analyzer::open(&args.lake.catalog_config()).await.context("cannot open the lake")?;
+    let analyzer = Analyzer::open(&args.lake.catalog_config()?).await.context("cannot open the lake")?;
     let state = ApiState {
         analyzer: Arc::new(analyzer),
         config: Arc::new(ApiConfig {

@@ -27,7 +27,7 @@ pub async fn run_sql(args: SqlArgs, shutdown: CancellationToken) -> anyhow::Resu
 }
 
 async fn sql(args: SqlArgs) -> anyhow::Result<ExitCode> {
-    let analyzer = Analyzer::open(&args.lake.catalog_config()).await.context("cannot open the lake")?;
+    let analyzer = Analyzer::open(&args.lake.catalog_config()?).await.context("cannot open the lake")?;
     let script = match (&args.command, &args.file) {
         (Some(command), _) => Some(command.clone()),
         (None, Some(file)) => {

@@ -95,7 +95,8 @@ async fn simulate_to_output(args: SimulateArgs) -> anyhow::Result<ExitCode> {
             create_topics(&args.brokers, &[&topics.connect_attempts, &topics.job_outcomes], 1).await?;
             let producer = new_producer(&ProducerConfig {
                 brokers: args.brokers.clone(),
-                delivery_timeout: Duration::from_secs(60),
+                delivery_timeout: humantime::parse_duration(crate::cli::EMIT_DELIVERY_TIMEOUT)
+                    .expect("the default is a valid duration"),
             })?;
             let (mut writer, reader) = tokio::io::duplex(1 << 20);
             let speed = args.speed;
