@@ -25,6 +25,7 @@ cleanup() {
 trap cleanup EXIT
 echo "broker at $BROKERS; working in $WORK"
 
+"$FAILSCOPE" topics create --brokers "$BROKERS"
 HTTP_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$FAILSCOPE" ingest --brokers "$BROKERS" --lake "$WORK/lake" --max-age 2s \
     --http-addr "127.0.0.1:$HTTP_PORT" 2>"$WORK/ingest.log" &
@@ -32,7 +33,7 @@ INGEST_PID=$!
 
 "$FAILSCOPE" simulate --scenario "$SCENARIO" --out "$WORK/events.jsonl"
 N_EVENTS=$(grep -c . "$WORK/events.jsonl")
-# Wait until the ingest has created the topics, then produce the fleet's events.
+# Wait until the ingest is up, then produce the fleet's events.
 until curl -sf "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null; do sleep 0.2; done
 "$FAILSCOPE" emit --brokers "$BROKERS" "$WORK/events.jsonl"
 

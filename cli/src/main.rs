@@ -28,6 +28,9 @@ enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Set up Kafka: the event topics, their dead-letter topics and the region health topic.
+    #[command(subcommand)]
+    Topics(failscope_kafka::TopicsCommand),
     /// Validate JSON-lines events and produce them to Kafka, one topic per event type.
     Emit(failscope_emit::cli::EmitArgs),
     /// Consume events from Kafka into the Parquet lake, effectively once.
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
     }
     let result = runtime.block_on(async move {
         match cli.command {
+            Command::Topics(command) => failscope_kafka::run_topics(command, shutdown).await,
             Command::Emit(args) => failscope_emit::cli::run_emit(args, shutdown).await,
             Command::Ingest(args) => failscope_ingest::cli::run_ingest(args, shutdown).await,
             // The job wrapper handles signals itself: it forwards them to the job and still

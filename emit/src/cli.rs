@@ -8,7 +8,9 @@ use anyhow::Context;
 use tokio::io::{AsyncBufRead, BufReader};
 use tokio_util::sync::CancellationToken;
 
-use crate::{ProducerConfig, TopicsArgs, emit_lines, new_producer, wait_for_brokers};
+use failscope_kafka::{BrokersArgs, missing_topics};
+
+use crate::{ProducerConfig, TopicsArgs, emit_lines, new_producer};
 
 /// How long `emit` and `simulate`, which have no spool, wait for a message's acknowledgement.
 pub(crate) const EMIT_DELIVERY_TIMEOUT: &str = "60s";
@@ -18,9 +20,8 @@ pub(crate) const EMIT_DELIVERY_TIMEOUT: &str = "60s";
 pub struct EmitArgs {
     /// File of JSON lines, one event each; standard input when absent or `-`.
     pub file: Option<PathBuf>,
-    /// Kafka bootstrap servers, comma-separated `host:port`.
-    #[arg(long, env = "FAILSCOPE_BROKERS", default_value = "127.0.0.1:9092")]
-    pub brokers: String,
+    #[command(flatten)]
+    pub brokers: BrokersArgs,
     #[command(flatten)]
     pub topics: TopicsArgs,
     /// Only validate; produce nothing.
@@ -58,11 +59,20 @@ async fn emit(args: EmitArgs) -> anyhow::Result<ExitCode> {
     let producer = if args.dry_run {
         None
     } else {
-        let (brokers, timeout) = (args.brokers.clone(), args.connect_timeout);
-        tokio::task::spawn_blocking(move || wait_for_brokers(&brokers, timeout))
+        let (brokers, timeout, topics) = (args.brokers.brokers.clone(), args.connect_timeout, args.topics.topics());
+        let missing = tokio::task::spawn_blocking(move || missing_topics(&brokers, &topics.sources(), timeout))
             .await
             .context("broker check panicked")??;
-        let config = ProducerConfig { brokers: args.brokers.clone(), delivery_timeout: args.delivery_timeout };
+        if !missing.is_empty() {
+            // Said once, before any line is read, instead of once per undeliverable event.
+            anyhow::bail!(
+                "topic {} does not exist on {}; create the topics first: failscope topics create --brokers {}",
+                missing.join(" and "),
+                args.brokers.brokers,
+                args.brokers.brokers
+            );
+        }
+        let config = ProducerConfig { brokers: args.brokers.brokers.clone(), delivery_timeout: args.delivery_timeout };
         Some(new_producer(&config)?)
     };
     let report = emit_lines(input, producer.as_ref(), &args.topics.topics()).await.context("cannot read input")?;

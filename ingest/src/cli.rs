@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use failscope_emit::{TopicsArgs, create_topics};
+use failscope_kafka::{BrokersArgs, DEFAULT_PARTITIONS, TopicSpec, TopicsArgs, create_topic_specs};
 use prometheus_client::registry::Registry;
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
@@ -25,9 +25,8 @@ pub const MIN_MEMORY_BUDGET: usize = 128 << 20;
 /// Consume events from Kafka into the Parquet lake, effectively once.
 #[derive(Debug, clap::Args)]
 pub struct IngestArgs {
-    /// Kafka bootstrap servers, comma-separated `host:port`.
-    #[arg(long, env = "FAILSCOPE_BROKERS", default_value = "127.0.0.1:9092")]
-    pub brokers: String,
+    #[command(flatten)]
+    pub brokers: BrokersArgs,
     /// Consumer group; processes in one group share the partitions.
     #[arg(long, env = "FAILSCOPE_GROUP", default_value = "failscope-ingest")]
     pub group: String,
@@ -56,8 +55,9 @@ pub struct IngestArgs {
     /// On SIGINT/SIGTERM, how long to publish, commit and leave before giving up.
     #[arg(long, env = "FAILSCOPE_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,
-    /// Partitions of the source topics when the ingest has to create them.
-    #[arg(long, env = "FAILSCOPE_PARTITIONS", default_value_t = 6)]
+    /// Partitions of the source topics when the ingest has to create them (as `failscope
+    /// topics create` would, with the broker's retention).
+    #[arg(long, env = "FAILSCOPE_PARTITIONS", default_value = DEFAULT_PARTITIONS)]
     pub partitions: i32,
     /// Address of the `/metrics` and `/healthz` endpoints.
     #[arg(long, env = "FAILSCOPE_HTTP_ADDR", default_value = "127.0.0.1:9464")]
@@ -81,7 +81,7 @@ impl IngestArgs {
         let topics = self.topics.topics();
         anyhow::ensure!(topics.connect_attempts != topics.job_outcomes, "the two event types need distinct topics");
         Ok(IngestConfig {
-            brokers: self.brokers.clone(),
+            brokers: self.brokers.brokers.clone(),
             group: self.group.clone(),
             topics,
             lake: absolute_lake(&self.lake)?,
@@ -157,24 +157,20 @@ pub async fn run_ingest(args: IngestArgs, shutdown: CancellationToken) -> anyhow
     Ok(ExitCode::SUCCESS)
 }
 
-/// Creates the source topics (with `n_partitions`) and their dead-letter topics if missing,
-/// retrying while the broker is unreachable. Returns false if `shutdown` fired first.
+/// Creates the topics of `failscope topics create` that are missing (the source topics with
+/// `n_partitions`, their dead-letter topics, the region health topic), retrying while the
+/// broker is unreachable. Returns false if `shutdown` fired first.
 async fn ensure_topics(config: &IngestConfig, n_partitions: i32, shutdown: &CancellationToken) -> bool {
-    let sources = [config.topics.connect_attempts.as_str(), config.topics.job_outcomes.as_str()];
-    let dead_letters = sources.map(IngestConfig::dead_letter_topic);
-    let dead_letters: Vec<&str> = dead_letters.iter().map(String::as_str).collect();
+    let plan = TopicSpec::plan(&config.topics, n_partitions, 1, None);
     let mut backoff = Duration::from_millis(500);
     loop {
-        let created = async {
-            create_topics(&config.brokers, &sources, n_partitions).await?;
-            create_topics(&config.brokers, &dead_letters, 1).await
-        };
+        let created = create_topic_specs(&config.brokers, &plan);
         let created = tokio::select! {
             () = shutdown.cancelled() => return false,
             created = created => created,
         };
         match created {
-            Ok(()) => return true,
+            Ok(_) => return true,
             Err(e) => {
                 tracing::warn!(error = format!("{e:#}"), brokers = config.brokers, "cannot reach Kafka; retrying")
             }

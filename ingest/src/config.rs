@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use failscope_emit::Topics;
+use failscope_kafka::Topics;
 
 /// When a partition's buffered rows are written out as Parquet files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +59,6 @@ pub struct IngestConfig {
 impl IngestConfig {
     /// The dead-letter topic of a source topic.
     pub fn dead_letter_topic(topic: &str) -> String {
-        format!("{topic}.dlq")
+        failscope_kafka::dead_letter_topic(topic)
     }
 }

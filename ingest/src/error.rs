@@ -23,7 +23,7 @@ pub enum IngestError {
     #[error("kafka")]
     Kafka(#[from] rdkafka::error::KafkaError),
     #[error("kafka set-up")]
-    KafkaSetup(#[from] failscope_emit::KafkaError),
+    KafkaSetup(#[from] failscope_kafka::KafkaError),
     #[error("file {path} has no valid failscope footer metadata: {reason}")]
     BadFooter { path: String, reason: String },
     #[error("the dead-letter topic {topic} cannot be written: {reason}")]

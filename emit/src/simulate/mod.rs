@@ -18,6 +18,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use failscope_kafka::BrokersArgs;
 use tokio::io::{AsyncWrite, AsyncWriteExt, BufReader};
 use tokio_util::sync::CancellationToken;
 
@@ -44,9 +45,9 @@ pub struct SimulateArgs {
     /// Write JSON lines to this file instead of producing them to Kafka.
     #[arg(long, env = "FAILSCOPE_SIMULATE_OUT")]
     pub out: Option<PathBuf>,
-    /// Kafka bootstrap servers to produce to, when `--out` is not given.
-    #[arg(long, env = "FAILSCOPE_BROKERS", default_value = "127.0.0.1:9092")]
-    pub brokers: String,
+    /// The brokers to produce to, when `--out` is not given.
+    #[command(flatten)]
+    pub brokers: BrokersArgs,
     #[command(flatten)]
     pub topics: TopicsArgs,
     /// Where to write the ground truth; `<out>.truth.json`, or `simulate-truth.json` when
@@ -92,9 +93,9 @@ async fn simulate_to_output(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         }
         None => {
             let topics = args.topics.topics();
-            create_topics(&args.brokers, &[&topics.connect_attempts, &topics.job_outcomes], 1).await?;
+            create_topics(&args.brokers.brokers, &topics.sources(), 1).await?;
             let producer = new_producer(&ProducerConfig {
-                brokers: args.brokers.clone(),
+                brokers: args.brokers.brokers.clone(),
                 delivery_timeout: humantime::parse_duration(crate::cli::EMIT_DELIVERY_TIMEOUT)
                     .expect("the default is a valid duration"),
             })?;
