@@ -13,6 +13,7 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use failscope_schemas::arrow::{connect_attempts_schema, job_outcomes_schema};
+use failscope_schemas::lake;
 use tracing::debug;
 
 use crate::dedup::UniqueEvents;
@@ -33,11 +34,6 @@ pub struct CatalogConfig {
     /// Parallelism of execution; `None` uses the number of cores.
     pub target_partitions: Option<usize>,
 }
-
-/// The lake tables: each lake directory is registered twice, as `<name>_raw` with every copy
-/// a worker's spool delivered, and as `<name>_unique` with one row per event (see
-/// [`UniqueEvents`]). The views of `queries/views/` build `<name>` on the latter.
-pub const LAKE_TABLES: [&str; 2] = ["connect_attempts", "job_outcomes"];
 
 /// Builds a session with every table and view registered.
 pub async fn open_session(
@@ -76,11 +72,15 @@ pub async fn open_session(
     let ctx = SessionContext::new_with_config_rt(session_config, runtime.build_arc()?);
 
     std::fs::metadata(&config.lake).map_err(|source| AnalyzeError::Lake { path: config.lake.clone(), source })?;
-    for (table, schema) in LAKE_TABLES.into_iter().zip([connect_attempts_schema(), job_outcomes_schema()]) {
+    // Each lake table (the layout is the contract crate's) is registered twice, as
+    // `<table>_raw` with every copy a worker's spool delivered, and as `<table>_unique` with
+    // one row per event (see [`UniqueEvents`]); the views of `queries/views/` build `<table>`
+    // on the latter.
+    for (table, schema) in lake::tables().into_iter().zip([connect_attempts_schema(), job_outcomes_schema()]) {
         let files = lake_table(&config.lake.join(table), schema)?;
         ctx.register_table(
             format!("{table}_unique"),
-            Arc::new(UniqueEvents::try_new(Arc::clone(&files), &PARTITION_COLUMNS)?),
+            Arc::new(UniqueEvents::try_new(Arc::clone(&files), &lake::PARTITION_COLUMNS)?),
         )?;
         ctx.register_table(format!("{table}_raw"), files)?;
     }
@@ -101,17 +101,19 @@ pub fn with_partition_columns(file_schema: &SchemaRef) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// `date=YYYY-MM-DD/hour=HH`. `date` is typed, so that `WHERE date = …` prunes directories.
+/// `date=YYYY-MM-DD/hour=HH`. The ingest partitions by event time, so all copies of an event
+/// are in one partition directory: the deduplication keeps one set of ids per directory.
+/// `date` is typed, so that `WHERE date = …` prunes directories.
 /// `hour` stays text here and the views of `queries/views/` cast it to INT: DataFusion 55 turns
 /// an equality on an integer partition column into a listing prefix (`hour=5/`), which misses
 /// the lake's zero-padded `hour=05/` directories.
 fn partition_columns() -> Vec<(String, DataType)> {
-    PARTITION_COLUMNS.into_iter().zip([DataType::Date32, DataType::Utf8]).map(|(n, t)| (n.to_string(), t)).collect()
+    lake::PARTITION_COLUMNS
+        .into_iter()
+        .zip([DataType::Date32, DataType::Utf8])
+        .map(|(n, t)| (n.to_string(), t))
+        .collect()
 }
-
-/// The lake's partition columns. The ingest partitions by event time, so all copies of an
-/// event are in one partition directory: the deduplication keeps one set of ids per directory.
-const PARTITION_COLUMNS: [&str; 2] = ["date", "hour"];
 
 /// One lake table. Only `*.parquet` files under `<lake>/<table>/` are read; the ingest stages
 /// its temporary files in `<lake>/_staging/`, outside every table, so no query sees a partial

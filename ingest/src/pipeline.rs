@@ -153,10 +153,7 @@ impl Pipeline {
         self.dead_letters.settle(&mut state.dead_letters, &self.shutdown)?;
         let buffer = &mut state.buffer;
         let table = buffer.event_type.table();
-        let time_column = match buffer.event_type {
-            EventType::ConnectAttempt => "started_at",
-            EventType::JobOutcome => "finished_at",
-        };
+        let time_column = buffer.event_type.time_column();
         let flush_files = u32::try_from(buffer.hours.len()).expect("fewer than 2^32 hours buffered");
         let mut encoded = Vec::with_capacity(buffer.hours.len());
         for (hour, rows) in &mut buffer.hours {

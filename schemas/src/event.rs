@@ -37,14 +37,6 @@ impl EventType {
         }
     }
 
-    /// The lake table this event type is stored in.
-    pub fn table(self) -> &'static str {
-        match self {
-            EventType::ConnectAttempt => "connect_attempts",
-            EventType::JobOutcome => "job_outcomes",
-        }
-    }
-
     pub fn from_wire(name: &str) -> Option<EventType> {
         EventType::ALL.into_iter().find(|t| t.as_str() == name)
     }
