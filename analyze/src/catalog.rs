@@ -12,7 +12,8 @@ use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use failscope_schemas::arrow::{connect_attempts_schema, job_outcomes_schema};
+use failscope_schemas::EventType;
+use failscope_schemas::arrow::schema_of;
 use failscope_schemas::lake;
 use tracing::debug;
 
@@ -76,7 +77,7 @@ pub async fn open_session(
     // `<table>_raw` with every copy a worker's spool delivered, and as `<table>_unique` with
     // one row per event (see [`UniqueEvents`]); the views of `queries/views/` build `<table>`
     // on the latter.
-    for (table, schema) in lake::tables().into_iter().zip([connect_attempts_schema(), job_outcomes_schema()]) {
+    for (table, schema) in EventType::ALL.map(|t| (t.table(), schema_of(t))) {
         let files = lake_table(&config.lake.join(table), schema)?;
         ctx.register_table(
             format!("{table}_unique"),

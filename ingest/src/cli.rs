@@ -93,7 +93,6 @@ impl IngestArgs {
             },
             session_timeout: self.session_timeout,
             shutdown_timeout: self.shutdown_timeout,
-            connect_timeout: Duration::from_secs(10),
         })
     }
 }

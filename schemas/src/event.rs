@@ -63,13 +63,6 @@ impl Event<'_> {
         }
     }
 
-    pub fn event_id(&self) -> &str {
-        match self {
-            Event::ConnectAttempt(e) => &e.event_id,
-            Event::JobOutcome(e) => &e.event_id,
-        }
-    }
-
     pub fn worker_id(&self) -> &str {
         match self {
             Event::ConnectAttempt(e) => &e.worker_id,
