@@ -1,6 +1,8 @@
 //! The real `failscope` binary as a user runs it, without a broker: from any directory, with
-//! the built-in statements or a directory overriding them.
+//! the built-in statements or a directory overriding them, stopped by a signal, and the
+//! commands of docker-compose.yml ([`compose`]). One test binary for all of them.
 
+mod compose;
 mod support;
 
 use support::failscope;
