@@ -3,6 +3,12 @@
 
 use failscope_schemas::EventType;
 
+/// The topic of `connect_attempt` events when none is given.
+pub const CONNECT_ATTEMPTS_TOPIC: &str = "ci.connect_attempts";
+
+/// The topic of `job_outcome` events when none is given.
+pub const JOB_OUTCOMES_TOPIC: &str = "ci.job_outcomes";
+
 /// The compacted topic of the region health feed: one record per region, the latest state.
 pub const REGION_HEALTH_TOPIC: &str = "ci.region_health";
 
@@ -34,10 +40,7 @@ impl Topics {
 
 impl Default for Topics {
     fn default() -> Self {
-        Topics {
-            connect_attempts: EventType::ConnectAttempt.default_topic().to_string(),
-            job_outcomes: EventType::JobOutcome.default_topic().to_string(),
-        }
+        Topics { connect_attempts: CONNECT_ATTEMPTS_TOPIC.to_string(), job_outcomes: JOB_OUTCOMES_TOPIC.to_string() }
     }
 }
 
@@ -45,10 +48,10 @@ impl Default for Topics {
 #[derive(Debug, Clone, clap::Args)]
 pub struct TopicsArgs {
     /// Topic of `connect_attempt` events.
-    #[arg(long, env = "FAILSCOPE_CONNECT_ATTEMPTS_TOPIC", default_value = "ci.connect_attempts")]
+    #[arg(long, env = "FAILSCOPE_CONNECT_ATTEMPTS_TOPIC", default_value = CONNECT_ATTEMPTS_TOPIC)]
     pub connect_attempts_topic: String,
     /// Topic of `job_outcome` events.
-    #[arg(long, env = "FAILSCOPE_JOB_OUTCOMES_TOPIC", default_value = "ci.job_outcomes")]
+    #[arg(long, env = "FAILSCOPE_JOB_OUTCOMES_TOPIC", default_value = JOB_OUTCOMES_TOPIC)]
     pub job_outcomes_topic: String,
 }
 

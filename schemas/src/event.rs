@@ -10,7 +10,7 @@ use crate::{ConnectAttempt, ContractError, JobOutcome, Timestamp};
 /// `schema_version` are rejected rather than half-read.
 pub const CURRENT_SCHEMA_VERSION: u32 = 1;
 
-/// The value of the `event_type` field, which also decides the Kafka topic.
+/// The value of the `event_type` field, which also decides the Kafka topic and the lake table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventType {
@@ -26,14 +26,6 @@ impl EventType {
         match self {
             EventType::ConnectAttempt => "connect_attempt",
             EventType::JobOutcome => "job_outcome",
-        }
-    }
-
-    /// The default Kafka topic for this event type.
-    pub fn default_topic(self) -> &'static str {
-        match self {
-            EventType::ConnectAttempt => "ci.connect_attempts",
-            EventType::JobOutcome => "ci.job_outcomes",
         }
     }
 
