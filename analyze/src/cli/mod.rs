@@ -52,6 +52,14 @@ impl LakeArgs {
     }
 }
 
+/// How results are printed, shared by `sql` and `query`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(long, env = "FAILSCOPE_FORMAT", value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
 /// `failscope sql`: an interactive SQL shell over the lake, or one command or file.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SqlArgs {
@@ -66,9 +74,8 @@ pub struct SqlArgs {
     #[arg(short = 'f', long = "file", env = "FAILSCOPE_SQL_FILE")]
     pub file: Option<PathBuf>,
 
-    /// Output format.
-    #[arg(long, env = "FAILSCOPE_FORMAT", value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[command(flatten)]
+    pub output: OutputArgs,
 
     /// Where the interactive shell keeps its history.
     #[arg(long, env = "FAILSCOPE_SQL_HISTORY", default_value = ".failscope_history")]
@@ -102,9 +109,8 @@ pub struct QueryArgs {
     #[arg(long, env = "FAILSCOPE_QUERY_REGION")]
     pub region: Option<String>,
 
-    /// Output format.
-    #[arg(long, env = "FAILSCOPE_FORMAT", value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// `failscope serve`: the HTTP API.

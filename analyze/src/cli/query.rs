@@ -42,7 +42,7 @@ async fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
     tracing::debug!(query = name, "running query");
     let df = analyzer.named(&name, &params).await.with_context(|| format!("query {name} failed"))?;
     let result = analyzer.collect(df, None).await.with_context(|| format!("query {name} failed"))?;
-    write_batches(args.format, &result.schema, &result.batches, &mut stdout)?;
+    write_batches(args.output.format, &result.schema, &result.batches, &mut stdout)?;
     stdout.flush()?;
     Ok(ExitCode::SUCCESS)
 }

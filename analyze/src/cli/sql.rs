@@ -40,7 +40,7 @@ async fn sql(args: SqlArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     };
     for statement in split_statements(&script)? {
-        if let Err(e) = run_statement(&analyzer, &statement, args.format).await {
+        if let Err(e) = run_statement(&analyzer, &statement, args.output.format).await {
             eprintln!("error: {e:#}");
             return Ok(ExitCode::FAILURE);
         }
@@ -94,7 +94,7 @@ async fn shell(analyzer: &Analyzer, args: &SqlArgs) -> anyhow::Result<()> {
             let _ = editor.add_history_entry(trimmed);
             match trimmed {
                 "\\q" => break,
-                "\\d" => report(list_tables(analyzer, args.format).await),
+                "\\d" => report(list_tables(analyzer, args.output.format).await),
                 _ => println!("{HELP}"),
             }
             continue;
@@ -104,7 +104,7 @@ async fn shell(analyzer: &Analyzer, args: &SqlArgs) -> anyhow::Result<()> {
         if trimmed.ends_with(';') {
             let statement = std::mem::take(&mut buffer);
             let _ = editor.add_history_entry(statement.trim());
-            report(run_statement(analyzer, &statement, args.format).await);
+            report(run_statement(analyzer, &statement, args.output.format).await);
         }
     }
     editor.save_history(&args.history).with_context(|| format!("cannot save history to {}", args.history.display()))
