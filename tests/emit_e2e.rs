@@ -152,3 +152,40 @@ fn unreachable_broker_is_a_one_line_error() {
     assert_eq!(errors.len(), 1, "{stderr}");
     assert!(errors[0].contains(&format!("cannot reach Kafka brokers at 127.0.0.1:{port}")), "{stderr}");
 }
+
+/// A broker without the topics: one line saying how to create them, not one per event; after
+/// `failscope topics create` the same input is delivered.
+#[test]
+fn emit_without_the_topics_says_once_to_create_them() {
+    let (connect_topic, job_topic) = (unique("notopic-connect"), unique("notopic-jobs"));
+    let mut file = tempfile::NamedTempFile::new().expect("temp file");
+    for i in 0..500 {
+        writeln!(file, "{}", if i % 2 == 0 { connect_line(i) } else { job_line(i) }).expect("write");
+    }
+    let topic_flags =
+        ["--brokers", &brokers(), "--connect-attempts-topic", &connect_topic, "--job-outcomes-topic", &job_topic];
+    let emit = || failscope().arg("emit").args(topic_flags).arg(file.path()).output().expect("run failscope");
+
+    let output = emit();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.contains(&connect_topic) || l.starts_with("line ")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].contains("failscope topics create"), "{stderr}");
+
+    let create = || {
+        let out = failscope().args(["topics", "create", "--partitions", "2"]).args(topic_flags).output().expect("runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    let first = create();
+    assert!(first.contains(&format!("created {connect_topic} (partitions 2, replication 1, retention.ms=")), "{first}");
+    assert!(first.contains(&format!("created {job_topic}.dlq (partitions 1")), "{first}");
+    assert!(first.contains("ci.region_health (partitions 1, replication 1, cleanup.policy=compact)"), "{first}");
+    assert!(create().contains(&format!("exists  {connect_topic} ")), "a second run leaves the topics as they are");
+
+    let output = emit();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("500 delivered, 0 invalid, 0 undelivered"), "{stderr}");
+}

@@ -11,10 +11,8 @@ use crate::catalog::{CatalogConfig, open_session};
 use crate::error::{AnalyzeError, Result};
 use crate::guard::check_read_only;
 use crate::named_query::{NamedQuery, QueryParams};
+use crate::query_set::QuerySet;
 use crate::signatures::Signatures;
-
-/// The file of `queries/` holding the signature knowledge base.
-pub const SIGNATURES_FILE: &str = "signatures.toml";
 
 /// A read-only analysis session over one lake.
 pub struct Analyzer {
@@ -45,11 +43,14 @@ impl QueryResult {
 }
 
 impl Analyzer {
-    /// Loads the knowledge base and named queries, then opens the session over the lake.
+    /// Loads the query set (built in, or overridden by `config.queries_dir`), its knowledge
+    /// base and named queries, then opens the session over the lake.
     pub async fn open(config: &CatalogConfig) -> Result<Self> {
-        let signatures = Signatures::load(&config.queries_dir.join(SIGNATURES_FILE))?;
-        let queries = NamedQuery::load_dir(&config.queries_dir)?;
-        let ctx = open_session(config, &signatures).await?;
+        let set = QuerySet::load(config.queries_dir.as_deref())?;
+        tracing::info!(queries = set.source(), "query set");
+        let signatures = Signatures::load(&set)?;
+        let queries = NamedQuery::load_all(&set)?;
+        let ctx = open_session(config, &set, &signatures).await?;
         Ok(Analyzer { ctx, queries, signatures })
     }
 

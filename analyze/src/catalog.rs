@@ -12,11 +12,14 @@ use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use failscope_schemas::arrow::{connect_attempts_schema, job_outcomes_schema};
+use failscope_schemas::EventType;
+use failscope_schemas::arrow::schema_of;
+use failscope_schemas::lake;
 use tracing::debug;
 
 use crate::dedup::UniqueEvents;
 use crate::error::{AnalyzeError, Result};
+use crate::query_set::QuerySet;
 use crate::signatures::{MatchSignature, Signatures};
 
 /// Where the lake and the query files are, and how much the session may use.
@@ -24,21 +27,21 @@ use crate::signatures::{MatchSignature, Signatures};
 pub struct CatalogConfig {
     /// The lake root, holding `connect_attempts/` and `job_outcomes/`.
     pub lake: PathBuf,
-    /// The `queries/` directory: named queries, `views/`, `signatures.toml`.
-    pub queries_dir: PathBuf,
+    /// A directory overriding or extending the built-in `queries/` files (named queries,
+    /// `views/`, `signatures.toml`); `None` runs the built-in set.
+    pub queries_dir: Option<PathBuf>,
     /// Memory for query execution; operators that can spill do so beyond it, others fail.
     pub memory_limit_bytes: Option<usize>,
     /// Parallelism of execution; `None` uses the number of cores.
     pub target_partitions: Option<usize>,
 }
 
-/// The lake tables: each lake directory is registered twice, as `<name>_raw` with every copy
-/// a worker's spool delivered, and as `<name>_unique` with one row per event (see
-/// [`UniqueEvents`]). The views of `queries/views/` build `<name>` on the latter.
-pub const LAKE_TABLES: [&str; 2] = ["connect_attempts", "job_outcomes"];
-
 /// Builds a session with every table and view registered.
-pub async fn open_session(config: &CatalogConfig, signatures: &Signatures) -> Result<SessionContext> {
+pub async fn open_session(
+    config: &CatalogConfig,
+    queries: &QuerySet,
+    signatures: &Signatures,
+) -> Result<SessionContext> {
     let mut session_config = SessionConfig::new().with_information_schema(true);
     // Evaluate filters while decoding Parquet: a query for one region, or for the jobs that
     // did not pass, then decodes the other columns (the log tail above all) only for the rows
@@ -70,11 +73,15 @@ pub async fn open_session(config: &CatalogConfig, signatures: &Signatures) -> Re
     let ctx = SessionContext::new_with_config_rt(session_config, runtime.build_arc()?);
 
     std::fs::metadata(&config.lake).map_err(|source| AnalyzeError::Lake { path: config.lake.clone(), source })?;
-    for (table, schema) in LAKE_TABLES.into_iter().zip([connect_attempts_schema(), job_outcomes_schema()]) {
+    // Each lake table (the layout is the contract crate's) is registered twice, as
+    // `<table>_raw` with every copy a worker's spool delivered, and as `<table>_unique` with
+    // one row per event (see [`UniqueEvents`]); the views of `queries/views/` build `<table>`
+    // on the latter.
+    for (table, schema) in EventType::ALL.map(|t| (t.table(), schema_of(t))) {
         let files = lake_table(&config.lake.join(table), schema)?;
         ctx.register_table(
             format!("{table}_unique"),
-            Arc::new(UniqueEvents::try_new(Arc::clone(&files), &PARTITION_COLUMNS)?),
+            Arc::new(UniqueEvents::try_new(Arc::clone(&files), &lake::PARTITION_COLUMNS)?),
         )?;
         ctx.register_table(format!("{table}_raw"), files)?;
     }
@@ -82,9 +89,9 @@ pub async fn open_session(config: &CatalogConfig, signatures: &Signatures) -> Re
     ctx.register_udf(ScalarUDF::new_from_impl(MatchSignature::new(signatures.clone())));
     ctx.register_udtf(crate::health::TIMELINE_FUNCTION, Arc::new(crate::health::HealthChanges));
 
-    for (name, sql) in view_files(&config.queries_dir.join("views"))? {
+    for (name, sql) in queries.views() {
         debug!(view = %name, "registering view");
-        ctx.sql(&sql).await?;
+        ctx.sql(sql).await?;
     }
     Ok(ctx)
 }
@@ -96,17 +103,19 @@ pub fn with_partition_columns(file_schema: &SchemaRef) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// `date=YYYY-MM-DD/hour=HH`. `date` is typed, so that `WHERE date = …` prunes directories.
+/// `date=YYYY-MM-DD/hour=HH`. The ingest partitions by event time, so all copies of an event
+/// are in one partition directory: the deduplication keeps one set of ids per directory.
+/// `date` is typed, so that `WHERE date = …` prunes directories.
 /// `hour` stays text here and the views of `queries/views/` cast it to INT: DataFusion 55 turns
 /// an equality on an integer partition column into a listing prefix (`hour=5/`), which misses
 /// the lake's zero-padded `hour=05/` directories.
 fn partition_columns() -> Vec<(String, DataType)> {
-    PARTITION_COLUMNS.into_iter().zip([DataType::Date32, DataType::Utf8]).map(|(n, t)| (n.to_string(), t)).collect()
+    lake::PARTITION_COLUMNS
+        .into_iter()
+        .zip([DataType::Date32, DataType::Utf8])
+        .map(|(n, t)| (n.to_string(), t))
+        .collect()
 }
-
-/// The lake's partition columns. The ingest partitions by event time, so all copies of an
-/// event are in one partition directory: the deduplication keeps one set of ids per directory.
-const PARTITION_COLUMNS: [&str; 2] = ["date", "hour"];
 
 /// One lake table. Only `*.parquet` files under `<lake>/<table>/` are read; the ingest stages
 /// its temporary files in `<lake>/_staging/`, outside every table, so no query sees a partial
@@ -124,25 +133,4 @@ fn lake_table(dir: &Path, file_schema: SchemaRef) -> Result<Arc<dyn TableProvide
         .with_table_partition_cols(partition_columns());
     let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(file_schema);
     Ok(Arc::new(ListingTable::try_new(config)?))
-}
-
-/// The `CREATE VIEW` files of `queries/views/`, in file-name order (views build on earlier ones).
-pub fn view_files(dir: &Path) -> Result<Vec<(String, String)>> {
-    let unreadable = |e: std::io::Error| AnalyzeError::QueryFile { path: dir.to_path_buf(), reason: e.to_string() };
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(unreadable)?
-        .map(|entry| entry.map(|e| e.path()))
-        .collect::<Result<_, _>>()
-        .map_err(unreadable)?;
-    paths.retain(|p| p.extension().is_some_and(|e| e == "sql"));
-    paths.sort();
-    paths
-        .into_iter()
-        .map(|path| {
-            let sql = std::fs::read_to_string(&path)
-                .map_err(|e| AnalyzeError::QueryFile { path: path.clone(), reason: e.to_string() })?;
-            let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-            Ok((name, sql))
-        })
-        .collect()
 }

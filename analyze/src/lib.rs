@@ -3,7 +3,7 @@
 //!
 //! Every SQL statement the product runs lives in `queries/` (views in `queries/views/`, named
 //! queries at its top, the signature knowledge base in `queries/signatures.toml`); this crate
-//! registers and runs them, it holds no SQL of its own.
+//! builds them in ([`query_set`]), registers and runs them, and holds no SQL of its own.
 
 pub mod analyzer;
 pub mod catalog;
@@ -15,9 +15,11 @@ pub mod health;
 pub mod http;
 pub mod named_query;
 pub mod output;
+pub mod query_set;
 pub mod signatures;
 
 pub use analyzer::{Analyzer, QueryResult};
 pub use catalog::CatalogConfig;
 pub use error::AnalyzeError;
 pub use named_query::{NamedQuery, QueryParams};
+pub use query_set::{LONG_VERSION, QuerySet};

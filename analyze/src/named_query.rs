@@ -9,6 +9,7 @@ use failscope_schemas::Timestamp;
 use serde::Serialize;
 
 use crate::error::{AnalyzeError, Result};
+use crate::query_set::QuerySet;
 
 /// The parameters a named query may use, always bound (never pasted into the SQL).
 pub const PARAMETERS: [&str; 3] = ["since", "until", "region"];
@@ -70,23 +71,14 @@ impl NamedQuery {
         })
     }
 
-    /// All named queries of a `queries/` directory, sorted by name.
-    pub fn load_dir(dir: &Path) -> Result<Vec<NamedQuery>> {
-        let unreadable = |e: std::io::Error| AnalyzeError::QueryFile { path: dir.to_path_buf(), reason: e.to_string() };
-        let mut queries = Vec::new();
-        for entry in std::fs::read_dir(dir).map_err(unreadable)? {
-            let path: PathBuf = entry.map_err(unreadable)?.path();
-            if !(path.is_file() && path.extension().is_some_and(|e| e == "sql")) {
-                continue;
-            }
-            let sql = std::fs::read_to_string(&path)
-                .map_err(|e| AnalyzeError::QueryFile { path: path.clone(), reason: e.to_string() })?;
-            queries.push(NamedQuery::parse(&path, &sql)?);
-        }
+    /// All named queries of a query set, sorted by name.
+    pub fn load_all(set: &QuerySet) -> Result<Vec<NamedQuery>> {
+        let mut queries =
+            set.named_queries().map(|(path, sql)| NamedQuery::parse(path, sql)).collect::<Result<Vec<_>>>()?;
         queries.sort_by(|a, b| a.name.cmp(&b.name));
         if let Some(w) = queries.windows(2).find(|w| w[0].name == w[1].name) {
             return Err(AnalyzeError::QueryFile {
-                path: dir.to_path_buf(),
+                path: PathBuf::from("queries"),
                 reason: format!("two queries named {:?}", w[0].name),
             });
         }
@@ -111,8 +103,7 @@ mod tests {
 
     #[test]
     fn the_shipped_queries_load() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../queries");
-        let queries = NamedQuery::load_dir(&dir).expect("queries/ loads");
+        let queries = NamedQuery::load_all(&QuerySet::builtin()).expect("queries/ loads");
         assert!(queries.iter().any(|q| q.name == "failures-by-region-hour"), "{queries:?}");
     }
 }

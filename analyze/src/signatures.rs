@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, RecordBatch, StringArray, StringBuilder};
@@ -15,6 +15,7 @@ use regex::{Regex, RegexSet};
 use serde::Deserialize;
 
 use crate::error::{AnalyzeError, Result};
+use crate::query_set::QuerySet;
 
 /// The causes a signature may name, which are the classification's causes.
 pub const CAUSES: &[&str] = &[
@@ -68,11 +69,10 @@ impl fmt::Debug for Signatures {
 }
 
 impl Signatures {
-    /// Reads and validates a TOML knowledge base.
-    pub fn load(path: &Path) -> Result<Self> {
-        let invalid = |reason: String| AnalyzeError::Signatures { path: PathBuf::from(path), reason };
-        let text = std::fs::read_to_string(path).map_err(|e| invalid(e.to_string()))?;
-        Self::parse(&text).map_err(invalid)
+    /// Validates the TOML knowledge base of a query set.
+    pub fn load(set: &QuerySet) -> Result<Self> {
+        let (path, text) = set.signatures()?;
+        Self::parse(text).map_err(|reason| AnalyzeError::Signatures { path: PathBuf::from(path), reason })
     }
 
     /// Parses a TOML knowledge base; the error says which entry is wrong.
@@ -196,8 +196,7 @@ mod tests {
     use super::*;
 
     fn shipped() -> Signatures {
-        Signatures::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../queries/signatures.toml"))
-            .expect("the shipped knowledge base is valid")
+        Signatures::load(&QuerySet::builtin()).expect("the shipped knowledge base is valid")
     }
 
     #[test]

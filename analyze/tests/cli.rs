@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use failscope_analyze::cli::{QueryArgs, SqlArgs, run_query, run_sql};
 use failscope_schemas::JobStatus;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Parser)]
 struct Sql {
@@ -45,9 +46,13 @@ async fn sql_command_runs_and_refuses_writes() {
         argv.extend(extra.iter().map(|s| s.to_string()));
         Sql::try_parse_from(argv).expect("valid flags").args
     };
-    let ok = run_sql(run(&["-c", "SELECT job_id, cause FROM job_classifications", "--format", "csv"])).await;
+    let ok = run_sql(
+        run(&["-c", "SELECT job_id, cause FROM job_classifications", "--format", "csv"]),
+        CancellationToken::new(),
+    )
+    .await;
     assert_eq!(ok.expect("runs"), ExitCode::SUCCESS);
-    let refused = run_sql(run(&["-c", "DROP VIEW job_classifications"])).await;
+    let refused = run_sql(run(&["-c", "DROP VIEW job_classifications"]), CancellationToken::new()).await;
     assert_eq!(refused.expect("runs"), ExitCode::FAILURE);
 }
 
@@ -59,11 +64,11 @@ async fn query_lists_and_runs_named_queries() {
         argv.extend(extra.iter().map(|s| s.to_string()));
         Query::try_parse_from(argv).expect("valid flags").args
     };
-    assert_eq!(run_query(run(&["--list"])).await.expect("lists"), ExitCode::SUCCESS);
+    assert_eq!(run_query(run(&["--list"]), CancellationToken::new()).await.expect("lists"), ExitCode::SUCCESS);
     let window = ["--since", "2022-04-05T00:00:00Z", "--until", "2022-04-07T00:00:00Z", "--region", "us-east-2"];
     let mut argv = vec!["classifications"];
     argv.extend(window);
-    assert_eq!(run_query(run(&argv)).await.expect("runs"), ExitCode::SUCCESS);
-    assert!(run_query(run(&["no-such-query"])).await.is_err());
-    assert!(run_query(run(&["top-causes", "--since", "yesterday"])).await.is_err());
+    assert_eq!(run_query(run(&argv), CancellationToken::new()).await.expect("runs"), ExitCode::SUCCESS);
+    assert!(run_query(run(&["no-such-query"]), CancellationToken::new()).await.is_err());
+    assert!(run_query(run(&["top-causes", "--since", "yesterday"]), CancellationToken::new()).await.is_err());
 }

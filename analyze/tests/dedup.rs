@@ -94,7 +94,7 @@ async fn ids_beyond_the_memory_limit_fail_the_query_not_the_process() {
     write_lake(lake.path(), &[], &events(50_000, 0), 0);
     let config = CatalogConfig {
         lake: lake.path().to_path_buf(),
-        queries_dir: support::queries_dir(),
+        queries_dir: None,
         memory_limit_bytes: Some(256 * 1024),
         target_partitions: Some(2),
     };

@@ -2,6 +2,7 @@
 //! library entry point of the chosen subcommand.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
@@ -10,7 +11,7 @@ use tracing_subscriber::EnvFilter;
 /// CI failure telemetry: worker events in Kafka, a Parquet lake, and a diagnosis of failures
 /// as infrastructure or user errors, by region and time.
 #[derive(Debug, Parser)]
-#[command(name = "failscope", version, propagate_version = true)]
+#[command(name = "failscope", version, long_version = failscope_analyze::LONG_VERSION, propagate_version = true)]
 struct Cli {
     /// Log format on standard error.
     #[arg(long, global = true, env = "FAILSCOPE_LOG_FORMAT", default_value = "text")]
@@ -27,6 +28,9 @@ enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Set up Kafka: the event topics, their dead-letter topics and the region health topic.
+    #[command(subcommand)]
+    Topics(failscope_kafka::TopicsCommand),
     /// Validate JSON-lines events and produce them to Kafka, one topic per event type.
     Emit(failscope_emit::cli::EmitArgs),
     /// Consume events from Kafka into the Parquet lake, effectively once.
@@ -70,22 +74,32 @@ fn main() -> ExitCode {
         }
     };
     let shutdown = CancellationToken::new();
-    runtime.spawn(cancel_on_signal(shutdown.clone()));
+    {
+        // Installed before the command starts, so that no signal finds the default action.
+        let _entered = runtime.enter();
+        runtime.spawn(cancel_on_signal(signals(), shutdown.clone()));
+    }
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Emit(args) => failscope_emit::cli::run_emit(args).await,
+            Command::Topics(command) => failscope_kafka::run_topics(command, shutdown).await,
+            Command::Emit(args) => failscope_emit::cli::run_emit(args, shutdown).await,
             Command::Ingest(args) => failscope_ingest::cli::run_ingest(args, shutdown).await,
+            // The job wrapper handles signals itself: it forwards them to the job and still
+            // emits the job's outcome.
             Command::Run(args) => failscope_emit::run_job(args).await,
             Command::Probe(args) => failscope_emit::run_probe(args, shutdown).await,
-            Command::Simulate(args) => failscope_emit::run_simulate(args).await,
-            Command::Sql(args) => failscope_analyze::cli::run_sql(args).await,
-            Command::Query(args) => failscope_analyze::cli::run_query(args).await,
+            Command::Simulate(args) => failscope_emit::run_simulate(args, shutdown).await,
+            Command::Sql(args) => failscope_analyze::cli::run_sql(args, shutdown).await,
+            Command::Query(args) => failscope_analyze::cli::run_query(args, shutdown).await,
             Command::Health(args) => failscope_analyze::cli::run_health(args, shutdown).await,
             Command::Demo(args) => failscope::demo::run_demo(args, progress, shutdown).await,
             Command::Eval(args) => failscope::eval::run_eval(args, shutdown).await,
             Command::Serve(args) => failscope_analyze::cli::run_serve(args, shutdown).await,
         }
     });
+    // A command stopped by a signal may leave a blocking task behind (a read of standard
+    // input never returns); do not wait for it.
+    runtime.shutdown_timeout(Duration::from_millis(200));
     match result {
         Ok(code) => code,
         Err(e) => {
@@ -97,31 +111,54 @@ fn main() -> ExitCode {
 
 fn init_tracing(format: LogFormat, default_filter: &str, progress: indicatif::MultiProgress) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(failscope::demo::LogWriter(progress));
+    // Colour only on a terminal: a log piped to a file or a test must be plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(failscope::demo::LogWriter(progress))
+        .with_ansi(ansi);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
 }
 
+/// SIGINT and SIGTERM handlers, installed at once (inside the runtime's context).
+#[cfg(unix)]
+type Signals = Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>;
+
+#[cfg(unix)]
+fn signals() -> Signals {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+        (Ok(interrupt), Ok(terminate)) => Some((interrupt, terminate)),
+        _ => None,
+    }
+}
+
+#[cfg(not(unix))]
+type Signals = ();
+
+#[cfg(not(unix))]
+fn signals() -> Signals {}
+
 /// Cancels `shutdown` on the first SIGINT or SIGTERM.
-async fn cancel_on_signal(shutdown: CancellationToken) {
+async fn cancel_on_signal(signals: Signals, shutdown: CancellationToken) {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
-            (Ok(mut interrupt), Ok(mut terminate)) => {
-                tokio::select! {
-                    _ = interrupt.recv() => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            _ => {
-                tracing::warn!("cannot install signal handlers; only Ctrl-C will stop the process");
-                let _ = tokio::signal::ctrl_c().await;
+    match signals {
+        Some((mut interrupt, mut terminate)) => {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
             }
         }
+        None => {
+            tracing::warn!("cannot install signal handlers; only Ctrl-C will stop the process");
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
+    #[cfg(not(unix))]
+    let () = signals;
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
     tracing::info!("shutdown requested");

@@ -121,7 +121,7 @@ fn default_topics() -> Topics {
 /// The in-process ingest: files roll every second so the lake follows the production closely.
 fn ingest_args(brokers: &str, topics: &Topics, lake: &Path, run_id: &str) -> IngestArgs {
     IngestArgs {
-        brokers: brokers.to_string(),
+        brokers: failscope_kafka::BrokersArgs { brokers: brokers.to_string() },
         group: format!("failscope-run-{run_id}"),
         topics: TopicsArgs {
             connect_attempts_topic: topics.connect_attempts.clone(),
@@ -211,7 +211,8 @@ async fn count_rows(analyzer: &Analyzer) -> anyhow::Result<u64> {
 pub fn catalog(lake: &Path) -> CatalogConfig {
     CatalogConfig {
         lake: lake.to_path_buf(),
-        queries_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("../queries"),
+        // The query set built into the binary.
+        queries_dir: None,
         memory_limit_bytes: Some(4 << 30),
         target_partitions: None,
     }

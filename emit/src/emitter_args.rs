@@ -3,14 +3,15 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use failscope_kafka::BrokersArgs;
+
 use crate::{EmitterConfig, IdentityArgs, TopicsArgs, WorkerIdentity};
 
 /// Where events go and how they are kept until the broker has them.
 #[derive(Debug, Clone, clap::Args)]
 pub struct EmitterArgs {
-    /// Kafka bootstrap servers, comma-separated `host:port`.
-    #[arg(long, env = "FAILSCOPE_BROKERS", default_value = "127.0.0.1:9092")]
-    pub brokers: String,
+    #[command(flatten)]
+    pub brokers: BrokersArgs,
     #[command(flatten)]
     pub topics: TopicsArgs,
     /// Directory of the durable spool holding events the broker has not acknowledged yet.
@@ -30,7 +31,7 @@ impl EmitterArgs {
     /// The emitter configuration for `identity`.
     pub fn config(&self, identity: WorkerIdentity) -> EmitterConfig {
         EmitterConfig {
-            brokers: self.brokers.clone(),
+            brokers: self.brokers.brokers.clone(),
             topics: self.topics.topics(),
             spool_dir: self.spool_dir.clone(),
             max_spool_bytes: self.max_spool_bytes,

@@ -54,7 +54,7 @@ async fn same_seed_same_bytes_and_emit_accepts_them() {
             .expect("valid flags")
             .simulate;
         let started = Instant::now();
-        run_simulate(args).await.expect("simulate");
+        run_simulate(args, tokio_util::sync::CancellationToken::new()).await.expect("simulate");
         assert!(started.elapsed() < Duration::from_secs(60), "3.5 simulated days took {:?}", started.elapsed());
         let truth = std::fs::read(format!("{out_arg}.truth.json")).expect("truth sidecar");
         outputs.push((std::fs::read(&out).expect("events"), truth));

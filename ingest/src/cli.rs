@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use failscope_emit::{TopicsArgs, create_topics};
+use failscope_kafka::{BrokersArgs, DEFAULT_PARTITIONS, TopicSpec, TopicsArgs, create_topic_specs};
 use prometheus_client::registry::Registry;
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
@@ -25,16 +25,16 @@ pub const MIN_MEMORY_BUDGET: usize = 128 << 20;
 /// Consume events from Kafka into the Parquet lake, effectively once.
 #[derive(Debug, clap::Args)]
 pub struct IngestArgs {
-    /// Kafka bootstrap servers, comma-separated `host:port`.
-    #[arg(long, env = "FAILSCOPE_BROKERS", default_value = "127.0.0.1:9092")]
-    pub brokers: String,
+    #[command(flatten)]
+    pub brokers: BrokersArgs,
     /// Consumer group; processes in one group share the partitions.
     #[arg(long, env = "FAILSCOPE_GROUP", default_value = "failscope-ingest")]
     pub group: String,
     #[command(flatten)]
     pub topics: TopicsArgs,
-    /// The lake: a directory, or a `file://`, `s3://` or `gs://` URL.
-    #[arg(long, env = "FAILSCOPE_LAKE", default_value = "./lake")]
+    /// The lake: a directory, or a `file://`, `s3://` or `gs://` URL. A relative directory is
+    /// taken from the working directory and logged as an absolute one.
+    #[arg(long, env = "FAILSCOPE_LAKE", default_value = failscope_schemas::lake::DEFAULT_LAKE)]
     pub lake: String,
     /// Roll a partition's files at this many buffered rows.
     #[arg(long, env = "FAILSCOPE_MAX_ROWS", default_value_t = 1_000_000)]
@@ -55,8 +55,9 @@ pub struct IngestArgs {
     /// On SIGINT/SIGTERM, how long to publish, commit and leave before giving up.
     #[arg(long, env = "FAILSCOPE_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,
-    /// Partitions of the source topics when the ingest has to create them.
-    #[arg(long, env = "FAILSCOPE_PARTITIONS", default_value_t = 6)]
+    /// Partitions of the source topics when the ingest has to create them (as `failscope
+    /// topics create` would, with the broker's retention).
+    #[arg(long, env = "FAILSCOPE_PARTITIONS", default_value = DEFAULT_PARTITIONS)]
     pub partitions: i32,
     /// Address of the `/metrics` and `/healthz` endpoints.
     #[arg(long, env = "FAILSCOPE_HTTP_ADDR", default_value = "127.0.0.1:9464")]
@@ -80,10 +81,10 @@ impl IngestArgs {
         let topics = self.topics.topics();
         anyhow::ensure!(topics.connect_attempts != topics.job_outcomes, "the two event types need distinct topics");
         Ok(IngestConfig {
-            brokers: self.brokers.clone(),
+            brokers: self.brokers.brokers.clone(),
             group: self.group.clone(),
             topics,
-            lake: self.lake.clone(),
+            lake: absolute_lake(&self.lake)?,
             flush: FlushPolicy {
                 max_rows: self.max_rows,
                 max_bytes: self.max_bytes,
@@ -92,9 +93,20 @@ impl IngestArgs {
             },
             session_timeout: self.session_timeout,
             shutdown_timeout: self.shutdown_timeout,
-            connect_timeout: Duration::from_secs(10),
         })
     }
+}
+
+/// A lake directory as an absolute path (logged), so that it does not silently depend on
+/// where the command runs; URLs stay as they are.
+fn absolute_lake(lake: &str) -> anyhow::Result<String> {
+    if lake.contains("://") {
+        return Ok(lake.to_string());
+    }
+    let path = std::path::absolute(lake).with_context(|| format!("cannot resolve the lake path {lake}"))?;
+    let path = path.to_str().with_context(|| format!("the lake path {} is not UTF-8", path.display()))?.to_string();
+    tracing::info!(lake = path, "lake");
+    Ok(path)
 }
 
 /// Runs `failscope ingest` until `shutdown` fires, then publishes, commits and exits.
@@ -144,24 +156,20 @@ pub async fn run_ingest(args: IngestArgs, shutdown: CancellationToken) -> anyhow
     Ok(ExitCode::SUCCESS)
 }
 
-/// Creates the source topics (with `n_partitions`) and their dead-letter topics if missing,
-/// retrying while the broker is unreachable. Returns false if `shutdown` fired first.
+/// Creates the topics of `failscope topics create` that are missing (the source topics with
+/// `n_partitions`, their dead-letter topics, the region health topic), retrying while the
+/// broker is unreachable. Returns false if `shutdown` fired first.
 async fn ensure_topics(config: &IngestConfig, n_partitions: i32, shutdown: &CancellationToken) -> bool {
-    let sources = [config.topics.connect_attempts.as_str(), config.topics.job_outcomes.as_str()];
-    let dead_letters = sources.map(IngestConfig::dead_letter_topic);
-    let dead_letters: Vec<&str> = dead_letters.iter().map(String::as_str).collect();
+    let plan = TopicSpec::plan(&config.topics, n_partitions, 1, None);
     let mut backoff = Duration::from_millis(500);
     loop {
-        let created = async {
-            create_topics(&config.brokers, &sources, n_partitions).await?;
-            create_topics(&config.brokers, &dead_letters, 1).await
-        };
+        let created = create_topic_specs(&config.brokers, &plan);
         let created = tokio::select! {
             () = shutdown.cancelled() => return false,
             created = created => created,
         };
         match created {
-            Ok(()) => return true,
+            Ok(_) => return true,
             Err(e) => {
                 tracing::warn!(error = format!("{e:#}"), brokers = config.brokers, "cannot reach Kafka; retrying")
             }

@@ -1,8 +1,8 @@
 //! Validated ingest settings, built once from the command line.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use failscope_emit::Topics;
+use failscope_kafka::Topics;
 
 /// When a partition's buffered rows are written out as Parquet files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,16 +29,38 @@ impl FlushPolicy {
     pub fn rows_budget(&self) -> usize {
         self.memory_budget / 2
     }
-}
 
-impl Default for FlushPolicy {
-    fn default() -> Self {
-        FlushPolicy {
-            max_rows: 1_000_000,
-            max_bytes: 128 << 20,
-            max_age: Duration::from_secs(60),
-            memory_budget: 512 << 20,
+    /// Which partitions must flush at `now`, given each one's key, when its oldest buffered
+    /// row arrived (`None` when empty) and its buffered bytes: those whose oldest row reached
+    /// [`Self::max_age`], and, when all of them buffer more than [`Self::rows_budget`], the
+    /// largest first until what stays is at most half of it.
+    pub fn due<K: PartialEq>(
+        &self,
+        now: Instant,
+        buffers: impl Iterator<Item = (K, Option<Instant>, usize)>,
+    ) -> Vec<K> {
+        let buffers: Vec<(K, Option<Instant>, usize)> = buffers.collect();
+        let mut total: usize = buffers.iter().map(|(_, _, n)| n).sum();
+        let budget = self.rows_budget();
+        let too_old = |since: &Option<Instant>| since.is_some_and(|t| now.duration_since(t) >= self.max_age);
+        let mut by_size: Vec<(usize, usize)> = Vec::new();
+        if total > budget {
+            by_size = buffers.iter().enumerate().map(|(i, (_, _, n))| (i, *n)).collect();
+            by_size.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
         }
+        let mut chosen: Vec<usize> =
+            buffers.iter().enumerate().filter(|(_, (_, since, _))| too_old(since)).map(|(i, _)| i).collect();
+        for (i, n) in by_size {
+            if total <= budget / 2 {
+                break;
+            }
+            if !chosen.contains(&i) {
+                chosen.push(i);
+            }
+            total -= n;
+        }
+        let mut buffers: Vec<Option<K>> = buffers.into_iter().map(|(k, _, _)| Some(k)).collect();
+        chosen.into_iter().filter_map(|i| buffers[i].take()).collect()
     }
 }
 
@@ -53,12 +75,53 @@ pub struct IngestConfig {
     pub flush: FlushPolicy,
     pub session_timeout: Duration,
     pub shutdown_timeout: Duration,
-    pub connect_timeout: Duration,
 }
 
 impl IngestConfig {
     /// The dead-letter topic of a source topic.
     pub fn dead_letter_topic(topic: &str) -> String {
-        format!("{topic}.dlq")
+        failscope_kafka::dead_letter_topic(topic)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A partition's key, when its oldest row arrived and its buffered bytes.
+    type Buffer = (char, Option<Instant>, usize);
+
+    #[test]
+    fn due_partitions_are_the_old_ones_then_the_largest_over_budget() {
+        const MIB: usize = 1 << 20;
+        let policy = FlushPolicy {
+            max_rows: 1_000,
+            max_bytes: 64 * MIB,
+            max_age: Duration::from_secs(60),
+            memory_budget: 200 * MIB, // rows budget 100 MiB; over it, flush down to 50 MiB
+        };
+        let now = Instant::now();
+        let ago = |secs: u64| Some(now - Duration::from_secs(secs));
+        let cases: [(&str, Vec<Buffer>, &str); 7] = [
+            ("nothing buffered", vec![], ""),
+            ("young and small", vec![('a', ago(59), MIB), ('b', None, 0)], ""),
+            ("at the age limit", vec![('a', ago(60), MIB), ('b', ago(10), MIB)], "a"),
+            ("at the budget is not over it", vec![('a', ago(1), 60 * MIB), ('b', ago(1), 40 * MIB)], ""),
+            (
+                "over: largest first, to half",
+                vec![('a', ago(1), 30 * MIB), ('b', ago(1), 45 * MIB), ('c', ago(1), 30 * MIB)],
+                "ba",
+            ),
+            (
+                "old ones count toward the half",
+                vec![('a', ago(90), 30 * MIB), ('b', ago(1), 45 * MIB), ('c', ago(1), 30 * MIB)],
+                "ab",
+            ),
+            ("one huge partition", vec![('a', ago(1), 10 * MIB), ('b', ago(1), 120 * MIB)], "b"),
+        ];
+        for (name, buffers, want) in cases {
+            let due: String = policy.due(now, buffers.into_iter()).into_iter().collect();
+            assert_eq!(due, want, "{name}");
+        }
     }
 }

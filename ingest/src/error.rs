@@ -22,12 +22,8 @@ pub enum IngestError {
     Arrow(#[from] arrow::error::ArrowError),
     #[error("kafka")]
     Kafka(#[from] rdkafka::error::KafkaError),
-    #[error("kafka set-up")]
-    KafkaSetup(#[from] failscope_emit::KafkaError),
     #[error("file {path} has no valid failscope footer metadata: {reason}")]
     BadFooter { path: String, reason: String },
-    #[error("the dead-letter topic {topic} cannot be written: {reason}")]
-    DeadLetter { topic: String, reason: String },
     #[error("interrupted by shutdown")]
     Interrupted,
 }

@@ -153,10 +153,7 @@ impl Pipeline {
         self.dead_letters.settle(&mut state.dead_letters, &self.shutdown)?;
         let buffer = &mut state.buffer;
         let table = buffer.event_type.table();
-        let time_column = match buffer.event_type {
-            EventType::ConnectAttempt => "started_at",
-            EventType::JobOutcome => "finished_at",
-        };
+        let time_column = buffer.event_type.time_column();
         let flush_files = u32::try_from(buffer.hours.len()).expect("fewer than 2^32 hours buffered");
         let mut encoded = Vec::with_capacity(buffer.hours.len());
         for (hour, rows) in &mut buffer.hours {
@@ -204,29 +201,8 @@ impl Pipeline {
     /// first, enough of them to bring the buffered bytes to half of the rows budget
     /// ([`crate::FlushPolicy::rows_budget`]).
     pub fn due(&self, now: Instant) -> Vec<TopicPartition> {
-        let mut due: Vec<TopicPartition> = self
-            .partitions
-            .iter()
-            .filter(|(_, s)| s.buffer.pending_since.is_some_and(|t| now.duration_since(t) >= self.policy.max_age))
-            .map(|(tp, _)| tp.clone())
-            .collect();
-        let mut total = self.buffered_bytes();
-        let budget = self.policy.rows_budget();
-        if total > budget {
-            let mut by_size: Vec<(&TopicPartition, usize)> =
-                self.partitions.iter().map(|(tp, s)| (tp, s.buffer.n_bytes)).collect();
-            by_size.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
-            for (tp, n) in by_size {
-                if total <= budget / 2 {
-                    break;
-                }
-                if !due.contains(tp) {
-                    due.push(tp.clone());
-                }
-                total -= n;
-            }
-        }
-        due
+        let buffers = self.partitions.iter().map(|(tp, s)| (tp, s.buffer.pending_since, s.buffer.n_bytes));
+        self.policy.due(now, buffers).into_iter().cloned().collect()
     }
 
     /// Bytes buffered over all partitions.

@@ -10,7 +10,7 @@ use crate::{ConnectAttempt, ContractError, JobOutcome, Timestamp};
 /// `schema_version` are rejected rather than half-read.
 pub const CURRENT_SCHEMA_VERSION: u32 = 1;
 
-/// The value of the `event_type` field, which also decides the Kafka topic.
+/// The value of the `event_type` field, which also decides the Kafka topic and the lake table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventType {
@@ -26,22 +26,6 @@ impl EventType {
         match self {
             EventType::ConnectAttempt => "connect_attempt",
             EventType::JobOutcome => "job_outcome",
-        }
-    }
-
-    /// The default Kafka topic for this event type.
-    pub fn default_topic(self) -> &'static str {
-        match self {
-            EventType::ConnectAttempt => "ci.connect_attempts",
-            EventType::JobOutcome => "ci.job_outcomes",
-        }
-    }
-
-    /// The lake table this event type is stored in.
-    pub fn table(self) -> &'static str {
-        match self {
-            EventType::ConnectAttempt => "connect_attempts",
-            EventType::JobOutcome => "job_outcomes",
         }
     }
 
@@ -68,13 +52,6 @@ impl Event<'_> {
         match self {
             Event::ConnectAttempt(_) => EventType::ConnectAttempt,
             Event::JobOutcome(_) => EventType::JobOutcome,
-        }
-    }
-
-    pub fn event_id(&self) -> &str {
-        match self {
-            Event::ConnectAttempt(e) => &e.event_id,
-            Event::JobOutcome(e) => &e.event_id,
         }
     }
 

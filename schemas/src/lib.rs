@@ -14,6 +14,7 @@ mod decode;
 mod error;
 mod event;
 mod job_outcome;
+pub mod lake;
 mod timestamp;
 
 pub use connect_attempt::{ConnectAttempt, ConnectOutcome};

@@ -31,7 +31,7 @@ pub async fn run_health(args: HealthArgs, shutdown: CancellationToken) -> anyhow
     }
     let at = instant("at", &args.at)?;
     let work = async {
-        let analyzer = Analyzer::open(&args.lake.catalog_config()).await.context("cannot open the lake")?;
+        let analyzer = Analyzer::open(&args.lake.catalog_config()?).await.context("cannot open the lake")?;
         let (from, until) = period.unwrap_or((at, at));
         replay(&analyzer, from, until, DetectorConfig::default()).await.context("the detector failed")
     };

@@ -9,6 +9,7 @@ mod sql;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context;
 use failscope_schemas::Timestamp;
 
 use crate::CatalogConfig;
@@ -22,13 +23,15 @@ pub use sql::run_sql;
 /// Where the lake and the query files are, and the memory queries may use.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LakeArgs {
-    /// Root directory of the Parquet lake (holding connect_attempts/ and job_outcomes/).
-    #[arg(long, env = "FAILSCOPE_LAKE", default_value = "lake")]
+    /// Root directory of the Parquet lake (holding connect_attempts/ and job_outcomes/); a
+    /// relative path is taken from the working directory and logged as an absolute one.
+    #[arg(long, env = "FAILSCOPE_LAKE", default_value = failscope_schemas::lake::DEFAULT_LAKE)]
     pub lake: PathBuf,
 
-    /// Directory of the SQL files: named queries, views/ and signatures.toml.
-    #[arg(long, env = "FAILSCOPE_QUERIES", default_value = "queries")]
-    pub queries: PathBuf,
+    /// Directory overriding or extending the built-in statements, file by file: named queries
+    /// (`*.sql`), `views/*.sql` and `signatures.toml`. The built-in set alone when absent.
+    #[arg(long, env = "FAILSCOPE_QUERIES")]
+    pub queries: Option<PathBuf>,
 
     /// Memory for query execution in MiB; beyond it, sorts and aggregations spill to disk or
     /// the query fails (never the process). 0 means no limit.
@@ -37,14 +40,26 @@ pub struct LakeArgs {
 }
 
 impl LakeArgs {
-    pub fn catalog_config(&self) -> CatalogConfig {
-        CatalogConfig {
-            lake: self.lake.clone(),
+    /// The catalog settings, with the lake as an absolute path (logged).
+    pub fn catalog_config(&self) -> anyhow::Result<CatalogConfig> {
+        let lake = std::path::absolute(&self.lake)
+            .with_context(|| format!("cannot resolve the lake path {}", self.lake.display()))?;
+        tracing::info!(lake = %lake.display(), "lake");
+        Ok(CatalogConfig {
+            lake,
             queries_dir: self.queries.clone(),
             memory_limit_bytes: (self.memory_limit_mib > 0).then(|| self.memory_limit_mib.saturating_mul(1 << 20)),
             target_partitions: None,
-        }
+        })
     }
+}
+
+/// How results are printed, shared by `sql` and `query`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(long, env = "FAILSCOPE_FORMAT", value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 /// `failscope sql`: an interactive SQL shell over the lake, or one command or file.
@@ -61,9 +76,8 @@ pub struct SqlArgs {
     #[arg(short = 'f', long = "file", env = "FAILSCOPE_SQL_FILE")]
     pub file: Option<PathBuf>,
 
-    /// Output format.
-    #[arg(long, env = "FAILSCOPE_FORMAT", value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[command(flatten)]
+    pub output: OutputArgs,
 
     /// Where the interactive shell keeps its history.
     #[arg(long, env = "FAILSCOPE_SQL_HISTORY", default_value = ".failscope_history")]
@@ -92,13 +106,13 @@ pub struct QueryArgs {
     #[arg(long, env = "FAILSCOPE_UNTIL", default_value = "now")]
     pub until: String,
 
-    /// Only this region (e.g. us-east-2); all regions when absent.
-    #[arg(long, env = "FAILSCOPE_REGION")]
+    /// Only this region (e.g. us-east-2); all regions when absent. Not `FAILSCOPE_REGION`,
+    /// which is a worker's own region: a query on a worker host must not filter by it.
+    #[arg(long, env = "FAILSCOPE_QUERY_REGION")]
     pub region: Option<String>,
 
-    /// Output format.
-    #[arg(long, env = "FAILSCOPE_FORMAT", value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// `failscope health`: the state of every region at an instant, or the state changes of a
@@ -166,8 +180,13 @@ pub struct ServeArgs {
     pub health_brokers: Option<String>,
 
     /// The compacted topic of region states (created if missing).
-    #[arg(long, env = "FAILSCOPE_HEALTH_TOPIC", default_value = "ci.region_health")]
+    #[arg(long, env = "FAILSCOPE_HEALTH_TOPIC", default_value = failscope_kafka::REGION_HEALTH_TOPIC)]
     pub health_topic: String,
+}
+
+/// The error a command ends with when SIGINT or SIGTERM stopped it.
+fn interrupted() -> anyhow::Error {
+    anyhow::anyhow!("interrupted by a signal; the statement was cancelled")
 }
 
 /// Parses `--since`/`--until`: RFC 3339, `now`, or a duration before `now`.

@@ -14,7 +14,7 @@ use crate::http::{ApiConfig, ApiState, router};
 
 /// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
 pub async fn run_serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
-    let analyzer = Arc::new(Analyzer::open(&args.lake.catalog_config()).await.context("cannot open the lake")?);
+    let analyzer = Arc::new(Analyzer::open(&args.lake.catalog_config()?).await.context("cannot open the lake")?);
     let topic = match (&args.health_brokers, args.health_interval.is_zero()) {
         (Some(brokers), false) => Some(
             HealthTopic::open(brokers, &args.health_topic)

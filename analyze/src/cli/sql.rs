@@ -8,6 +8,7 @@ use anyhow::Context;
 use datafusion::sql::parser::DFParser;
 use rustyline::DefaultEditor;
 use rustyline::error::ReadlineError;
+use tokio_util::sync::CancellationToken;
 
 use super::SqlArgs;
 use crate::Analyzer;
@@ -16,9 +17,17 @@ use crate::output::{Format, write_batches};
 const HELP: &str = "End statements with ';'. \\d lists tables and views, \\q quits.";
 
 /// Runs `failscope sql`. With `-c` or `-f` the first failing statement ends the run with exit
-/// code 1; in the shell an error is printed and the shell goes on.
-pub async fn run_sql(args: SqlArgs) -> anyhow::Result<ExitCode> {
-    let analyzer = Analyzer::open(&args.lake.catalog_config()).await.context("cannot open the lake")?;
+/// code 1; in the shell an error is printed and the shell goes on. When `shutdown` fires, the
+/// running statement is cancelled and the run ends with an error, the shell included.
+pub async fn run_sql(args: SqlArgs, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
+    tokio::select! {
+        result = sql(args) => result,
+        () = shutdown.cancelled() => Err(super::interrupted()),
+    }
+}
+
+async fn sql(args: SqlArgs) -> anyhow::Result<ExitCode> {
+    let analyzer = Analyzer::open(&args.lake.catalog_config()?).await.context("cannot open the lake")?;
     let script = match (&args.command, &args.file) {
         (Some(command), _) => Some(command.clone()),
         (None, Some(file)) => {
@@ -31,7 +40,7 @@ pub async fn run_sql(args: SqlArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     };
     for statement in split_statements(&script)? {
-        if let Err(e) = run_statement(&analyzer, &statement, args.format).await {
+        if let Err(e) = run_statement(&analyzer, &statement, args.output.format).await {
             eprintln!("error: {e:#}");
             return Ok(ExitCode::FAILURE);
         }
@@ -46,6 +55,7 @@ fn split_statements(script: &str) -> anyhow::Result<Vec<String>> {
 }
 
 async fn run_statement(analyzer: &Analyzer, sql: &str, format: Format) -> anyhow::Result<()> {
+    tracing::debug!(sql, "running statement");
     let df = analyzer.sql(sql).await?;
     let result = analyzer.collect(df, None).await?;
     let mut stdout = std::io::stdout().lock();
@@ -84,7 +94,7 @@ async fn shell(analyzer: &Analyzer, args: &SqlArgs) -> anyhow::Result<()> {
             let _ = editor.add_history_entry(trimmed);
             match trimmed {
                 "\\q" => break,
-                "\\d" => report(list_tables(analyzer, args.format).await),
+                "\\d" => report(list_tables(analyzer, args.output.format).await),
                 _ => println!("{HELP}"),
             }
             continue;
@@ -94,7 +104,7 @@ async fn shell(analyzer: &Analyzer, args: &SqlArgs) -> anyhow::Result<()> {
         if trimmed.ends_with(';') {
             let statement = std::mem::take(&mut buffer);
             let _ = editor.add_history_entry(statement.trim());
-            report(run_statement(analyzer, &statement, args.format).await);
+            report(run_statement(analyzer, &statement, args.output.format).await);
         }
     }
     editor.save_history(&args.history).with_context(|| format!("cannot save history to {}", args.history.display()))

@@ -9,7 +9,7 @@ use datafusion::datasource::physical_plan::{FileGroup, FileScanConfig};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 
-use super::poisoned;
+use super::seen::poisoned;
 
 /// When a scope's set can be emptied for reuse: once every partition of the scan has moved on
 /// to a later scope or ended.

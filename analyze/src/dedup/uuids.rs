@@ -4,7 +4,7 @@ use std::hash::BuildHasher;
 
 use foldhash::fast::FixedState;
 
-use super::ID_HASH_SEED;
+use super::seen::ID_HASH_SEED;
 
 /// How many rows ahead of the one being inserted [`UuidSet::prefetch`] reaches: enough misses
 /// in flight to cover a trip to memory, few enough that the lines are still cached when used.
@@ -157,7 +157,7 @@ mod tests {
 
     use foldhash::fast::FixedState;
 
-    use super::super::ID_HASH_SEED;
+    use super::super::seen::ID_HASH_SEED;
     use super::*;
 
     #[test]

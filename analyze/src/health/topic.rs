@@ -4,10 +4,8 @@
 
 use std::time::Duration;
 
+use failscope_kafka::{TopicSpec, create_topic_specs};
 use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tracing::warn;
 
@@ -21,12 +19,8 @@ const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum TopicError {
     #[error("invalid Kafka client configuration")]
     Config(#[source] rdkafka::error::KafkaError),
-    #[error("cannot create the compacted topic {topic}")]
-    Create {
-        topic: String,
-        #[source]
-        source: rdkafka::error::KafkaError,
-    },
+    #[error(transparent)]
+    Create(#[from] failscope_kafka::KafkaError),
 }
 
 /// A producer of region states to one compacted topic.
@@ -46,24 +40,13 @@ impl std::fmt::Debug for HealthTopic {
 impl HealthTopic {
     /// Creates the topic, compacted, if it does not exist, and the producer.
     pub async fn open(brokers: &str, topic: &str) -> Result<HealthTopic, TopicError> {
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", brokers)
-            .set("log_level", "3")
-            .create()
-            .map_err(TopicError::Config)?;
-        let new_topic = NewTopic::new(topic, 1, TopicReplication::Fixed(1)).set("cleanup.policy", "compact");
-        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-        let created = admin
-            .create_topics([&new_topic], &options)
-            .await
-            .map_err(|source| TopicError::Create { topic: topic.to_string(), source })?;
-        for result in created {
-            if let Err((name, code)) = result
-                && code != RDKafkaErrorCode::TopicAlreadyExists
-            {
-                return Err(TopicError::Create { topic: name, source: rdkafka::error::KafkaError::AdminOp(code) });
-            }
-        }
+        let spec = TopicSpec {
+            name: topic.to_string(),
+            n_partitions: 1,
+            replication: 1,
+            config: vec![("cleanup.policy", "compact".to_string())],
+        };
+        create_topic_specs(brokers, &[spec]).await?;
         let producer = ClientConfig::new()
             .set("bootstrap.servers", brokers)
             .set("enable.idempotence", "true")

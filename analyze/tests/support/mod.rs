@@ -27,7 +27,7 @@ pub fn queries_dir() -> PathBuf {
 pub async fn open(lake: &Path) -> Analyzer {
     let config = CatalogConfig {
         lake: lake.to_path_buf(),
-        queries_dir: queries_dir(),
+        queries_dir: None,
         memory_limit_bytes: None,
         target_partitions: Some(2),
     };
@@ -134,9 +134,10 @@ pub fn write_lake(lake: &Path, jobs: &[JobOutcome<'_>], connects: &[ConnectAttem
 }
 
 pub fn write_file(lake: &Path, table: &str, date: &str, hour: u32, file_index: u64, batch: &arrow::array::RecordBatch) {
-    let dir = lake.join(table).join(format!("date={date}")).join(format!("hour={hour:02}"));
+    let dir = lake.join(table).join(failscope_schemas::lake::partition_dir(date, hour));
     std::fs::create_dir_all(&dir).expect("create partition dir");
-    let path = dir.join(format!("ci.{table}+0+{file_index:020}.parquet"));
+    let file_index = i64::try_from(file_index).expect("a small index");
+    let path = dir.join(failscope_schemas::lake::file_name(&format!("ci.{table}"), 0, file_index));
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
         .build();

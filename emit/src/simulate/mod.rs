@@ -18,7 +18,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use failscope_kafka::BrokersArgs;
 use tokio::io::{AsyncWrite, AsyncWriteExt, BufReader};
+use tokio_util::sync::CancellationToken;
 
 pub use catalog::{BAD_HOSTS, SCENARIO_NAMES, scenario};
 pub use scenario::{Incident, IncidentKind, Scenario};
@@ -43,9 +45,9 @@ pub struct SimulateArgs {
     /// Write JSON lines to this file instead of producing them to Kafka.
     #[arg(long, env = "FAILSCOPE_SIMULATE_OUT")]
     pub out: Option<PathBuf>,
-    /// Kafka bootstrap servers to produce to, when `--out` is not given.
-    #[arg(long, env = "FAILSCOPE_BROKERS", default_value = "127.0.0.1:9092")]
-    pub brokers: String,
+    /// The brokers to produce to, when `--out` is not given.
+    #[command(flatten)]
+    pub brokers: BrokersArgs,
     #[command(flatten)]
     pub topics: TopicsArgs,
     /// Where to write the ground truth; `<out>.truth.json`, or `simulate-truth.json` when
@@ -59,8 +61,15 @@ pub fn simulate(scenario_name: &str, seed: u64) -> Option<(Vec<SimEvent>, Ground
     scenario(scenario_name).map(|s| world::World::new(s, seed).run())
 }
 
-/// Runs `failscope simulate`.
-pub async fn run_simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
+/// Runs `failscope simulate`; when `shutdown` fires, it stops at once with an error.
+pub async fn run_simulate(args: SimulateArgs, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
+    tokio::select! {
+        result = simulate_to_output(args) => result,
+        () = shutdown.cancelled() => anyhow::bail!("interrupted by a signal; the output is incomplete"),
+    }
+}
+
+async fn simulate_to_output(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let (events, truth) = simulate(&args.scenario, args.seed)
         .with_context(|| format!("unknown scenario {:?}; known: {}", args.scenario, SCENARIO_NAMES.join(", ")))?;
@@ -84,10 +93,11 @@ pub async fn run_simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         }
         None => {
             let topics = args.topics.topics();
-            create_topics(&args.brokers, &[&topics.connect_attempts, &topics.job_outcomes], 1).await?;
+            create_topics(&args.brokers.brokers, &topics.sources(), 1).await?;
             let producer = new_producer(&ProducerConfig {
-                brokers: args.brokers.clone(),
-                delivery_timeout: Duration::from_secs(60),
+                brokers: args.brokers.brokers.clone(),
+                delivery_timeout: humantime::parse_duration(crate::cli::EMIT_DELIVERY_TIMEOUT)
+                    .expect("the default is a valid duration"),
             })?;
             let (mut writer, reader) = tokio::io::duplex(1 << 20);
             let speed = args.speed;
