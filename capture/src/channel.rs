@@ -12,6 +12,9 @@ static TARGET: OnceLock<Option<Target>> = OnceLock::new();
 static SOCKET: AtomicI32 = AtomicI32::new(-1);
 static SOCKET_PID: AtomicI32 = AtomicI32::new(0);
 static DROPPED: AtomicU64 = AtomicU64::new(0);
+/// This process's id, cached (getpid is a system call) and reset in a forked child.
+static PID: AtomicI32 = AtomicI32::new(0);
+static AT_FORK: std::sync::Once = std::sync::Once::new();
 
 #[derive(Clone, Copy)]
 struct Target {
@@ -78,9 +81,25 @@ fn socket() -> Option<libc::c_int> {
     Some(fd)
 }
 
-fn own_pid() -> libc::pid_t {
+/// This process's id.
+pub(crate) fn own_pid() -> libc::pid_t {
+    let cached = PID.load(Ordering::Relaxed);
+    if cached != 0 {
+        return cached;
+    }
+    AT_FORK.call_once(|| {
+        // SAFETY: registers a handler without arguments that only stores atomics, which is
+        // async-signal-safe as a forked child's handlers must be.
+        unsafe { libc::pthread_atfork(None, None, Some(forget_pid)) };
+    });
     // SAFETY: getpid has no preconditions.
-    unsafe { libc::getpid() }
+    let pid = unsafe { libc::getpid() };
+    PID.store(pid, Ordering::Relaxed);
+    pid
+}
+
+extern "C" fn forget_pid() {
+    PID.store(0, Ordering::Relaxed);
 }
 
 fn target() -> Option<Target> {

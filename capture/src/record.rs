@@ -58,8 +58,7 @@ pub(crate) fn now_us() -> i64 {
 }
 
 fn pid() -> libc::pid_t {
-    // SAFETY: getpid has no preconditions.
-    unsafe { libc::getpid() }
+    channel::own_pid()
 }
 
 /// A record being written, on the stack: no allocation in a hook.
