@@ -254,3 +254,54 @@ fn sql(lake: &Path, query: &str) -> Vec<Vec<String>> {
     let text = String::from_utf8(out.stdout).expect("UTF-8 output");
     text.lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).collect()
 }
+
+/// The preload library never waits for the wrapper: with nobody reading its socket, a flood of
+/// connects runs to the end, the records that found no room are counted, and the count
+/// reaches the wrapper with the next record that gets through.
+#[test]
+fn a_slow_wrapper_costs_records_not_time() {
+    let library = Path::new(env!("CARGO_BIN_EXE_failscope")).with_file_name("libfailscope_capture.so");
+    assert!(library.is_file(), "{} missing: build it with `cargo build -p failscope-capture`", library.display());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let socket_path = dir.path().join("records.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).expect("bind");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let script = format!(
+        "import socket, sys\n\
+         def attempt():\n    s = socket.socket()\n    s.connect_ex(('127.0.0.1', {port}))\n    s.close()\n\
+         for _ in range(3000): attempt()\n\
+         print('flooded', flush=True)\nsys.stdin.readline()\nattempt()\n"
+    );
+    let started = Instant::now();
+    let mut child = Command::new("python3")
+        .args(["-c", &script])
+        .env("LD_PRELOAD", &library)
+        .env("FAILSCOPE_CAPTURE_SOCKET", &socket_path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line).expect("flood done");
+    assert_eq!(line.trim(), "flooded");
+    assert!(started.elapsed() < Duration::from_secs(30), "the flood waited for the wrapper: {:?}", started.elapsed());
+
+    socket.set_nonblocking(true).expect("non-blocking");
+    let mut buffer = [0u8; 4096];
+    let mut n_queued = 0_u64;
+    while socket.recv(&mut buffer).is_ok() {
+        n_queued += 1;
+    }
+    assert!(n_queued < 6000, "the socket's queue cannot hold all 6000 records, yet held {n_queued}");
+    socket.set_nonblocking(false).expect("blocking");
+    socket.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+    std::io::Write::write_all(child.stdin.as_mut().expect("piped"), b"go\n").expect("resume python");
+    let n = socket.recv(&mut buffer).expect("the next record arrives");
+    let record = String::from_utf8_lossy(&buffer[..n]).into_owned();
+    let fields: Vec<&str> = record.split(' ').collect();
+    assert_eq!((fields[0], fields[6]), ("S", port.to_string().as_str()), "{record}");
+    assert_eq!(fields[7].parse::<u64>().expect("dropped count"), 6000 - n_queued, "{record}");
+    assert!(child.wait().expect("python ends").success());
+}

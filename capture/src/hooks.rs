@@ -196,6 +196,15 @@ fn settle_from_so_error(fd: libc::c_int, so_error: libc::c_int) {
 }
 
 fn so_error_of(fd: libc::c_int) -> Option<libc::c_int> {
+    socket_option(fd, libc::SO_ERROR)
+}
+
+fn is_stream(fd: libc::c_int) -> bool {
+    socket_option(fd, libc::SO_TYPE) == Some(libc::SOCK_STREAM)
+}
+
+/// An integer `SOL_SOCKET` option of `fd`, read through libc's getsockopt (not our hook).
+fn socket_option(fd: libc::c_int, name: libc::c_int) -> Option<libc::c_int> {
     let real = real::GETSOCKOPT.address();
     if real == 0 {
         return None;
@@ -205,22 +214,8 @@ fn so_error_of(fd: libc::c_int) -> Option<libc::c_int> {
     let mut value: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: `value` and `len` are live locals of the sizes passed.
-    let result = unsafe { real(fd, libc::SOL_SOCKET, libc::SO_ERROR, (&raw mut value).cast(), &mut len) };
+    let result = unsafe { real(fd, libc::SOL_SOCKET, name, (&raw mut value).cast(), &mut len) };
     (result == 0).then_some(value)
-}
-
-fn is_stream(fd: libc::c_int) -> bool {
-    let real = real::GETSOCKOPT.address();
-    if real == 0 {
-        return false;
-    }
-    // SAFETY: the address of libc's getsockopt, whose signature GetsockoptFn is.
-    let real = unsafe { std::mem::transmute::<usize, GetsockoptFn>(real) };
-    let mut kind: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: `kind` and `len` are live locals of the sizes passed.
-    let result = unsafe { real(fd, libc::SOL_SOCKET, libc::SO_TYPE, (&raw mut kind).cast(), &mut len) };
-    result == 0 && kind == libc::SOCK_STREAM
 }
 
 fn is_connected(fd: libc::c_int) -> bool {
