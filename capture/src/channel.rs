@@ -27,6 +27,17 @@ pub(crate) fn enabled() -> bool {
     target().is_some()
 }
 
+/// The directory holding the wrapper's socket, where each process keeps its slots file.
+pub(crate) fn directory() -> Option<&'static [u8]> {
+    let target = TARGET.get()?.as_ref()?;
+    let length = target.length as usize - std::mem::size_of::<libc::sa_family_t>() - 1;
+    // SAFETY: sun_path holds `length` path bytes (copied in by target()); c_char and u8 have
+    // the same size, and the static lives for the process.
+    let path = unsafe { std::slice::from_raw_parts(target.address.sun_path.as_ptr().cast::<u8>(), length) };
+    let slash = path.iter().rposition(|&b| b == b'/')?;
+    Some(&path[..slash])
+}
+
 /// Records dropped so far by this process.
 pub(crate) fn dropped() -> u64 {
     DROPPED.load(Ordering::Relaxed)

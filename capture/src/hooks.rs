@@ -4,9 +4,11 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use crate::pending::Pending;
 use crate::real::{self, CloseFn, ConnectFn, GetaddrinfoFn, GetsockoptFn, PollFn};
 use crate::record::{self, Ending};
-use crate::{channel, guard, names, pending};
+use crate::slots::{MAX_HOST, Start};
+use crate::{channel, guard, names, pending, slots};
 
 static NEXT_SEQ: AtomicU32 = AtomicU32::new(1);
 
@@ -23,8 +25,9 @@ macro_rules! real_or_enosys {
     }};
 }
 
-/// `connect(2)`: a start record before the call (it may hang until the job is killed), an end
-/// record when the call itself says how it ended, or a pending entry after `EINPROGRESS`.
+/// `connect(2)`: the start kept in a slot before the call (it may hang until the job is
+/// killed; a start record when no slot is free), an end record when the call itself says how
+/// it ended, or a pending entry after `EINPROGRESS`.
 ///
 /// # Safety
 /// The caller's contract is libc's: `addr` points to `len` readable bytes.
@@ -43,30 +46,56 @@ pub unsafe extern "C" fn connect(fd: libc::c_int, addr: *const libc::sockaddr, l
                 return None;
             }
             let seq = NEXT_SEQ.fetch_add(1, Ordering::Relaxed).max(1);
-            let mut host = [0u8; names::NAME_CAPACITY];
-            let host_len = names::name_of(ip, &mut host);
-            record::start(fd, seq, ip, port, &host[..host_len]);
-            Some(seq)
+            let mut start = Start { started_us: record::now_us(), addr: ip, port, host: [0; MAX_HOST], host_len: 0 };
+            start.host_len = names::name_of(ip, &mut start.host);
+            let slot = slots::begin(fd, seq, &start);
+            if slot.is_none() {
+                record::start(fd, seq, &start);
+            }
+            Some((Pending { seq, slot }, start))
         })
         .flatten()
     });
     // SAFETY: the program's arguments, passed on unchanged.
     let result = unsafe { real(fd, addr, len) };
-    let Some(seq) = started else { return result };
+    let Some((connect, start)) = started else { return result };
     let error = guard::errno();
     guard::outside_hooks(|| match (result, error) {
-        (0, _) => record::end(fd, seq, Ending::Connected),
-        (_, libc::EINPROGRESS | libc::EINTR | libc::EAGAIN) => pending::set(fd, seq),
-        (_, libc::EALREADY) => {}
+        (0, _) => finish(fd, connect, Ending::Connected, Some(&start)),
+        (_, libc::EINPROGRESS | libc::EINTR | libc::EAGAIN) => pending::set(fd, connect),
+        // A repeated connect on a socket already connecting is not an attempt of its own: the
+        // first one's result is what counts.
+        (_, libc::EALREADY) => release(connect),
         (_, libc::EISCONN) => {
+            release(connect);
             if let Some(earlier) = pending::take(fd) {
-                record::end(fd, earlier, Ending::Connected);
+                finish(fd, earlier, Ending::Connected, None);
             }
-            record::end(fd, seq, Ending::Connected);
         }
-        (_, error) => record::end(fd, seq, Ending::Failed(error)),
+        (_, error) => finish(fd, connect, Ending::Failed(error), Some(&start)),
     });
     result
+}
+
+/// Frees the slot of a call that turned out not to be an attempt.
+fn release(connect: Pending) {
+    if let Some(slot) = connect.slot {
+        slots::end(slot);
+    }
+}
+
+/// Sends the end of `connect` and frees its slot. `start` when the caller has it at hand;
+/// otherwise it is read back from the slot.
+fn finish(fd: libc::c_int, connect: Pending, ending: Ending, start: Option<&Start>) {
+    let kept = match (start, connect.slot) {
+        (Some(start), Some(_)) => Some(*start),
+        (None, Some(slot)) => slots::read(slot),
+        (_, None) => None,
+    };
+    record::end(fd, connect.seq, ending, kept.as_ref());
+    if let Some(slot) = connect.slot {
+        slots::end(slot);
+    }
 }
 
 /// `getsockopt(2)`: `SO_ERROR` on a pending connect is its result, once the socket is
@@ -101,8 +130,8 @@ pub extern "C" fn close(fd: libc::c_int) -> libc::c_int {
     let real = real_or_enosys!(real::CLOSE, CloseFn);
     if pending::any() && !guard::is_inside() {
         guard::outside_hooks(|| {
-            if let Some(seq) = pending::take(fd) {
-                record::end(fd, seq, Ending::Closed);
+            if let Some(connect) = pending::take(fd) {
+                finish(fd, connect, Ending::Closed, None);
             }
         });
     }
@@ -133,9 +162,9 @@ pub unsafe extern "C" fn poll(fds: *mut libc::pollfd, n: libc::nfds_t, timeout_m
                     settle_from_so_error(p.fd, so_error);
                 }
             } else if p.revents & libc::POLLOUT != 0
-                && let Some(seq) = pending::take(p.fd)
+                && let Some(connect) = pending::take(p.fd)
             {
-                record::end(p.fd, seq, Ending::Connected);
+                finish(p.fd, connect, Ending::Connected, None);
             }
         }
     });
@@ -185,13 +214,13 @@ pub unsafe extern "C" fn getaddrinfo(
 }
 
 fn settle_from_so_error(fd: libc::c_int, so_error: libc::c_int) {
-    let Some(seq) = pending::take(fd) else { return };
+    let Some(connect) = pending::take(fd) else { return };
     if so_error != 0 {
-        record::end(fd, seq, Ending::Failed(so_error));
+        finish(fd, connect, Ending::Failed(so_error), None);
     } else if is_connected(fd) {
-        record::end(fd, seq, Ending::Connected);
+        finish(fd, connect, Ending::Connected, None);
     } else {
-        pending::restore(fd, seq);
+        pending::set(fd, connect);
     }
 }
 

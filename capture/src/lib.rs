@@ -1,7 +1,8 @@
 //! The preload library of `failscope run --capture-connects=preload`: injected with
 //! `LD_PRELOAD` into every dynamically linked process of a job, it wraps libc's `connect`,
-//! `getaddrinfo`, `getsockopt`, `poll` and `close` and tells the wrapper, over a Unix datagram
-//! socket named by `FAILSCOPE_CAPTURE_SOCKET`, when each TCP connect started and how it ended.
+//! `getaddrinfo`, `getsockopt`, `poll` and `close` and tells the wrapper when each TCP connect
+//! started and how it ended: the start in a slot of a file mapped shared with the wrapper
+//! (`slots.rs`), the end in a datagram to the Unix socket named by `FAILSCOPE_CAPTURE_SOCKET`.
 //!
 //! Rules every hook keeps:
 //! - the program sees exactly what libc returned: the same value, the same `errno`, the same
@@ -24,3 +25,4 @@ mod names;
 mod pending;
 mod real;
 mod record;
+mod slots;

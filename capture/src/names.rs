@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 
 const N_ENTRIES: usize = 64;
-const MAX_NAME: usize = 200;
+const MAX_NAME: usize = crate::slots::MAX_HOST;
 
 struct Entry {
     addr: Option<IpAddr>,
@@ -53,5 +53,3 @@ pub(crate) fn name_of(addr: IpAddr, out: &mut [u8; MAX_NAME]) -> usize {
         None => 0,
     }
 }
-
-pub(crate) const NAME_CAPACITY: usize = MAX_NAME;

@@ -2,17 +2,19 @@
 //! (read by `emit/src/run/capture/preload/records.rs`):
 //!
 //! - `S pid fd seq time_us addr port dropped host` — a TCP connect starts (`host` is `-` when
-//!   the address was not resolved by this process);
-//! - `E pid fd seq time_us ok|err|closed errno dropped` — it ended: connected, failed with
-//!   `errno`, or closed by the program before any result;
+//!   the address was not resolved by this process); sent only when the connect found no slot
+//!   (`slots.rs`), which otherwise keeps its start;
+//! - `E pid fd seq time_us ok|err|closed errno dropped [start_us addr port host]` — it ended:
+//!   connected, failed with `errno`, or closed by the program before any result; with its
+//!   start when that was kept in a slot;
 //! - `D pid time_us duration_us port eai_code errno dropped host` — a name did not resolve.
 //!
 //! `dropped` is how many records this process could not send so far.
 
 use std::fmt::Write;
-use std::net::IpAddr;
 
 use crate::channel;
+use crate::slots::Start;
 
 /// How a connect ended.
 #[derive(Debug, Clone, Copy)]
@@ -22,14 +24,16 @@ pub(crate) enum Ending {
     Closed,
 }
 
-pub(crate) fn start(fd: libc::c_int, seq: u32, addr: IpAddr, port: u16, host: &[u8]) {
+pub(crate) fn start(fd: libc::c_int, seq: u32, start: &Start) {
     let mut line = Line::new();
-    let _ = write!(line, "S {} {fd} {seq} {} {addr} {port} {} ", pid(), now_us(), channel::dropped());
-    line.push_name(host);
+    let (at_us, addr, port) = (start.started_us, start.addr, start.port);
+    let _ = write!(line, "S {} {fd} {seq} {at_us} {addr} {port} {} ", pid(), channel::dropped());
+    line.push_name(&start.host[..start.host_len]);
     channel::send(line.bytes());
 }
 
-pub(crate) fn end(fd: libc::c_int, seq: u32, ending: Ending) {
+/// The end of connect `seq`; `start` when it was kept in a slot rather than sent.
+pub(crate) fn end(fd: libc::c_int, seq: u32, ending: Ending, start: Option<&Start>) {
     let (kind, errno) = match ending {
         Ending::Connected => ("ok", 0),
         Ending::Failed(errno) => ("err", errno),
@@ -37,6 +41,10 @@ pub(crate) fn end(fd: libc::c_int, seq: u32, ending: Ending) {
     };
     let mut line = Line::new();
     let _ = write!(line, "E {} {fd} {seq} {} {kind} {errno} {}", pid(), now_us(), channel::dropped());
+    if let Some(start) = start {
+        let _ = write!(line, " {} {} {} ", start.started_us, start.addr, start.port);
+        line.push_name(&start.host[..start.host_len]);
+    }
     channel::send(line.bytes());
 }
 

@@ -1,6 +1,8 @@
 //! The preload backend: the job runs with `LD_PRELOAD` set to the workspace's preload library
-//! (`capture/`, `libfailscope_capture.so`), which sends a record per connect start, connect end
-//! and failed name lookup to a Unix datagram socket the wrapper reads while the job runs.
+//! (`capture/`, `libfailscope_capture.so`), which keeps each connect's start in a slot of a
+//! file in the capture directory (`slots.rs`) and sends a record per connect end (with its
+//! start) and per failed name lookup to a Unix datagram socket the wrapper reads while the job
+//! runs. Slots still in use when the job is over are the connects it left in flight.
 //!
 //! The library is found next to the `failscope` executable (where `cargo build` puts both), or
 //! in `../lib/failscope/` relative to it, or at `FAILSCOPE_CAPTURE_LIBRARY`. It is shipped
@@ -9,6 +11,7 @@
 //! build; a missing library only turns capture off, with a warning.
 
 mod records;
+mod slots;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -58,7 +61,7 @@ impl PreloadSession {
             }
         };
         let (stop, stopped) = oneshot::channel();
-        let reader = tokio::spawn(read_records(socket, records, stopped));
+        let reader = tokio::spawn(read_records(socket, dir.path().to_path_buf(), records, stopped));
         Some(PreloadSession { dir, library, stop, reader })
     }
 
@@ -91,6 +94,7 @@ impl PreloadSession {
 
 async fn read_records(
     socket: UnixDatagram,
+    dir: PathBuf,
     records: UnboundedSender<CapturedConnect>,
     mut stop: oneshot::Receiver<i64>,
 ) -> (Vec<CapturedConnect>, u64) {
@@ -125,7 +129,8 @@ async fn read_records(
         tracing::warn!(n_malformed, "malformed capture records ignored");
     }
     let n_dropped = matcher.n_dropped();
-    matcher.finish(job_end_us, &mut out);
+    let in_flight = tokio::task::spawn_blocking(move || slots::in_flight(&dir)).await.unwrap_or_default();
+    matcher.finish(job_end_us, in_flight, &mut out);
     (out, n_dropped)
 }
 

@@ -2,17 +2,20 @@
 //! connect's start with its end. A start with no end when the job is over was still in flight:
 //! `abandoned`, with the time it had been hanging.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use failscope_schemas::ConnectOutcome;
 
+use super::slots::InFlight;
 use crate::run::capture::record::{CapturedConnect, outcome_of_errno};
 
 /// Connects started and not yet ended, and what each process said it dropped.
 #[derive(Debug, Default)]
 pub(crate) struct RecordMatcher {
     started: HashMap<(u32, i32, u32), Started>,
+    /// Connects whose end arrived, so a slot not yet freed is not taken for one in flight.
+    ended: HashSet<(u32, i32, u32)>,
     dropped_by_pid: HashMap<u32, u64>,
 }
 
@@ -38,13 +41,27 @@ impl RecordMatcher {
                 self.started.insert((pid, fd, seq), Started { at_us, addr, port, host });
                 true
             }
-            ["E", pid, fd, seq, at_us, kind, errno, dropped] => {
+            ["E", pid, fd, seq, at_us, kind, errno, dropped, kept @ ..] => {
                 let (Some(pid), Some(fd), Some(seq), Some(at_us)) = (num(pid), num(fd), num(seq), num::<i64>(at_us))
                 else {
                     return false;
                 };
                 self.note_dropped(pid, dropped);
-                let Some(start) = self.started.remove(&(pid, fd, seq)) else { return true };
+                self.ended.insert((pid, fd, seq));
+                // The start came in its own record, or rides on this one (kept in a slot).
+                let start = match kept {
+                    [] => match self.started.remove(&(pid, fd, seq)) {
+                        Some(start) => start,
+                        None => return true,
+                    },
+                    [start_us, addr, port, host] => {
+                        let (Some(at_us), Ok(addr), Some(port)) = (num(start_us), addr.parse(), num(port)) else {
+                            return false;
+                        };
+                        Started { at_us, addr, port, host: (*host != "-").then(|| (*host).to_string()) }
+                    }
+                    _ => return false,
+                };
                 let errno: i32 = num(errno).unwrap_or(0);
                 let (outcome, errno, note) = match *kind {
                     "ok" => (ConnectOutcome::Ok, None, None),
@@ -77,8 +94,15 @@ impl RecordMatcher {
         }
     }
 
-    /// Ends matching at `end_us`: every connect still started is `abandoned`.
-    pub(crate) fn finish(self, end_us: i64, out: &mut Vec<CapturedConnect>) {
+    /// Ends matching at `end_us`: every connect still started, by a record or in a slot
+    /// (`in_flight`), is `abandoned`.
+    pub(crate) fn finish(mut self, end_us: i64, in_flight: Vec<InFlight>, out: &mut Vec<CapturedConnect>) {
+        for f in in_flight {
+            let key = (f.pid, f.fd, f.seq);
+            if !self.ended.contains(&key) {
+                self.started.insert(key, Started { at_us: f.started_at_us, addr: f.addr, port: f.port, host: f.host });
+            }
+        }
         let mut left: Vec<Started> = self.started.into_values().collect();
         left.sort_by_key(|s| s.at_us);
         for start in left {
@@ -151,13 +175,24 @@ mod tests {
             "S 13 4 9 6000000 192.0.2.2 80 0 -",
             "E 99 4 9 6000001 ok 0 0",
             "S 13 4",
+            "E 14 3 1 7000300 err 110 0 7000000 192.0.2.3 443 mirror.example.org",
         ];
         let mut matcher = RecordMatcher::default();
         let mut out = Vec::new();
         let accepted: Vec<bool> = records.iter().map(|r| matcher.feed(r, &mut out)).collect();
-        assert_eq!(accepted, [true, true, true, true, true, true, true, true, true, false]);
+        assert_eq!(accepted, [true, true, true, true, true, true, true, true, true, false, true]);
         assert_eq!(matcher.n_dropped(), 3);
-        matcher.finish(6_500_000, &mut out);
+        let slot = |pid, fd, seq, port| InFlight {
+            pid,
+            fd,
+            seq,
+            started_at_us: 6_200_000,
+            addr: "192.0.2.4".parse().expect("ip"),
+            port,
+            host: None,
+        };
+        // One slot of a connect whose end already arrived, one of a connect killed in flight.
+        matcher.finish(6_500_000, vec![slot(14, 3, 1, 443), slot(15, 3, 1, 8443)], &mut out);
         let got: Vec<_> = out.iter().map(|c| (c.outcome, c.host.as_deref(), c.port, c.errno, c.duration_us)).collect();
         assert_eq!(
             got,
@@ -166,7 +201,9 @@ mod tests {
                 (ConnectOutcome::Refused, None, 5432, Some(111), 100),
                 (ConnectOutcome::Timeout, Some("registry.example.com"), 443, None, 1_000_000),
                 (ConnectOutcome::DnsError, Some("nothing.invalid"), 443, None, 700),
+                (ConnectOutcome::Timeout, Some("mirror.example.org"), 443, Some(110), 300),
                 (ConnectOutcome::Abandoned, None, 80, None, 500_000),
+                (ConnectOutcome::Abandoned, None, 8443, None, 300_000),
             ]
         );
     }
