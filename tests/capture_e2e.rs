@@ -1,5 +1,5 @@
-//! `failscope run --capture-connects=strace` end to end, on loopback only: curl and Python
-//! connecting to a listener that accepts (ok), a closed port (refused) and a listener whose
+//! `failscope run --capture-connects` end to end with both backends, on loopback only: a
+//! static binary (seen by strace, not by the preload library), curl and Python connecting to a listener that accepts (ok), a closed port (refused) and a listener whose
 //! accept backlog is full (timeout, and abandoned when the job is killed mid-connect), and a
 //! name looked up in a network namespace the job creates, with no route to any name server
 //! (no real DNS server is ever asked). The events go through the real broker and ingest into
@@ -89,7 +89,8 @@ type WantRows = Vec<[String; 5]>;
 fn preload_captured_connects_reach_the_lake_and_explain_the_failure() {
     let library = Path::new(env!("CARGO_BIN_EXE_failscope")).with_file_name("libfailscope_capture.so");
     assert!(library.is_file(), "{} missing: build it with `cargo build -p failscope-capture`", library.display());
-    // The preload library sees the name that did not resolve, once.
+    // The preload library does not see the static binary; it sees the name that did not
+    // resolve, once.
     connects_reach_the_lake("preload", |ok, closed, full| {
         rows(&[
             ["ok", ok, "", "local", "job"],
@@ -103,9 +104,11 @@ fn preload_captured_connects_reach_the_lake_and_explain_the_failure() {
 
 #[test]
 fn strace_captured_connects_reach_the_lake_and_explain_the_failure() {
-    // strace sees the resolver fail to reach its server, for each of its two tries.
+    // strace sees the static binary's connect, and the resolver fail to reach its server, for
+    // each of its two tries.
     connects_reach_the_lake("strace", |ok, closed, full| {
         rows(&[
+            ["ok", ok, "", "local", "job"],
             ["ok", ok, "", "local", "job"],
             ["refused", closed, "111", "local", "job"],
             ["timeout", full, "", "registry", "platform"],
@@ -129,11 +132,13 @@ fn connects_reach_the_lake(backend: &str, want: impl Fn(&str, &str, &str) -> Wan
     let registry = format!("[[service]]\nname = \"registry\"\nhosts = [\"127.0.0.1\"]\nports = [{}]\n", listeners.full);
     std::fs::write(&services, registry).expect("write services");
 
-    // Job 1: every kind of ending, then a failure of its own.
+    // Job 1: a static binary, then every kind of ending, then a failure of its own.
     let (mixed, hung) = (unique("job-mixed"), unique("job-hung"));
+    let static_connect = static_connect_binary(dir.path());
     let script = format!(
-        "curl -s -o /dev/null http://127.0.0.1:{ok}/; curl -s http://127.0.0.1:{closed}/; {timeout}; \
-         unshare -rn {dns}; exit 1",
+        "{static_connect} {ok}; curl -s -o /dev/null http://127.0.0.1:{ok}/; curl -s http://127.0.0.1:{closed}/; \
+         {timeout}; unshare -rn {dns}; exit 1",
+        static_connect = static_connect.display(),
         ok = listeners.ok,
         closed = listeners.closed,
         timeout = python_connect(listeners.full, "1.0"),
@@ -176,6 +181,30 @@ fn connects_reach_the_lake(backend: &str, want: impl Fn(&str, &str, &str) -> Wan
     let classified = sql(&lake, &format!("SELECT cause, rule_id FROM job_classifications WHERE job_id = '{hung}'"));
     assert_eq!(classified, [vec!["infra.network.connect_timeout".to_string(), "failed_connects".to_string()]]);
     drop(listeners);
+}
+
+/// A statically linked program (like a Go binary, it calls no libc function the preload
+/// library can wrap) that connects once to the loopback port given as its argument.
+fn static_connect_binary(dir: &Path) -> std::path::PathBuf {
+    let source = dir.join("static_connect.c");
+    let binary = dir.join("static_connect");
+    std::fs::write(
+        &source,
+        "#include <arpa/inet.h>\n#include <stdlib.h>\n#include <sys/socket.h>\n#include <unistd.h>\n\
+         int main(int argc, char **argv) {\n\
+           struct sockaddr_in a = {0};\n\
+           a.sin_family = AF_INET; a.sin_port = htons(atoi(argv[1]));\n\
+           inet_pton(AF_INET, \"127.0.0.1\", &a.sin_addr);\n\
+           int s = socket(AF_INET, SOCK_STREAM, 0);\n\
+           int r = connect(s, (struct sockaddr *)&a, sizeof a);\n\
+           close(s);\n\
+           return r == 0 ? 0 : 1;\n\
+         }\n",
+    )
+    .expect("write source");
+    let out = Command::new("cc").arg("-static").arg("-o").arg(&binary).arg(&source).output().expect("run cc");
+    assert!(out.status.success(), "cc -static: {}", String::from_utf8_lossy(&out.stderr));
+    binary
 }
 
 /// Polls `/proc/net/tcp` until a connect to `port` on loopback is in `SYN_SENT`.
