@@ -1,8 +1,9 @@
 //! `failscope run --capture-connects` end to end with both backends, on loopback only: a
-//! static binary (seen by strace, not by the preload library), curl and Python connecting to a listener that accepts (ok), a closed port (refused) and a listener whose
-//! accept backlog is full (timeout, and abandoned when the job is killed mid-connect), and a
-//! name looked up in a network namespace the job creates, with no route to any name server
-//! (no real DNS server is ever asked). The events go through the real broker and ingest into
+//! static binary (seen by strace, not by the preload library), curl and Python connecting to
+//! a listener that accepts (ok), a closed port (refused) and a listener whose accept backlog is
+//! full (timeout, and abandoned when the job is killed mid-connect), and a name looked up in a
+//! network namespace the job creates, with no route to any name server (no real DNS server is
+//! ever asked). The events go through the real broker and ingest into
 //! the lake, where `job_classifications` must attribute the hung connect to the network. The
 //! job's exit status and output must be byte for byte those of an uncaptured run.
 
