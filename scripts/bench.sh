@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The benchmarks the README reports, on this machine: ingest (a) encode throughput and (c)
 # Parquet/JSON size, ingest (b) drain ratio and (d) peak memory against a real broker started
-# here, and the analysis against DuckDB. Sizes come from the environment (see each bench's
-# header); `scripts/bench.sh ingest` or `scripts/bench.sh analyze` runs one group.
+# here, the analysis against DuckDB, and what connect capture costs a job. Sizes come from the
+# environment (see each bench's header); `scripts/bench.sh ingest`, `analyze` or `capture` runs
+# one group.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,4 +23,9 @@ fi
 if [[ $which == all || $which == analyze ]]; then
     PYTHON=$(scripts/duckdb-venv.sh)
     PATH=$(dirname "$PYTHON"):$PATH cargo bench --locked -p failscope-analyze --bench analyze
+fi
+if [[ $which == all || $which == capture ]]; then
+    # The bench runs the preload library cargo builds beside it; cargo bench alone does not.
+    cargo build --locked --release -p failscope-capture
+    cargo bench --locked -p failscope-capture --bench capture_overhead
 fi

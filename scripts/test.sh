@@ -13,6 +13,11 @@ scripts/broker.sh install
 FAILSCOPE_TANSU=$(scripts/broker.sh path)
 export FAILSCOPE_TANSU
 
+# The connect capture's tracer backend and its end-to-end test run strace, curl and python3.
+if ! command -v strace >/dev/null || ! command -v curl >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq strace curl >/dev/null
+fi
+
 # DuckDB reads the lake in the interop test; it lives in a project venv, not the system.
 FAILSCOPE_TEST_PYTHON=$(scripts/duckdb-venv.sh)
 export FAILSCOPE_TEST_PYTHON
@@ -27,4 +32,6 @@ FAILSCOPE_TEST_BROKERS=$(scripts/broker.sh start "$RUN_DIR/broker")
 export FAILSCOPE_TEST_BROKERS
 echo "test broker at $FAILSCOPE_TEST_BROKERS" >&2
 
+# The connect capture's preload library is a cdylib next to the binary; tests run it.
+cargo build -p failscope-capture --locked
 cargo test --workspace --locked "$@"

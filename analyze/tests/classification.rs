@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use arrow::array::AsArray;
 use arrow::datatypes::{Float64Type, Int64Type};
-use failscope_schemas::{ConnectAttempt, ConnectOutcome as C, JobOutcome, JobStatus};
+use failscope_schemas::{ConnectAttempt, ConnectOutcome as C, JobOutcome, JobStatus, TargetOwner};
 use support::{MINUTE, T0, connect, job, probe, write_lake};
 
 struct Case {
@@ -21,8 +21,12 @@ struct Case {
     log_tail: Option<&'static str>,
     /// (target, phase, outcome, minutes after start)
     connects: &'static [(&'static str, &'static str, C, i64)],
+    /// Who owns the targets of `connects`; absent as from the prober and the runner.
+    owner: Option<TargetOwner>,
     want: (&'static str, &'static str, &'static str),
     want_anomaly: bool,
+    /// Failed connects counted as evidence, when not every failed connect is.
+    want_failed: Option<i64>,
 }
 
 const CARGO_TEST_FAILED: &str = "test api::retries ... FAILED\n\ntest result: FAILED. 41 passed; 1 failed";
@@ -37,8 +41,10 @@ fn case(name: &'static str, want: (&'static str, &'static str, &'static str)) ->
         runner_reason: None,
         log_tail: None,
         connects: &[],
+        owner: None,
         want,
         want_anomaly: false,
+        want_failed: None,
     }
 }
 
@@ -142,6 +148,38 @@ fn cases() -> Vec<Case> {
             exit_code: Some(0),
             ..case("exit 0 but failed, no other evidence", ("infra", "infra.platform", "exit_zero"))
         },
+        Case {
+            failed_step: Some("test"),
+            connects: &[("local", "test", C::Refused, 1), ("local", "test", C::Refused, 2)],
+            owner: Some(TargetOwner::Job),
+            want_failed: Some(0),
+            ..case("the job's own refused database is not infra", ("user", "user.test", "user_step"))
+        },
+        Case {
+            connects: &[("pypi.org", "fetch", C::Timeout, 1)],
+            owner: Some(TargetOwner::ThirdParty),
+            want_failed: Some(0),
+            ..case("a third party down everywhere is not infra", ("unknown", "unknown.no_evidence", "no_evidence"))
+        },
+        Case {
+            connects: &[("files.pythonhosted.org", "fetch", C::Timeout, 1)],
+            owner: Some(TargetOwner::ThirdParty),
+            ..case(
+                "a third party other regions reach is infra",
+                ("infra", "infra.network.connect_timeout", "failed_connects"),
+            )
+        },
+        Case {
+            region: "us-east-2",
+            connects: &[("mirror.example.org", "fetch", C::Refused, 1)],
+            owner: Some(TargetOwner::ThirdParty),
+            want_anomaly: true,
+            want_failed: Some(0),
+            ..case(
+                "a third party failing during a regional anomaly is infra",
+                ("infra", "infra.network.refused", "failed_connects"),
+            )
+        },
         // A user's configuration error in a platform-owned step, in several tools' words.
         Case {
             failed_step: Some("setup"),
@@ -205,7 +243,9 @@ fn build(i: usize, c: &Case) -> (JobOutcome<'static>, Vec<ConnectAttempt<'static
         .iter()
         .enumerate()
         .map(|(n, &(target, phase, outcome, minutes))| {
-            connect(&j, n as u32 + 1, target, phase, outcome, minutes * MINUTE)
+            let mut attempt = connect(&j, n as u32 + 1, target, phase, outcome, minutes * MINUTE);
+            attempt.target_owner = c.owner;
+            attempt
         })
         .collect();
     (j, connects)
@@ -223,6 +263,12 @@ async fn every_rule_decides_its_case() {
     }
     // A passing job gets no row; an incident in us-east-2 seen by the region's probes.
     jobs.push(job("passed", "us-west-1", T0, JobStatus::Passed));
+    // Another region reaches one third party the cases fail to reach.
+    let elsewhere = job("elsewhere", "eu-west-1", T0, JobStatus::Passed);
+    let mut reached = connect(&elsewhere, 1, "files.pythonhosted.org", "fetch", C::Ok, 20 * MINUTE);
+    reached.target_owner = Some(TargetOwner::ThirdParty);
+    connects.push(reached);
+    jobs.push(elsewhere);
     connects.extend(
         (0..30).map(|n| {
             probe("us-east-2", n, T0 + n as i64 * MINUTE, if n.is_multiple_of(2) { C::Timeout } else { C::Ok })
@@ -258,7 +304,8 @@ async fn every_rule_decides_its_case() {
         assert_eq!(got, &want, "case {i}: {}", c.name);
         assert_eq!(*anomaly, c.want_anomaly, "case {i}: {} (region anomaly)", c.name);
         assert!((0.0..=1.0).contains(confidence), "case {i}: confidence {confidence}");
-        let want_failed = c.connects.iter().filter(|(_, _, o, _)| *o != C::Ok).count() as i64;
+        let all_failed = c.connects.iter().filter(|(_, _, o, _)| *o != C::Ok).count() as i64;
+        let want_failed = c.want_failed.unwrap_or(all_failed);
         assert_eq!(*n_failed, want_failed, "case {i}: {} (failed connects)", c.name);
     }
     // Rule 6: the anomaly lowered the confidence of the user attribution, nothing else.

@@ -49,6 +49,7 @@ fn attempt(run: &str, i: usize) -> ConnectAttempt<'static> {
         target_port: 443,
         target_addr: None,
         target_region: None,
+        target_owner: None,
         job_id: None,
         phase: Some(Cow::Borrowed("probe")),
         outcome: ConnectOutcome::Timeout,

@@ -13,6 +13,8 @@ SELECT
     event_id, schema_version, worker_id, region, provider, zone, started_at, duration_ms,
     target_service, target_host, target_port, target_addr, target_region, job_id, phase,
     outcome, errno, attempt, error,
+    -- Absent before captured connects existed: every such attempt was the platform's.
+    COALESCE(target_owner, 'platform') AS target_owner,
     date,
     CAST(hour AS INT) AS hour
 FROM connect_attempts_unique;

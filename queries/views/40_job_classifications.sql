@@ -14,7 +14,9 @@
 --                         to infra.dependency when a platform service answered 5xx
 --  *. [conflicting_evidence] unrecovered failed platform connects AND a user signature with a
 --                         non-zero exit in a user-owned step -> unknown.conflicting
---  3. [failed_connects]   unrecovered failed/abandoned connects during the job   -> infra.network.*
+--  3. [failed_connects]   unrecovered failed/abandoned connects during the job to platform
+--                         targets, or to third parties reached from other regions or failing
+--                         during a regional anomaly (never the job's own) -> infra.network.*
 --  4. [signature:<id>]    a signature of queries/signatures.toml matches reason + log tail
 --  5. [user_step]         build, compile, lint, test, script or config step failed with a
 --                         non-zero exit and healthy connects                      -> user.*
@@ -38,14 +40,21 @@ facts AS (
         COALESCE(e.n_connects, 0) AS n_connects,
         COALESCE(e.n_failed_connects, 0) AS n_failed_connects,
         COALESCE(e.n_abandoned_connects, 0) AS n_abandoned_connects,
-        COALESCE(e.has_unrecovered_failure, false) AS has_unrecovered_failure,
+        -- A third party's failure counts when the job's region had an open anomaly then.
+        COALESCE(e.has_unrecovered_failure, false)
+            OR (COALESCE(e.has_unrecovered_third_party_failure, false) AND COALESCE(h.anomaly_open, false))
+            AS has_unrecovered_failure,
         e.failed_targets,
-        e.unrecovered_targets,
-        CASE COALESCE(e.unrecovered_failure_rank, e.failure_rank)
+        CASE WHEN COALESCE(h.anomaly_open, false)
+             THEN NULLIF(concat_ws(',', e.unrecovered_targets, e.unrecovered_third_party_targets), '')
+             ELSE e.unrecovered_targets END AS unrecovered_targets,
+        CASE COALESCE(e.unrecovered_failure_rank, e.failure_rank,
+                      CASE WHEN h.anomaly_open THEN e.third_party_failure_rank END)
             WHEN 1 THEN 'dns_error' WHEN 2 THEN 'tls_error' WHEN 3 THEN 'refused' WHEN 4 THEN 'reset'
             WHEN 5 THEN 'unreachable' WHEN 6 THEN 'timeout' WHEN 7 THEN 'abandoned'
         END AS failed_connect_outcome,
-        CASE COALESCE(e.unrecovered_failure_rank, e.failure_rank)
+        CASE COALESCE(e.unrecovered_failure_rank, e.failure_rank,
+                      CASE WHEN h.anomaly_open THEN e.third_party_failure_rank END)
             WHEN 1 THEN 'infra.network.dns' WHEN 2 THEN 'infra.network.tls'
             WHEN 3 THEN 'infra.network.refused' WHEN 4 THEN 'infra.network.reset'
             WHEN 5 THEN 'infra.network.unreachable' ELSE 'infra.network.connect_timeout'

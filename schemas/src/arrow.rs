@@ -14,7 +14,7 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::error::ArrowError;
 
-use crate::{ConnectAttempt, EventType, JobOutcome};
+use crate::{ConnectAttempt, EventType, JobOutcome, TargetOwner};
 
 fn timestamp() -> DataType {
     DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
@@ -47,6 +47,9 @@ static CONNECT_ATTEMPTS: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("errno", DataType::Int32, true),
         Field::new("attempt", DataType::UInt32, false),
         Field::new("error", DataType::Utf8, true),
+        // Added after version 1 shipped: files written before it lack the column and read as
+        // NULL, which the analysis takes as `platform`.
+        Field::new("target_owner", DataType::Utf8, true),
     ]);
     Arc::new(Schema::new(fields))
 });
@@ -160,6 +163,7 @@ pub struct ConnectAttemptsBuilder {
     errno: Int32Builder,
     attempt: UInt32Builder,
     error: StringBuilder,
+    target_owner: StringBuilder,
     n_rows: usize,
 }
 
@@ -179,6 +183,7 @@ impl ConnectAttemptsBuilder {
         self.errno.append_option(e.errno);
         self.attempt.append_value(e.attempt);
         self.error.append_option(e.error.as_deref());
+        self.target_owner.append_option(e.target_owner.map(TargetOwner::as_str));
         self.n_rows += 1;
     }
 
@@ -207,6 +212,7 @@ impl ConnectAttemptsBuilder {
             Arc::new(self.errno.finish()),
             Arc::new(self.attempt.finish()),
             Arc::new(self.error.finish()),
+            Arc::new(self.target_owner.finish()),
         ]);
         self.n_rows = 0;
         RecordBatch::try_new(connect_attempts_schema(), columns)

@@ -51,6 +51,29 @@ impl ConnectOutcome {
     }
 }
 
+/// Who a connection's target belongs to, which decides whether its failure says anything about
+/// the infrastructure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetOwner {
+    /// A service the CI platform runs or relies on (from the worker's service map).
+    Platform,
+    /// The job's own target: loopback or another local address, e.g. a test's database.
+    Job,
+    /// Anything else, e.g. a public package registry.
+    ThirdParty,
+}
+
+impl TargetOwner {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetOwner::Platform => "platform",
+            TargetOwner::Job => "job",
+            TargetOwner::ThirdParty => "third_party",
+        }
+    }
+}
+
 /// One connection attempt from a worker to a target service.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConnectAttempt<'a> {
@@ -80,6 +103,10 @@ pub struct ConnectAttempt<'a> {
     pub target_addr: Option<Cow<'a, str>>,
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub target_region: Option<Cow<'a, str>>,
+    /// Who the target belongs to; absent from producers that only connect to platform targets
+    /// (the prober, the runner), which the analysis reads as `platform`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_owner: Option<TargetOwner>,
     /// The job during which the attempt happened; absent for probes.
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<Cow<'a, str>>,

@@ -17,7 +17,7 @@ mod job_outcome;
 pub mod lake;
 mod timestamp;
 
-pub use connect_attempt::{ConnectAttempt, ConnectOutcome};
+pub use connect_attempt::{ConnectAttempt, ConnectOutcome, TargetOwner};
 pub use decode::{decode, decode_as};
 pub use error::ContractError;
 pub use event::{CURRENT_SCHEMA_VERSION, Event, EventType, TypedEvent};

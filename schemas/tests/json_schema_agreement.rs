@@ -15,7 +15,8 @@ fn full_connect_attempt() -> Value {
         "region": "us-east-2", "provider": "aws", "zone": "us-east-2a",
         "started_at": "2022-04-05T23:04:00.123Z", "duration_ms": 30000.0,
         "target_service": "api", "target_host": "api.example.com", "target_port": 443,
-        "target_addr": "203.0.113.7", "target_region": "gcp-us-central1", "job_id": "job-1",
+        "target_addr": "203.0.113.7", "target_region": "gcp-us-central1", "target_owner": "platform",
+        "job_id": "job-1",
         "phase": "log_upload", "outcome": "timeout", "errno": 110, "attempt": 2,
         "error": "connect timed out"
     })

@@ -85,6 +85,7 @@ pub fn connect(
         target_port: 443,
         target_addr: None,
         target_region: Some(Cow::Borrowed("gcp-us-central1")),
+        target_owner: None,
         job_id: Some(Cow::Owned(job.job_id.to_string())),
         phase: Some(Cow::Owned(phase.to_string())),
         outcome,

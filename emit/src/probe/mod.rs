@@ -118,6 +118,7 @@ pub fn connect_attempt_event(
         target_port: target.port,
         target_addr: result.target_addr.map(|a| Cow::Owned(a.ip().to_string())),
         target_region: target.target_region.clone().map(Cow::Owned),
+        target_owner: Some(failscope_schemas::TargetOwner::Platform),
         job_id: None,
         phase: Some(Cow::Borrowed("probe")),
         outcome: result.outcome,

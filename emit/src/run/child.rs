@@ -3,7 +3,7 @@
 
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::process::Command;
@@ -32,15 +32,30 @@ pub struct ChildRun {
     pub ending: Ending,
     /// The wrapper received SIGTERM, SIGINT or SIGHUP while the job ran.
     pub cancelled: bool,
+    /// When the job's process ended (before the wait for its output to close).
+    pub exited_at: std::time::SystemTime,
 }
 
-/// Runs `command`, copying its output to ours and into `tail`.
-pub async fn run_child(command: &[String], tail: Arc<Mutex<LogTail>>) -> std::io::Result<ChildRun> {
+/// Runs `command` with `env` added to ours, copying its output to ours and into `tail`.
+pub async fn run_child(
+    command: &[String],
+    env: &[(String, std::ffi::OsString)],
+    tail: Arc<Mutex<LogTail>>,
+) -> std::io::Result<ChildRun> {
     let Some((program, args)) = command.split_first() else {
-        return Ok(ChildRun { ending: Ending::NotStarted { exit_code: 2 }, cancelled: false });
+        return Ok(ChildRun {
+            ending: Ending::NotStarted { exit_code: 2 },
+            cancelled: false,
+            exited_at: SystemTime::now(),
+        });
     };
-    let spawned =
-        Command::new(program).args(args).stdin(Stdio::inherit()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
+    let spawned = Command::new(program)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
     let mut child = match spawned {
         Ok(child) => child,
         Err(e) => {
@@ -52,7 +67,11 @@ pub async fn run_child(command: &[String], tail: Arc<Mutex<LogTail>>) -> std::io
             tail.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(message.as_bytes());
             let mut stderr = tokio::io::stderr();
             stderr.write_all(message.as_bytes()).await?;
-            return Ok(ChildRun { ending: Ending::NotStarted { exit_code }, cancelled: false });
+            return Ok(ChildRun {
+                ending: Ending::NotStarted { exit_code },
+                cancelled: false,
+                exited_at: SystemTime::now(),
+            });
         }
     };
     let mut copies = tokio::task::JoinSet::new();
@@ -76,9 +95,10 @@ pub async fn run_child(command: &[String], tail: Arc<Mutex<LogTail>>) -> std::io
             _ = interrupt.recv() => cancelled = true,
         }
     };
+    let exited_at = SystemTime::now();
     let _ = tokio::time::timeout(OUTPUT_GRACE, async { while copies.join_next().await.is_some() {} }).await;
     copies.abort_all();
-    Ok(ChildRun { ending: ending_of(status), cancelled })
+    Ok(ChildRun { ending: ending_of(status), cancelled, exited_at })
 }
 
 fn ending_of(status: ExitStatus) -> Ending {

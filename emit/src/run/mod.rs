@@ -1,7 +1,9 @@
 //! `failscope run -- CMD ARGS…`: runs a CI job and reports its `job_outcome`. The job's
 //! exit status is the wrapper's; telemetry trouble (no broker, no identity, a full disk)
-//! is logged and never changes it.
+//! is logged and never changes it. With `--capture-connects` (`capture/`), every TCP connect of
+//! the job is emitted as a `connect_attempt` too.
 
+pub mod capture;
 mod child;
 mod log_tail;
 mod outcome;
@@ -43,6 +45,8 @@ pub struct RunArgs {
     pub telemetry_timeout: Duration,
     #[command(flatten)]
     pub emitter: EmitterArgs,
+    #[command(flatten)]
+    pub capture: capture::CaptureArgs,
     /// The job's command and its arguments, after `--`.
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -56,6 +60,8 @@ pub struct JobReport {
     pub outcome: JobOutcome<'static>,
     /// `None` when telemetry was unavailable or timed out before the event was spooled.
     pub delivery: Option<Delivery>,
+    /// What became of the captured connects; `None` when capture was off or could not start.
+    pub capture: Option<capture::CaptureReport>,
 }
 
 /// Runs `failscope run` and returns the job's exit code.
@@ -70,11 +76,17 @@ pub async fn run_wrapped(args: RunArgs) -> anyhow::Result<JobReport> {
     let (identity, emitter) = open_emitter(&args.emitter);
     let redelivery = emitter.clone().map(|emitter| tokio::spawn(async move { emitter.redeliver().await }));
     let tail = Arc::new(Mutex::new(LogTail::new(64 * 1024)));
-    let run = child::run_child(&args.command, tail.clone()).await?;
+    let job_id = args.job_id.clone().unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    let capture =
+        capture::Capture::start(&args.capture, emitter.as_ref(), capture::JobContext { job_id: job_id.clone() });
+    let command = capture.as_ref().map_or_else(|| args.command.clone(), |c| c.wrap(&args.command));
+    let env = capture.as_ref().map(capture::Capture::env).unwrap_or_default();
+    let run = child::run_child(&command, &env, tail.clone()).await?;
+    let job_end_us = micros_since_epoch(run.exited_at);
     let finished_at = Timestamp::now();
     let log_tail = tail.lock().unwrap_or_else(std::sync::PoisonError::into_inner).text(args.log_tail_chars as usize);
     let facts = outcome::JobFacts {
-        job_id: args.job_id.clone().unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
+        job_id,
         project: args.project.clone(),
         job_kind: args.job_kind.clone(),
         run_attempt: args.run_attempt,
@@ -84,11 +96,18 @@ pub async fn run_wrapped(args: RunArgs) -> anyhow::Result<JobReport> {
     };
     let outcome = outcome::job_outcome(&identity, facts, &run);
     let exit_code = outcome::exit_code(run.ending);
+    let mut capture_report = None;
     let delivery = match emitter {
         Some(emitter) => {
             let event = Event::JobOutcome(outcome.clone());
             let sent = tokio::time::timeout(args.telemetry_timeout, async {
-                let delivery = emitter.emit(&event).await;
+                // The outcome is spooled at once, while the capture ends its trace.
+                let captured = async {
+                    if let Some(capture) = capture {
+                        capture_report = Some(capture.finish(job_end_us).await);
+                    }
+                };
+                let (delivery, ()) = tokio::join!(emitter.emit(&event), captured);
                 if let Some(redelivery) = redelivery {
                     let _ = redelivery.await;
                 }
@@ -109,7 +128,15 @@ pub async fn run_wrapped(args: RunArgs) -> anyhow::Result<JobReport> {
         }
         None => None,
     };
-    Ok(JobReport { exit_code, outcome, delivery })
+    if let Some(report) = capture_report {
+        tracing::debug!(?report, "captured connects");
+    }
+    Ok(JobReport { exit_code, outcome, delivery, capture: capture_report })
+}
+
+fn micros_since_epoch(at: std::time::SystemTime) -> i64 {
+    let since_epoch = at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since_epoch.as_micros()).unwrap_or(i64::MAX)
 }
 
 /// The identity and emitter, or a placeholder identity and no emitter when telemetry cannot

@@ -127,6 +127,7 @@ impl World {
             target_port: target.port,
             target_addr: None,
             target_region: Some(Cow::Borrowed(target.region)),
+            target_owner: None,
             job_id: job_id.map(|j| Cow::Owned(j.to_string())),
             phase: Some(Cow::Borrowed(phase)),
             outcome: outcome.unwrap_or(ConnectOutcome::Ok),
