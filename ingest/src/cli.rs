@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::consumer::{new_consumer, run_loop};
 use crate::dead_letter::DeadLetters;
+use crate::health::Health;
 use crate::lake::Lake;
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
@@ -58,6 +59,10 @@ pub struct IngestArgs {
     /// Partitions of the source topics when the ingest has to create them.
     #[arg(long, env = "FAILSCOPE_PARTITIONS", default_value_t = 6)]
     pub partitions: i32,
+    /// `/healthz` answers 503 once a partition's oldest message not yet in the lake has waited
+    /// this long (a full disk, a failing object store, an unwritable dead-letter topic).
+    #[arg(long, env = "FAILSCOPE_STALL_TIMEOUT", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub stall_timeout: Duration,
     /// Address of the `/metrics` and `/healthz` endpoints.
     #[arg(long, env = "FAILSCOPE_HTTP_ADDR", default_value = "127.0.0.1:9464")]
     pub http_addr: SocketAddr,
@@ -76,6 +81,10 @@ impl IngestArgs {
         anyhow::ensure!(
             self.memory_budget / 2 >= self.max_bytes,
             "--memory-budget must be at least twice --max-bytes (buffered rows may use half of it)"
+        );
+        anyhow::ensure!(
+            self.stall_timeout > self.max_age,
+            "--stall-timeout must be longer than --max-age (a healthy partition waits up to --max-age)"
         );
         let topics = self.topics.topics();
         anyhow::ensure!(topics.connect_attempts != topics.job_outcomes, "the two event types need distinct topics");
@@ -110,7 +119,8 @@ pub async fn run_ingest(args: IngestArgs, shutdown: CancellationToken) -> anyhow
         .with_context(|| format!("cannot listen on {}", args.http_addr))?;
     tracing::info!(addr = %listener.local_addr()?, "serving /metrics and /healthz");
     let server_shutdown = shutdown.clone();
-    let router = crate::http::router(Arc::new(registry));
+    let health = Health::new(args.stall_timeout);
+    let router = crate::http::router(Arc::new(registry), health.clone());
     tokio::spawn(async move {
         let serve = axum::serve(listener, router).with_graceful_shutdown(server_shutdown.cancelled_owned());
         if let Err(e) = serve.await {
@@ -125,7 +135,7 @@ pub async fn run_ingest(args: IngestArgs, shutdown: CancellationToken) -> anyhow
         return Ok(ExitCode::SUCCESS);
     }
     let dead_letters = DeadLetters::new(&config.brokers).context("cannot create the dead-letter producer")?;
-    let pipeline = Pipeline::new(&config, lake, dead_letters, metrics.clone(), shutdown.clone());
+    let pipeline = Pipeline::new(&config, lake, dead_letters, metrics.clone(), health, shutdown.clone());
     let pipeline = Arc::new(Mutex::new(pipeline));
     let consumer = new_consumer(&config, Arc::clone(&pipeline), metrics).context("cannot create the Kafka consumer")?;
 

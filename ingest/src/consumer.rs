@@ -93,7 +93,7 @@ impl ConsumerContext for IngestContext {
                 let revoked: Vec<TopicPartition> =
                     tpl.elements().iter().map(|e| (e.topic().to_string(), e.partition())).collect();
                 if !lost {
-                    let offsets = flush_partitions(&mut pipeline, &revoked);
+                    let offsets = flush_partitions(&mut pipeline, &revoked, true);
                     commit(consumer, &offsets, CommitMode::Sync);
                 }
                 for tp in &revoked {
@@ -110,20 +110,20 @@ impl ConsumerContext for IngestContext {
 }
 
 /// Flushes `partitions`, returning the offsets that may be committed. A failed flush keeps its
-/// rows buffered (they are retried, or consumed again by the next owner).
-fn flush_partitions(pipeline: &mut Pipeline, partitions: &[TopicPartition]) -> Vec<(TopicPartition, i64)> {
-    let mut offsets = Vec::new();
-    for tp in partitions {
-        match pipeline.flush(tp) {
-            Ok(Some(offset)) => offsets.push((tp.clone(), offset)),
-            Ok(None) => {}
-            Err(IngestError::Interrupted) => {}
-            Err(e) => {
-                tracing::error!(topic = tp.0, partition = tp.1, error = format!("{e:#}"), "flush failed; will retry")
-            }
-        }
-    }
-    offsets
+/// rows (the pipeline logs it and retries after a back-off, or the next owner consumes them
+/// again); `ignore_backoff` tries once more anyway, before partitions are given up.
+fn flush_partitions(
+    pipeline: &mut Pipeline,
+    partitions: &[TopicPartition],
+    ignore_backoff: bool,
+) -> Vec<(TopicPartition, i64)> {
+    partitions
+        .iter()
+        .filter_map(|tp| match pipeline.flush(tp, ignore_backoff) {
+            Ok(offset) => offset.map(|offset| (tp.clone(), offset)),
+            Err(_) => None,
+        })
+        .collect()
 }
 
 fn commit(consumer: &BaseConsumer<IngestContext>, offsets: &[(TopicPartition, i64)], mode: CommitMode) {
@@ -196,7 +196,7 @@ pub fn run_loop(
             None => None,
         };
         if let Some(tp) = full {
-            let offsets = flush_partitions(&mut lock(&pipeline), &[tp]);
+            let offsets = flush_partitions(&mut lock(&pipeline), &[tp], false);
             commit(&consumer, &offsets, CommitMode::Async);
         }
         let now = Instant::now();
@@ -204,7 +204,7 @@ pub fn run_loop(
             next_tick = now + TICK;
             let mut p = lock(&pipeline);
             let due = p.due(now);
-            let offsets = flush_partitions(&mut p, &due);
+            let offsets = flush_partitions(&mut p, &due, false);
             commit(&consumer, &offsets, CommitMode::Async);
             // Flushes failing while messages keep arriving would grow memory without bound:
             // stop fetching (while still polling, so we stay in the group) until they succeed.
@@ -221,7 +221,7 @@ pub fn run_loop(
     let offsets = {
         let mut p = lock(&pipeline);
         let assigned: Vec<TopicPartition> = p.assigned().cloned().collect();
-        flush_partitions(&mut p, &assigned)
+        flush_partitions(&mut p, &assigned, true)
     };
     commit(&consumer, &offsets, CommitMode::Sync);
     consumer.unsubscribe();

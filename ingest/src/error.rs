@@ -28,6 +28,8 @@ pub enum IngestError {
     BadFooter { path: String, reason: String },
     #[error("the dead-letter topic {topic} cannot be written: {reason}")]
     DeadLetter { topic: String, reason: String },
+    #[error("{path} already exists in the lake with other content")]
+    Conflict { path: String },
     #[error("interrupted by shutdown")]
     Interrupted,
 }

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use failscope_schemas::{CURRENT_SCHEMA_VERSION, EventType};
+use failscope_schemas::EventType;
 use prometheus_client::metrics::counter::Counter;
 use rdkafka::message::{BorrowedMessage, Message};
 use tokio_util::sync::CancellationToken;
@@ -17,10 +17,10 @@ use tokio_util::sync::CancellationToken;
 use crate::buffer::PartitionBuffer;
 use crate::config::FlushPolicy;
 use crate::dead_letter::{DeadLetter, DeadLetters};
-use crate::encode::{FileMeta, encode_file};
+use crate::flush::SealedFlush;
+use crate::health::{Backoff, Health};
 use crate::lake::Lake;
-use crate::layout::file_path;
-use crate::metrics::{DeadLetterLabels, Metrics, TableLabel, TopicLabel};
+use crate::metrics::{DeadLetterLabels, Metrics, TopicLabel};
 use crate::recovery::recover_partition;
 use crate::{IngestConfig, IngestError};
 
@@ -33,8 +33,36 @@ struct PartitionState {
     /// False until the first message when the partition starts from the log's beginning.
     started: bool,
     dead_letters: Vec<DeadLetter>,
+    /// A flush taken out of the buffer whose files are not all published yet.
+    sealed: Option<SealedFlush>,
+    retry: Backoff,
     /// This topic's consumed-messages counter, looked up once rather than per message.
     consumed: Counter,
+}
+
+impl PartitionState {
+    /// Message bytes held for this partition, sealed or still buffered.
+    fn n_bytes(&self) -> usize {
+        self.buffer.n_bytes + self.sealed.as_ref().map_or(0, |s| s.n_bytes)
+    }
+
+    /// When the oldest message not yet in the lake arrived.
+    fn oldest_unpublished(&self) -> Option<Instant> {
+        self.sealed.as_ref().and_then(|s| s.pending_since).or(self.buffer.pending_since)
+    }
+}
+
+/// Logs a flush whose files are all published.
+fn log_flushed(tp: &TopicPartition, sealed: &SealedFlush) {
+    tracing::info!(
+        topic = tp.0,
+        partition = tp.1,
+        n_rows = sealed.n_rows,
+        n_files = sealed.n_files(),
+        flush_start = sealed.flush_start,
+        flush_end = sealed.flush_end,
+        "flushed partition"
+    );
 }
 
 /// Buffers, dead letters and flushes of every assigned partition.
@@ -46,6 +74,7 @@ pub struct Pipeline {
     dead_letters: DeadLetters,
     partitions: HashMap<TopicPartition, PartitionState>,
     metrics: Metrics,
+    health: Health,
     shutdown: CancellationToken,
 }
 
@@ -55,6 +84,7 @@ impl Pipeline {
         lake: Lake,
         dead_letters: DeadLetters,
         metrics: Metrics,
+        health: Health,
         shutdown: CancellationToken,
     ) -> Self {
         let event_types = EventType::ALL.into_iter().map(|t| (config.topics.of(t).to_string(), t)).collect();
@@ -65,6 +95,7 @@ impl Pipeline {
             dead_letters,
             partitions: HashMap::new(),
             metrics,
+            health,
             shutdown,
         }
     }
@@ -90,6 +121,8 @@ impl Pipeline {
             buffer: PartitionBuffer::new(event_type, resume.unwrap_or(0)),
             started: resume.is_some(),
             dead_letters: Vec::new(),
+            sealed: None,
+            retry: Backoff::default(),
             consumed: self.metrics.messages_consumed.get_or_create(&TopicLabel { topic: topic.to_string() }).clone(),
         };
         self.partitions.insert((topic.to_string(), partition), state);
@@ -100,6 +133,7 @@ impl Pipeline {
     /// whoever owns it next).
     pub fn forget(&mut self, tp: &TopicPartition) {
         self.partitions.remove(tp);
+        self.health.waiting_since(tp, None);
         self.update_buffered_gauge();
     }
 
@@ -128,6 +162,9 @@ impl Pipeline {
             return false;
         }
         state.consumed.inc();
+        if state.buffer.pending_since.is_none() {
+            self.health.pending_since(&key, Instant::now());
+        }
         let payload = message.payload().unwrap_or_default();
         if let Err(error) = state.buffer.push(offset, payload) {
             let mut letter = DeadLetter::of(message, &error);
@@ -142,62 +179,66 @@ impl Pipeline {
         state.buffer.n_rows >= self.policy.max_rows || state.buffer.n_bytes >= self.policy.max_bytes
     }
 
-    /// Publishes everything buffered for `tp`. Returns the offset that may now be committed,
-    /// or `None` if nothing was pending.
-    pub fn flush(&mut self, tp: &TopicPartition) -> Result<Option<i64>, IngestError> {
+    /// Publishes everything buffered for `tp`: first a flush sealed earlier whose publish
+    /// failed, then the buffer. Returns the offset that may now be committed, or `None` if
+    /// nothing was pending or the partition is backing off after a failure (unless
+    /// `ignore_backoff`, for a last try before the partition is given up).
+    pub fn flush(&mut self, tp: &TopicPartition, ignore_backoff: bool) -> Result<Option<i64>, IngestError> {
         let Some(state) = self.partitions.get_mut(tp) else { return Ok(None) };
-        if !state.buffer.has_pending() {
+        let now = Instant::now();
+        if !ignore_backoff && state.retry.is_waiting(now) {
             return Ok(None);
         }
         let started = Instant::now();
-        self.dead_letters.settle(&mut state.dead_letters, &self.shutdown)?;
-        let buffer = &mut state.buffer;
-        let table = buffer.event_type.table();
-        let time_column = match buffer.event_type {
-            EventType::ConnectAttempt => "started_at",
-            EventType::JobOutcome => "finished_at",
+        let mut committable = None;
+        let mut result = Ok(());
+        if let Some(sealed) = &mut state.sealed {
+            result = sealed.publish(&self.lake, &self.metrics);
+            if result.is_ok() {
+                committable = Some(sealed.flush_end);
+                log_flushed(tp, sealed);
+                state.sealed = None;
+            }
+        }
+        if result.is_ok() && state.buffer.has_pending() {
+            result = self.dead_letters.settle(&mut state.dead_letters, &self.shutdown).and_then(|()| {
+                let sealed = state.sealed.insert(SealedFlush::seal(tp, &mut state.buffer)?);
+                sealed.publish(&self.lake, &self.metrics)?;
+                committable = Some(sealed.flush_end);
+                log_flushed(tp, sealed);
+                state.sealed = None;
+                Ok(())
+            });
+        }
+        self.health.waiting_since(tp, state.oldest_unpublished());
+        let result = match result {
+            Ok(()) => {
+                state.retry.succeeded();
+                if committable.is_some() {
+                    self.metrics.publish_seconds.observe(started.elapsed().as_secs_f64());
+                }
+                Ok(committable)
+            }
+            Err(IngestError::Interrupted) => Err(IngestError::Interrupted),
+            Err(e) => {
+                self.metrics.flush_errors.inc();
+                let retry_in = state.retry.failed(now);
+                tracing::error!(
+                    topic = tp.0,
+                    partition = tp.1,
+                    error = format!("{e:#}"),
+                    ?retry_in,
+                    "flush failed; its rows are kept and it will be retried"
+                );
+                // What was published before the failure is durable all the same.
+                match committable {
+                    Some(offset) => Ok(Some(offset)),
+                    None => Err(e),
+                }
+            }
         };
-        let flush_files = u32::try_from(buffer.hours.len()).expect("fewer than 2^32 hours buffered");
-        let mut encoded = Vec::with_capacity(buffer.hours.len());
-        for (hour, rows) in &mut buffer.hours {
-            let meta = FileMeta {
-                topic: tp.0.clone(),
-                partition: tp.1,
-                first_offset: rows.first_offset,
-                last_offset: rows.last_offset,
-                flush_start: buffer.flush_start,
-                flush_end: buffer.next_offset,
-                flush_files,
-                schema_version: CURRENT_SCHEMA_VERSION,
-            };
-            let n_rows = rows.n_rows();
-            let batch = rows.finish()?;
-            let bytes = encode_file(&batch, time_column, &meta)?;
-            encoded.push((file_path(table, *hour, &tp.0, tp.1, rows.first_offset), bytes, n_rows));
-        }
-        for (path, bytes, n_rows) in encoded {
-            let n_bytes = bytes.len() as u64;
-            self.lake.publish(&path, bytes)?;
-            let label = TableLabel { table: table.to_string() };
-            self.metrics.files_written.get_or_create(&label).inc();
-            self.metrics.rows_written.get_or_create(&label).inc_by(n_rows as u64);
-            self.metrics.bytes_written.get_or_create(&label).inc_by(n_bytes);
-            tracing::debug!(table, topic = tp.0, partition = tp.1, n_rows, n_bytes, path, "published parquet file");
-        }
-        let committable = buffer.next_offset;
-        self.metrics.buffered_bytes.dec_by(buffer.n_bytes as i64);
-        tracing::info!(
-            topic = tp.0,
-            partition = tp.1,
-            n_rows = buffer.n_rows,
-            n_files = flush_files,
-            flush_start = buffer.flush_start,
-            flush_end = committable,
-            "flushed partition"
-        );
-        buffer.reset_after_flush();
-        self.metrics.publish_seconds.observe(started.elapsed().as_secs_f64());
-        Ok(Some(committable))
+        self.update_buffered_gauge();
+        result
     }
 
     /// Partitions that must flush now: their oldest row reached the age limit, or, largest
@@ -207,14 +248,14 @@ impl Pipeline {
         let mut due: Vec<TopicPartition> = self
             .partitions
             .iter()
-            .filter(|(_, s)| s.buffer.pending_since.is_some_and(|t| now.duration_since(t) >= self.policy.max_age))
+            .filter(|(_, s)| s.oldest_unpublished().is_some_and(|t| now.duration_since(t) >= self.policy.max_age))
             .map(|(tp, _)| tp.clone())
             .collect();
         let mut total = self.buffered_bytes();
         let budget = self.policy.rows_budget();
         if total > budget {
             let mut by_size: Vec<(&TopicPartition, usize)> =
-                self.partitions.iter().map(|(tp, s)| (tp, s.buffer.n_bytes)).collect();
+                self.partitions.iter().map(|(tp, s)| (tp, s.n_bytes())).collect();
             by_size.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
             for (tp, n) in by_size {
                 if total <= budget / 2 {
@@ -231,7 +272,7 @@ impl Pipeline {
 
     /// Bytes buffered over all partitions.
     pub fn buffered_bytes(&self) -> usize {
-        self.partitions.values().map(|s| s.buffer.n_bytes).sum()
+        self.partitions.values().map(PartitionState::n_bytes).sum()
     }
 
     pub fn rows_budget(&self) -> usize {

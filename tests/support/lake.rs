@@ -203,7 +203,7 @@ pub fn assert_clean_exit(child: &mut Ingest, deadline: Duration, log: &Path) {
 }
 
 /// The last `n` lines of a log file, or why it could not be read.
-fn tail(log: &Path, n: usize) -> String {
+pub fn tail(log: &Path, n: usize) -> String {
     match std::fs::read_to_string(log) {
         Ok(text) => {
             let lines: Vec<&str> = text.lines().collect();
@@ -243,4 +243,27 @@ pub fn wait_exit(child: &mut Ingest, deadline: Duration) -> std::process::ExitSt
         assert!(started.elapsed() < deadline, "process did not exit within {deadline:?}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Asserts that every flush in the lake is complete: for each partition and `flush_start`,
+/// as many files as their footers announce (`flush_files`). A crash mid-flush leaves fewer,
+/// and recovery must have removed them.
+pub fn assert_no_incomplete_flush(lake: &Path) {
+    let mut flushes: HashMap<(String, String, String), (usize, usize)> = HashMap::new();
+    for file in parquet_files(lake) {
+        let reader = std::fs::File::open(&file).expect("open parquet");
+        let builder = ParquetRecordBatchReaderBuilder::try_new(reader).expect("parquet footer");
+        let kvs = builder.metadata().file_metadata().key_value_metadata().cloned().unwrap_or_default();
+        let get = |key: &str| {
+            kvs.iter()
+                .find(|kv| kv.key == format!("failscope.{key}"))
+                .and_then(|kv| kv.value.clone())
+                .unwrap_or_else(|| panic!("{}: no failscope.{key} in the footer", file.display()))
+        };
+        let n_files: usize = get("flush_files").parse().expect("flush_files is a number");
+        let entry = flushes.entry((get("topic"), get("partition"), get("flush_start"))).or_insert((n_files, 0));
+        entry.1 += 1;
+    }
+    let incomplete: Vec<_> = flushes.iter().filter(|(_, (want, have))| want != have).collect();
+    assert!(incomplete.is_empty(), "flushes with files missing or extra (announced, found): {incomplete:?}");
 }
