@@ -95,7 +95,7 @@ fn a_full_disk_stalls_the_ingest_and_loses_nothing_once_freed() {
     let log = dir.path().join("ingest.log");
     let port = free_port();
     let http = format!("127.0.0.1:{port}");
-    let mut child = setup.spawn(&["--http-addr", &http, "--stall-timeout", "3s"], &log);
+    let mut child = setup.spawn(&["--http-addr", &http, "--stall-timeout", "2s"], &log);
     let mut produced = HashMap::new();
 
     produce(&setup, 0..2_000, &mut produced);

@@ -60,7 +60,8 @@ pub struct IngestArgs {
     #[arg(long, env = "FAILSCOPE_PARTITIONS", default_value_t = 6)]
     pub partitions: i32,
     /// `/healthz` answers 503 once a partition's oldest message not yet in the lake has waited
-    /// this long (a full disk, a failing object store, an unwritable dead-letter topic).
+    /// this long beyond --max-age (a full disk, a failing object store, an unwritable
+    /// dead-letter topic, a lake that cannot be read to recover the partition).
     #[arg(long, env = "FAILSCOPE_STALL_TIMEOUT", default_value = "5m", value_parser = humantime::parse_duration)]
     pub stall_timeout: Duration,
     /// Address of the `/metrics` and `/healthz` endpoints.
@@ -81,10 +82,6 @@ impl IngestArgs {
         anyhow::ensure!(
             self.memory_budget / 2 >= self.max_bytes,
             "--memory-budget must be at least twice --max-bytes (buffered rows may use half of it)"
-        );
-        anyhow::ensure!(
-            self.stall_timeout > self.max_age,
-            "--stall-timeout must be longer than --max-age (a healthy partition waits up to --max-age)"
         );
         let topics = self.topics.topics();
         anyhow::ensure!(topics.connect_attempts != topics.job_outcomes, "the two event types need distinct topics");
@@ -119,7 +116,8 @@ pub async fn run_ingest(args: IngestArgs, shutdown: CancellationToken) -> anyhow
         .with_context(|| format!("cannot listen on {}", args.http_addr))?;
     tracing::info!(addr = %listener.local_addr()?, "serving /metrics and /healthz");
     let server_shutdown = shutdown.clone();
-    let health = Health::new(args.stall_timeout);
+    // A healthy partition holds a message for up to --max-age before it is published.
+    let health = Health::new(config.flush.max_age + args.stall_timeout);
     let router = crate::http::router(Arc::new(registry), health.clone());
     tokio::spawn(async move {
         let serve = axum::serve(listener, router).with_graceful_shutdown(server_shutdown.cancelled_owned());
