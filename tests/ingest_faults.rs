@@ -8,12 +8,12 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::endpoints::{free_port, health, metric};
 use support::lake::{
-    IngestSetup, assert_clean_exit, assert_exactly_once, event, flush, lake_rows, parquet_files, producer, send,
-    signal, tail, wait_for_rows,
+    IngestSetup, assert_clean_exit, assert_exactly_once, lake_rows, parquet_files, produce_range, signal,
+    spawn_patient, wait_for_rows, wait_until,
 };
 
 /// A small tmpfs mounted for one test (the tests run as root), unmounted when dropped.
@@ -54,32 +54,6 @@ fn fill(path: &Path) {
     }
 }
 
-/// Produces events number `range`, waits until the broker has them, adds their ids.
-fn produce(setup: &IngestSetup, range: std::ops::Range<usize>, ids: &mut HashMap<String, bool>) {
-    let producer = producer();
-    for i in range {
-        let id = uuid::Uuid::now_v7().to_string();
-        let (is_connect, line) = event(i, &id);
-        send(&producer, if is_connect { &setup.connect_topic } else { &setup.job_topic }, "w", line.as_bytes());
-        ids.insert(id, is_connect);
-    }
-    flush(&producer);
-}
-
-/// Polls `check` every 200 ms until it holds, panicking with `what` and the end of `log` at
-/// `deadline`.
-fn wait_until(what: &str, deadline: Duration, log: &Path, mut check: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !check() {
-        assert!(
-            started.elapsed() < deadline,
-            "not within {deadline:?}: {what}\n--- end of the log:\n{}",
-            tail(log, 30)
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 fn rows_in(file: &Path) -> i64 {
     let reader = std::fs::File::open(file).expect("open parquet");
     let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(reader).expect("footer");
@@ -95,16 +69,16 @@ fn a_full_disk_stalls_the_ingest_and_loses_nothing_once_freed() {
     let log = dir.path().join("ingest.log");
     let port = free_port();
     let http = format!("127.0.0.1:{port}");
-    let mut child = setup.spawn(&["--http-addr", &http, "--stall-timeout", "2s"], &log);
+    let mut child = spawn_patient(&setup, &["--http-addr", &http, "--stall-timeout", "2s"], &log);
     let mut produced = HashMap::new();
 
-    produce(&setup, 0..2_000, &mut produced);
+    produce_range(&setup, 0..2_000, &mut produced);
     wait_for_rows(&lake, 2_000, Duration::from_secs(120), &[&log]);
     assert_eq!(health(port), Some(200), "healthy while flushes succeed");
 
     let filler = lake.join("filler");
     fill(&filler);
-    produce(&setup, 2_000..5_000, &mut produced);
+    produce_range(&setup, 2_000..5_000, &mut produced);
     wait_until("a failed flush is counted", Duration::from_secs(60), &log, || {
         metric(port, "failscope_ingest_flush_errors_total").is_some_and(|n| n >= 1.0)
     });

@@ -11,6 +11,7 @@ use prometheus_client::registry::Registry;
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::EventWindow;
 use crate::consumer::{new_consumer, run_loop};
 use crate::dead_letter::DeadLetters;
 use crate::health::Health;
@@ -46,6 +47,15 @@ pub struct IngestArgs {
     /// Roll a partition's files when its oldest buffered row is this old.
     #[arg(long, env = "FAILSCOPE_MAX_AGE", default_value = "60s", value_parser = humantime::parse_duration)]
     pub max_age: Duration,
+    /// Roll a partition's files when its rows span this many event hours (one file each).
+    #[arg(long, env = "FAILSCOPE_MAX_HOURS", default_value_t = 100)]
+    pub max_hours: usize,
+    /// Dead-letter events whose time is further than this in the past (`out_of_window`).
+    #[arg(long, env = "FAILSCOPE_MAX_EVENT_AGE", default_value = "3650days", value_parser = humantime::parse_duration)]
+    pub max_event_age: Duration,
+    /// Dead-letter events whose time is further than this in the future (`out_of_window`).
+    #[arg(long, env = "FAILSCOPE_MAX_EVENT_LEAD", default_value = "1day", value_parser = humantime::parse_duration)]
+    pub max_event_lead: Duration,
     /// Memory budget of the process in bytes: buffered rows may use half of it (counted as
     /// message bytes); over that, the largest partitions roll early, then fetching pauses.
     #[arg(long, env = "FAILSCOPE_MEMORY_BUDGET", default_value_t = 512 << 20)]
@@ -74,6 +84,7 @@ impl IngestArgs {
         anyhow::ensure!(self.max_rows > 0, "--max-rows must be at least 1");
         anyhow::ensure!(self.max_bytes > 0, "--max-bytes must be at least 1");
         anyhow::ensure!(!self.max_age.is_zero(), "--max-age must be positive");
+        anyhow::ensure!(self.max_hours > 0, "--max-hours must be at least 1");
         anyhow::ensure!(
             self.memory_budget >= MIN_MEMORY_BUDGET,
             "--memory-budget must be at least {} MiB: the process itself takes about 25 MiB, so a smaller budget could not be kept",
@@ -94,8 +105,10 @@ impl IngestArgs {
                 max_rows: self.max_rows,
                 max_bytes: self.max_bytes,
                 max_age: self.max_age,
+                max_hours: self.max_hours,
                 memory_budget: self.memory_budget,
             },
+            window: EventWindow { max_age: self.max_event_age, max_lead: self.max_event_lead },
             session_timeout: self.session_timeout,
             shutdown_timeout: self.shutdown_timeout,
             connect_timeout: Duration::from_secs(10),

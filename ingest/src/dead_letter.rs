@@ -1,7 +1,8 @@
-//! The dead-letter topic: a message that violates the contract is produced, with its original
-//! key, bytes and headers, to `<topic>.dlq`, with headers naming the error and the source. An
-//! offset is committed only once its dead letter is acknowledged; if the dead-letter topic
-//! cannot be written, the partition stops progressing and keeps retrying.
+//! The dead-letter topic: a message that is rejected (a contract violation, an event time out
+//! of the window) is produced, with its original key, bytes and headers, to `<topic>.dlq`,
+//! with headers naming the error and the source. An offset is committed only once its dead
+//! letter is acknowledged; if the dead-letter topic cannot be written, the partition stops
+//! progressing and keeps retrying.
 //!
 //! Dead letters are delivered at least once, not exactly once: a crash after a dead letter is
 //! acknowledged but before its offset is committed sends it again on restart, whatever the
@@ -11,7 +12,6 @@
 
 use std::time::Duration;
 
-use failscope_schemas::ContractError;
 use rdkafka::ClientConfig;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
@@ -39,8 +39,8 @@ impl std::fmt::Debug for DeadLetter {
 }
 
 impl DeadLetter {
-    /// Describes `message`, rejected for `error`, as a dead letter.
-    pub fn of(message: &BorrowedMessage<'_>, error: &ContractError) -> DeadLetter {
+    /// Describes `message`, rejected with `reason` (of kind `reason_kind`), as a dead letter.
+    pub fn of(message: &BorrowedMessage<'_>, reason_kind: &'static str, reason: &str) -> DeadLetter {
         let mut headers = OwnedHeaders::new();
         if let Some(original) = message.headers() {
             for h in original.iter() {
@@ -49,8 +49,8 @@ impl DeadLetter {
         }
         let text = |s: &str| s.as_bytes().to_vec();
         for (key, value) in [
-            ("failscope.error", text(&error.to_string())),
-            ("failscope.error_kind", text(error.kind())),
+            ("failscope.error", text(reason)),
+            ("failscope.error_kind", text(reason_kind)),
             ("failscope.source_topic", text(message.topic())),
             ("failscope.source_partition", text(&message.partition().to_string())),
             ("failscope.source_offset", text(&message.offset().to_string())),
@@ -59,7 +59,7 @@ impl DeadLetter {
         }
         DeadLetter {
             topic: IngestConfig::dead_letter_topic(message.topic()),
-            reason_kind: error.kind(),
+            reason_kind,
             key: message.key().map(<[u8]>::to_vec),
             payload: message.payload().unwrap_or_default().to_vec(),
             headers,

@@ -9,13 +9,13 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use failscope_schemas::EventType;
+use failscope_schemas::{EventType, Timestamp};
 use prometheus_client::metrics::counter::Counter;
 use rdkafka::message::{BorrowedMessage, Message};
 use tokio_util::sync::CancellationToken;
 
 use crate::buffer::PartitionBuffer;
-use crate::config::FlushPolicy;
+use crate::config::{EventWindow, FlushPolicy};
 use crate::dead_letter::{DeadLetter, DeadLetters};
 use crate::flush::SealedFlush;
 use crate::health::{Backoff, Health};
@@ -70,6 +70,7 @@ fn log_flushed(tp: &TopicPartition, sealed: &SealedFlush) {
 pub struct Pipeline {
     event_types: HashMap<String, EventType>,
     policy: FlushPolicy,
+    window: EventWindow,
     lake: Lake,
     dead_letters: DeadLetters,
     partitions: HashMap<TopicPartition, PartitionState>,
@@ -91,6 +92,7 @@ impl Pipeline {
         Pipeline {
             event_types,
             policy: config.flush,
+            window: config.window,
             lake,
             dead_letters,
             partitions: HashMap::new(),
@@ -142,7 +144,7 @@ impl Pipeline {
     }
 
     /// Buffers one message, or sends it to the dead-letter topic. Returns true when the
-    /// partition reached its row or byte limit and should be flushed.
+    /// partition reached its row, byte or hour limit and should be flushed.
     pub fn handle(&mut self, message: &BorrowedMessage<'_>) -> bool {
         let key = (message.topic().to_string(), message.partition());
         let Some(state) = self.partitions.get_mut(&key) else {
@@ -166,8 +168,9 @@ impl Pipeline {
             self.health.pending_since(&key, Instant::now());
         }
         let payload = message.payload().unwrap_or_default();
-        if let Err(error) = state.buffer.push(offset, payload) {
-            let mut letter = DeadLetter::of(message, &error);
+        let n_bytes_before = state.buffer.n_bytes;
+        if let Err(error) = state.buffer.push(offset, payload, &self.window, Timestamp::now()) {
+            let mut letter = DeadLetter::of(message, error.kind(), &error.to_string());
             self.dead_letters.send(&mut letter);
             self.metrics
                 .dead_letters
@@ -175,8 +178,11 @@ impl Pipeline {
                 .inc();
             state.dead_letters.push(letter);
         }
-        self.metrics.buffered_bytes.inc_by(payload.len() as i64);
-        state.buffer.n_rows >= self.policy.max_rows || state.buffer.n_bytes >= self.policy.max_bytes
+        self.metrics.buffered_bytes.inc_by((state.buffer.n_bytes - n_bytes_before) as i64);
+        let buffer = &state.buffer;
+        buffer.n_rows >= self.policy.max_rows
+            || buffer.n_bytes >= self.policy.max_bytes
+            || buffer.hours.len() >= self.policy.max_hours
     }
 
     /// Publishes everything buffered for `tp`: first a flush sealed earlier whose publish

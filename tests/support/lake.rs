@@ -267,3 +267,37 @@ pub fn assert_no_incomplete_flush(lake: &Path) {
     let incomplete: Vec<_> = flushes.iter().filter(|(_, (want, have))| want != have).collect();
     assert!(incomplete.is_empty(), "flushes with files missing or extra (announced, found): {incomplete:?}");
 }
+
+/// Starts the ingest with a session long enough to ride out tansu's stalls: storing thousands
+/// of dead letters with their headers, tansu answers the group's heartbeats late, and these
+/// fault tests (in parallel on one broker) are about the lake, not membership.
+pub fn spawn_patient(setup: &IngestSetup, extra: &[&str], log: &Path) -> Ingest {
+    let args: Vec<&str> = extra.iter().copied().chain(["--session-timeout", "45s"]).collect();
+    setup.spawn(&args, log)
+}
+
+/// Produces events number `range`, waits until the broker has them, adds their ids.
+pub fn produce_range(setup: &IngestSetup, range: std::ops::Range<usize>, ids: &mut HashMap<String, bool>) {
+    let producer = producer();
+    for i in range {
+        let id = uuid::Uuid::now_v7().to_string();
+        let (is_connect, line) = event(i, &id);
+        send(&producer, if is_connect { &setup.connect_topic } else { &setup.job_topic }, "w", line.as_bytes());
+        ids.insert(id, is_connect);
+    }
+    flush(&producer);
+}
+
+/// Polls `check` every 200 ms until it holds, panicking with `what` and the end of `log` at
+/// `deadline`.
+pub fn wait_until(what: &str, deadline: Duration, log: &Path, mut check: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !check() {
+        assert!(
+            started.elapsed() < deadline,
+            "not within {deadline:?}: {what}\n--- end of the log:\n{}",
+            tail(log, 30)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
