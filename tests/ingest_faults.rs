@@ -1,6 +1,7 @@
 //! `failscope ingest` under injected faults, against the real test broker: a lake whose disk
-//! fills up mid-run. Each test makes the fault really happen (a full tmpfs, not a mock) and
-//! checks that nothing is lost or duplicated once it clears.
+//! fills up mid-run, a dead letter larger than the producer may send. Each test makes the
+//! fault really happen (a full tmpfs, a real oversized message, not a mock) and checks that
+//! nothing is lost or duplicated, and that nothing else stalls.
 
 mod support;
 
@@ -12,8 +13,8 @@ use std::time::Duration;
 
 use support::endpoints::{free_port, health, metric};
 use support::lake::{
-    IngestSetup, assert_clean_exit, assert_exactly_once, lake_rows, parquet_files, produce_range, signal,
-    spawn_patient, wait_for_rows, wait_until,
+    IngestSetup, assert_clean_exit, assert_exactly_once, event, flush, lake_rows, parquet_files, produce_range,
+    producer, signal, spawn_patient, wait_for_rows, wait_until,
 };
 
 /// A small tmpfs mounted for one test (the tests run as root), unmounted when dropped.
@@ -94,4 +95,57 @@ fn a_full_disk_stalls_the_ingest_and_loses_nothing_once_freed() {
     assert_exactly_once(&lake, &produced);
     let empty: Vec<_> = parquet_files(&lake).into_iter().filter(|f| rows_in(f) == 0).collect();
     assert!(empty.is_empty(), "empty files published: {empty:?}");
+}
+
+#[test]
+fn a_dead_letter_too_large_to_produce_is_cut_and_stalls_nothing() {
+    const N_VALID: usize = 3_000;
+    const BIG: usize = 1_500_000;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lake = dir.path().join("lake");
+    let setup = IngestSetup::new("dlq-size", &lake, 3);
+    // The source topic takes the big message: only the dead-letter producer's limit is hit.
+    let big_producer: rdkafka::producer::ThreadedProducer<rdkafka::producer::DefaultProducerContext> =
+        rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", support::brokers())
+            .set("message.max.bytes", "4000000")
+            .set("log_level", "3")
+            .create()
+            .expect("producer");
+    let big = vec![b'x'; BIG];
+    let record = rdkafka::producer::BaseRecord::to(&setup.connect_topic).key("big").payload(&big).partition(0);
+    big_producer.send(record).map_err(|(e, _)| e).expect("queue the big message");
+    flush(&big_producer);
+    let producer = producer();
+    let mut produced = HashMap::new();
+    for i in 0..N_VALID {
+        let id = uuid::Uuid::now_v7().to_string();
+        let (is_connect, line) = event(i, &id);
+        let topic = if is_connect { &setup.connect_topic } else { &setup.job_topic };
+        let partition = i32::try_from(i % 3).expect("small");
+        let record = rdkafka::producer::BaseRecord::to(topic).key("w").payload(line.as_bytes()).partition(partition);
+        producer.send(record).map_err(|(e, _)| e).expect("queue an event");
+        produced.insert(id, is_connect);
+    }
+    flush(&producer);
+
+    let log = dir.path().join("ingest.log");
+    let mut child = spawn_patient(&setup, &[], &log);
+    wait_for_rows(&lake, N_VALID, Duration::from_secs(120), &[&log]);
+    let dead = support::consume_all(
+        &format!("{}.dlq", setup.connect_topic),
+        1,
+        Duration::from_secs(60),
+        Duration::from_secs(2),
+    );
+    signal(&child, "TERM");
+    assert_clean_exit(&mut child, Duration::from_secs(40), &log);
+
+    assert_eq!(dead.len(), 1, "the big message dead-lettered once");
+    let letter = &dead[0];
+    assert_eq!(letter.headers["failscope.error_kind"], "malformed");
+    assert_eq!(letter.headers["failscope.truncated_from_bytes"], BIG.to_string());
+    assert!(letter.payload.len() < 1_000_000 && letter.payload.len() > 900_000, "{}", letter.payload.len());
+    assert!(big.starts_with(&letter.payload), "the cut keeps the start of the message");
+    assert_exactly_once(&lake, &produced);
 }

@@ -146,7 +146,7 @@ pub async fn run_ingest(args: IngestArgs, shutdown: CancellationToken) -> anyhow
         return Ok(ExitCode::SUCCESS);
     }
     let dead_letters = DeadLetters::new(&config.brokers).context("cannot create the dead-letter producer")?;
-    let pipeline = Pipeline::new(&config, lake, dead_letters, metrics.clone(), health, shutdown.clone());
+    let pipeline = Pipeline::new(&config, lake, dead_letters, metrics.clone(), health);
     let pipeline = Arc::new(Mutex::new(pipeline));
     let consumer = new_consumer(&config, Arc::clone(&pipeline), metrics).context("cannot create the Kafka consumer")?;
 

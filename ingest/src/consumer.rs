@@ -93,6 +93,7 @@ impl ConsumerContext for IngestContext {
                 let revoked: Vec<TopicPartition> =
                     tpl.elements().iter().map(|e| (e.topic().to_string(), e.partition())).collect();
                 if !lost {
+                    pipeline.drain_dead_letters();
                     let offsets = flush_partitions(&mut pipeline, &revoked, true);
                     commit(consumer, &offsets, CommitMode::Sync);
                 }
@@ -220,6 +221,7 @@ pub fn run_loop(
     tracing::info!("shutting down: publishing open files");
     let offsets = {
         let mut p = lock(&pipeline);
+        p.drain_dead_letters();
         let assigned: Vec<TopicPartition> = p.assigned().cloned().collect();
         flush_partitions(&mut p, &assigned, true)
     };

@@ -30,8 +30,6 @@ pub enum IngestError {
     DeadLetter { topic: String, reason: String },
     #[error("{path} already exists in the lake with other content")]
     Conflict { path: String },
-    #[error("interrupted by shutdown")]
-    Interrupted,
 }
 
 impl IngestError {

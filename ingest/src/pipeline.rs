@@ -7,22 +7,24 @@
 //! offset handed back to be committed.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use failscope_schemas::{EventType, Timestamp};
 use prometheus_client::metrics::counter::Counter;
 use rdkafka::message::{BorrowedMessage, Message};
-use tokio_util::sync::CancellationToken;
 
 use crate::buffer::PartitionBuffer;
 use crate::config::{EventWindow, FlushPolicy};
-use crate::dead_letter::{DeadLetter, DeadLetters};
+use crate::dead_letter::{DeadLetter, DeadLetters, Settled};
 use crate::flush::SealedFlush;
 use crate::health::{Backoff, Health};
 use crate::lake::Lake;
 use crate::metrics::{DeadLetterLabels, Metrics, TopicLabel};
 use crate::recovery::recover_partition;
 use crate::{IngestConfig, IngestError};
+
+/// The longest a revoke or a shutdown waits for dead letters in flight.
+const DEAD_LETTER_DRAIN: Duration = Duration::from_secs(5);
 
 /// A Kafka topic and partition.
 pub type TopicPartition = (String, i32);
@@ -76,18 +78,10 @@ pub struct Pipeline {
     partitions: HashMap<TopicPartition, PartitionState>,
     metrics: Metrics,
     health: Health,
-    shutdown: CancellationToken,
 }
 
 impl Pipeline {
-    pub fn new(
-        config: &IngestConfig,
-        lake: Lake,
-        dead_letters: DeadLetters,
-        metrics: Metrics,
-        health: Health,
-        shutdown: CancellationToken,
-    ) -> Self {
+    pub fn new(config: &IngestConfig, lake: Lake, dead_letters: DeadLetters, metrics: Metrics, health: Health) -> Self {
         let event_types = EventType::ALL.into_iter().map(|t| (config.topics.of(t).to_string(), t)).collect();
         Pipeline {
             event_types,
@@ -98,7 +92,6 @@ impl Pipeline {
             partitions: HashMap::new(),
             metrics,
             health,
-            shutdown,
         }
     }
 
@@ -207,14 +200,22 @@ impl Pipeline {
             }
         }
         if result.is_ok() && state.buffer.has_pending() {
-            result = self.dead_letters.settle(&mut state.dead_letters, &self.shutdown).and_then(|()| {
-                let sealed = state.sealed.insert(SealedFlush::seal(tp, &mut state.buffer)?);
-                sealed.publish(&self.lake, &self.metrics)?;
-                committable = Some(sealed.flush_end);
-                log_flushed(tp, sealed);
-                state.sealed = None;
-                Ok(())
-            });
+            // The buffer's dead letters first: its offsets are committable only once they are
+            // acknowledged. While they are on their way, the next tick looks again.
+            result = match self.dead_letters.settle(&mut state.dead_letters, now) {
+                Settled::Waiting => Ok(()),
+                Settled::Failing(reason) => {
+                    Err(IngestError::DeadLetter { topic: IngestConfig::dead_letter_topic(&tp.0), reason })
+                }
+                Settled::All => SealedFlush::seal(tp, &mut state.buffer).and_then(|sealed| {
+                    let sealed = state.sealed.insert(sealed);
+                    sealed.publish(&self.lake, &self.metrics)?;
+                    committable = Some(sealed.flush_end);
+                    log_flushed(tp, sealed);
+                    state.sealed = None;
+                    Ok(())
+                }),
+            };
         }
         self.health.waiting_since(tp, state.oldest_unpublished());
         let result = match result {
@@ -225,7 +226,6 @@ impl Pipeline {
                 }
                 Ok(committable)
             }
-            Err(IngestError::Interrupted) => Err(IngestError::Interrupted),
             Err(e) => {
                 self.metrics.flush_errors.inc();
                 let retry_in = state.retry.failed(now);
@@ -274,6 +274,14 @@ impl Pipeline {
             }
         }
         due
+    }
+
+    /// Gives dead letters in flight up to a few seconds to be acknowledged, so that partitions
+    /// about to be given up (a revoke, a shutdown) can commit them rather than send them again.
+    pub fn drain_dead_letters(&self) {
+        if self.partitions.values().any(|s| !s.dead_letters.is_empty()) {
+            self.dead_letters.drain(DEAD_LETTER_DRAIN);
+        }
     }
 
     /// Bytes buffered over all partitions.
