@@ -1,5 +1,6 @@
 //! `failscope ingest` under injected faults, against the real test broker: a lake whose disk
-//! fills up mid-run, a dead letter larger than the producer may send. Each test makes the
+//! fills up mid-run, a dead letter larger than the producer may send, a lake that cannot be
+//! read when a partition is assigned. Each test makes the
 //! fault really happen (a full tmpfs, a real oversized message, not a mock) and checks that
 //! nothing is lost or duplicated, and that nothing else stalls.
 
@@ -147,5 +148,40 @@ fn a_dead_letter_too_large_to_produce_is_cut_and_stalls_nothing() {
     assert_eq!(letter.headers["failscope.truncated_from_bytes"], BIG.to_string());
     assert!(letter.payload.len() < 1_000_000 && letter.payload.len() > 900_000, "{}", letter.payload.len());
     assert!(big.starts_with(&letter.payload), "the cut keeps the start of the message");
+    assert_exactly_once(&lake, &produced);
+}
+
+#[test]
+fn a_recovery_that_fails_is_retried_until_the_lake_is_readable() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lake = dir.path().join("lake");
+    let setup = IngestSetup::new("recovery", &lake, 2);
+    // A file where the table's date directories are: listing the table fails (ENOTDIR), so
+    // recovery of every connect partition fails until the file is removed.
+    let blocker = lake.join("connect_attempts/date=2022-04-05");
+    std::fs::create_dir_all(blocker.parent().expect("parent")).expect("table dir");
+    std::fs::write(&blocker, b"in the way").expect("blocker");
+    let mut produced = HashMap::new();
+    produce_range(&setup, 0..1_000, &mut produced);
+    let n_jobs = produced.values().filter(|is_connect| !**is_connect).count();
+
+    let log = dir.path().join("ingest.log");
+    let port = free_port();
+    let http = format!("127.0.0.1:{port}");
+    let mut child = spawn_patient(&setup, &["--http-addr", &http, "--stall-timeout", "2s"], &log);
+    wait_until("a failed recovery is counted", Duration::from_secs(60), &log, || {
+        metric(port, "failscope_ingest_recovery_errors_total").is_some_and(|n| n >= 1.0)
+    });
+    wait_until("/healthz reports the unrecovered partitions", Duration::from_secs(30), &log, || {
+        health(port) == Some(503)
+    });
+    wait_for_rows(&lake, n_jobs, Duration::from_secs(60), &[&log]);
+    assert_eq!(lake_rows(&lake), n_jobs, "the job outcomes flow; no connect attempt is consumed unrecovered");
+
+    std::fs::remove_file(&blocker).expect("remove the blocker");
+    wait_for_rows(&lake, produced.len(), Duration::from_secs(120), &[&log]);
+    wait_until("/healthz healthy again", Duration::from_secs(30), &log, || health(port) == Some(200));
+    signal(&child, "TERM");
+    assert_clean_exit(&mut child, Duration::from_secs(40), &log);
     assert_exactly_once(&lake, &produced);
 }

@@ -62,6 +62,7 @@ impl ConsumerContext for IngestContext {
                 let committed = consumer.committed_offsets(tpl.clone(), Duration::from_secs(10)).ok();
                 let mut pipeline = lock(&self.pipeline);
                 let mut assignment = TopicPartitionList::new();
+                let mut unrecovered = TopicPartitionList::new();
                 for element in tpl.elements() {
                     let (topic, partition) = (element.topic(), element.partition());
                     let kafka_offset = committed
@@ -72,11 +73,11 @@ impl ConsumerContext for IngestContext {
                     let offset = match pipeline.assign(topic, partition, kafka_offset) {
                         Ok(Some(resume)) => Offset::Offset(resume),
                         Ok(None) => Offset::Beginning,
-                        Err(e) => {
-                            // Without knowing the lake's state we must not fetch: leave the
-                            // partition unassigned so that the group does not advance it.
-                            tracing::error!(topic, partition, error = format!("{e:#}"), "cannot recover partition");
-                            continue;
+                        Err(_) => {
+                            // Without knowing the lake's state we must not fetch: the
+                            // partition is assigned paused until the run loop recovers it.
+                            unrecovered.add_partition(topic, partition);
+                            Offset::Beginning
                         }
                     };
                     if let Err(e) = assignment.add_partition_offset(topic, partition, offset) {
@@ -85,6 +86,11 @@ impl ConsumerContext for IngestContext {
                 }
                 if let Err(e) = consumer.assign(&assignment) {
                     tracing::error!(error = %e, "assign failed");
+                }
+                if unrecovered.count() > 0
+                    && let Err(e) = consumer.pause(&unrecovered)
+                {
+                    tracing::error!(error = %e, "cannot pause the partitions waiting for recovery");
                 }
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
@@ -204,6 +210,9 @@ pub fn run_loop(
         if now >= next_tick {
             next_tick = now + TICK;
             let mut p = lock(&pipeline);
+            for ((topic, partition), resume) in p.retry_recoveries(now) {
+                start_fetching(&consumer, &topic, partition, resume);
+            }
             let due = p.due(now);
             let offsets = flush_partitions(&mut p, &due, false);
             commit(&consumer, &offsets, CommitMode::Async);
@@ -232,6 +241,20 @@ pub fn run_loop(
     drop(consumer);
     tracing::info!("left the consumer group");
     Ok(())
+}
+
+/// Positions a partition recovered late (it was assigned paused) and resumes its fetching.
+fn start_fetching(consumer: &BaseConsumer<IngestContext>, topic: &str, partition: i32, resume: Option<i64>) {
+    let offset = resume.map_or(Offset::Beginning, Offset::Offset);
+    if let Err(e) = consumer.seek(topic, partition, offset, Duration::from_secs(5)) {
+        tracing::error!(topic, partition, error = %e, "cannot position a recovered partition");
+    }
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition(topic, partition);
+    match consumer.resume(&tpl) {
+        Ok(()) => tracing::info!(topic, partition, resume_offset = resume, "recovered after a retry; fetching"),
+        Err(e) => tracing::error!(topic, partition, error = %e, "cannot resume a recovered partition"),
+    }
 }
 
 fn set_paused(consumer: &BaseConsumer<IngestContext>, partitions: &[TopicPartition], pause: bool) {

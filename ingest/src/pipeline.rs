@@ -76,6 +76,8 @@ pub struct Pipeline {
     lake: Lake,
     dead_letters: DeadLetters,
     partitions: HashMap<TopicPartition, PartitionState>,
+    /// Assigned partitions whose recovery failed: the group's offset, and when to try again.
+    unrecovered: HashMap<TopicPartition, (Option<i64>, Backoff)>,
     metrics: Metrics,
     health: Health,
 }
@@ -90,6 +92,7 @@ impl Pipeline {
             lake,
             dead_letters,
             partitions: HashMap::new(),
+            unrecovered: HashMap::new(),
             metrics,
             health,
         }
@@ -98,7 +101,63 @@ impl Pipeline {
     /// Takes ownership of a partition: the lake decides where it resumes (`committed`, the
     /// group's Kafka offset, only matters past the lake's last file, for ranges that held
     /// only dead letters). Returns the offset to fetch from, `None` for the log's beginning.
+    /// If the lake cannot be read, the partition waits for [`Self::retry_recoveries`] (it
+    /// must not be fetched meanwhile) and `/healthz` reports it once that takes too long.
     pub fn assign(&mut self, topic: &str, partition: i32, committed: Option<i64>) -> Result<Option<i64>, IngestError> {
+        let tp = (topic.to_string(), partition);
+        match self.recover(&tp, committed) {
+            Ok(resume) => Ok(resume),
+            Err(e) => {
+                self.metrics.recovery_errors.inc();
+                let mut retry = Backoff::default();
+                let retry_in = retry.failed(Instant::now());
+                tracing::error!(
+                    topic,
+                    partition,
+                    error = format!("{e:#}"),
+                    ?retry_in,
+                    "cannot recover partition; will retry"
+                );
+                self.health.pending_since(&tp, Instant::now());
+                self.unrecovered.insert(tp, (committed, retry));
+                Err(e)
+            }
+        }
+    }
+
+    /// Tries again to recover the partitions whose recovery failed and whose back-off has
+    /// passed. Returns those now recovered, with the offset to fetch from.
+    pub fn retry_recoveries(&mut self, now: Instant) -> Vec<(TopicPartition, Option<i64>)> {
+        let due: Vec<TopicPartition> = self
+            .unrecovered
+            .iter()
+            .filter(|(_, (_, retry))| !retry.is_waiting(now))
+            .map(|(tp, _)| tp.clone())
+            .collect();
+        let mut recovered = Vec::new();
+        for tp in due {
+            let Some((committed, mut retry)) = self.unrecovered.remove(&tp) else { continue };
+            match self.recover(&tp, committed) {
+                Ok(resume) => recovered.push((tp, resume)),
+                Err(e) => {
+                    self.metrics.recovery_errors.inc();
+                    let retry_in = retry.failed(now);
+                    tracing::warn!(
+                        topic = tp.0,
+                        partition = tp.1,
+                        error = format!("{e:#}"),
+                        ?retry_in,
+                        "recovery failed again"
+                    );
+                    self.unrecovered.insert(tp, (committed, retry));
+                }
+            }
+        }
+        recovered
+    }
+
+    fn recover(&mut self, tp: &TopicPartition, committed: Option<i64>) -> Result<Option<i64>, IngestError> {
+        let (topic, partition) = (tp.0.as_str(), tp.1);
         let event_type = *self
             .event_types
             .get(topic)
@@ -106,6 +165,16 @@ impl Pipeline {
         let recovered = recover_partition(&self.lake, event_type.table(), topic, partition)?;
         for path in &recovered.removed {
             tracing::warn!(topic, partition, path, "removed a file of an interrupted flush");
+        }
+        for (path, reason) in &recovered.skipped {
+            self.metrics.lake_files_skipped.inc();
+            tracing::error!(
+                topic,
+                partition,
+                path,
+                reason,
+                "skipped a file named like a data file whose footer cannot be read"
+            );
         }
         let resume = match (recovered.resume_offset, committed) {
             (Some(lake), Some(kafka)) => Some(lake.max(kafka)),
@@ -120,7 +189,8 @@ impl Pipeline {
             retry: Backoff::default(),
             consumed: self.metrics.messages_consumed.get_or_create(&TopicLabel { topic: topic.to_string() }).clone(),
         };
-        self.partitions.insert((topic.to_string(), partition), state);
+        self.partitions.insert(tp.clone(), state);
+        self.health.waiting_since(tp, None);
         Ok(resume)
     }
 
@@ -128,6 +198,7 @@ impl Pipeline {
     /// whoever owns it next).
     pub fn forget(&mut self, tp: &TopicPartition) {
         self.partitions.remove(tp);
+        self.unrecovered.remove(tp);
         self.health.waiting_since(tp, None);
         self.update_buffered_gauge();
     }

@@ -5,6 +5,11 @@
 //! leaves an incomplete flush: its files are removed and its offsets consumed again, so every
 //! event ends up in the lake exactly once. Flushes of a partition are published in order, so
 //! only the newest flush can be incomplete.
+//!
+//! A file named like a data file whose footer cannot be read (a foreign or corrupt
+//! `.parquet`) is reported and left alone: it never blocks a partition. A lake that cannot be
+//! listed or read (an I/O or object-store error) fails the recovery, which the consume loop
+//! retries with a back-off; the partition is not consumed meanwhile.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +23,8 @@ pub struct Recovered {
     pub resume_offset: Option<i64>,
     /// Files of an interrupted flush that were removed.
     pub removed: Vec<String>,
+    /// Files named like this partition's data files whose footer could not be read, and why.
+    pub skipped: Vec<(String, String)>,
 }
 
 /// Finds the resume offset of `topic`/`partition` in `table` and removes the files of an
@@ -28,8 +35,16 @@ pub fn recover_partition(lake: &Lake, table: &str, topic: &str, partition: i32) 
     // flush_start -> (flush_end, files expected, files seen)
     let mut flushes: BTreeMap<i64, (i64, u32, Vec<&DataFile>)> = BTreeMap::new();
     let mut resume_offset = None;
+    let mut skipped = Vec::new();
     for file in &files {
-        let meta = lake.read_meta(&file.path)?;
+        let meta = match lake.read_meta(&file.path) {
+            Ok(meta) => meta,
+            Err(e @ (IngestError::BadFooter { .. } | IngestError::Parquet(_))) => {
+                skipped.push((file.path.clone(), format!("{e:#}")));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let entry = flushes.entry(meta.flush_start).or_insert((meta.flush_end, meta.flush_files, Vec::new()));
         entry.2.push(file);
         if entry.2.len() as u32 >= entry.1 {
@@ -39,12 +54,13 @@ pub fn recover_partition(lake: &Lake, table: &str, topic: &str, partition: i32) 
     }
     let mut removed = Vec::new();
     for file in &files {
-        if resume_offset.is_none_or(|resume| file.first_offset >= resume) {
+        let unreadable = skipped.iter().any(|(path, _)| *path == file.path);
+        if !unreadable && resume_offset.is_none_or(|resume| file.first_offset >= resume) {
             lake.delete(&file.path)?;
             removed.push(file.path.clone());
         }
     }
-    Ok(Recovered { resume_offset, removed })
+    Ok(Recovered { resume_offset, removed, skipped })
 }
 
 #[cfg(test)]
@@ -110,5 +126,31 @@ mod tests {
         let recovered = recover_partition(&lake, "tbl", "t", 0).expect("recover");
         assert_eq!(recovered.resume_offset, None);
         assert_eq!(recovered.removed.len(), 1);
+    }
+
+    #[test]
+    fn a_foreign_or_corrupt_parquet_file_is_reported_and_skipped() {
+        let (dir, lake) = lake();
+        publish(&lake, 100, 0, 9, (0, 10, 1));
+        let hour_dir = dir.path().join("tbl/date=1970-01-05/hour=04");
+        // Named like our next file, but not Parquet at all.
+        std::fs::write(hour_dir.join("t+0+00000000000000000010.parquet"), b"not parquet").expect("write");
+        // A real Parquet file without failscope's footer metadata, under one of our names.
+        let schema = Arc::new(Schema::new(vec![Field::new("t", DataType::Int32, false)]));
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int32Array::from(vec![1]))]).expect("batch");
+        let mut foreign = Vec::new();
+        let mut writer = parquet::arrow::ArrowWriter::try_new(&mut foreign, schema, None).expect("writer");
+        writer.write(&batch).expect("write");
+        writer.close().expect("close");
+        std::fs::write(hour_dir.join("t+0+00000000000000000020.parquet"), foreign).expect("write");
+        std::fs::write(hour_dir.join("notes.parquet"), b"someone else's").expect("write");
+
+        let recovered = recover_partition(&lake, "tbl", "t", 0).expect("recovery is not blocked");
+        assert_eq!(recovered.resume_offset, Some(10));
+        assert!(recovered.removed.is_empty(), "unreadable files are left alone: {:?}", recovered.removed);
+        let mut skipped: Vec<&str> = recovered.skipped.iter().map(|(p, _)| p.rsplit('/').next().unwrap_or(p)).collect();
+        skipped.sort();
+        assert_eq!(skipped, ["t+0+00000000000000000010.parquet", "t+0+00000000000000000020.parquet"]);
+        assert!(recovered.skipped[0].1.contains("parquet") || recovered.skipped[0].1.contains("footer"));
     }
 }
