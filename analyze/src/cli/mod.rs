@@ -109,9 +109,14 @@ pub struct ServeArgs {
     #[arg(long, env = "FAILSCOPE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: std::net::SocketAddr,
 
-    /// Bearer token required on every request; no authentication when absent.
+    /// Bearer token required on every request; no authentication when absent, which is only
+    /// allowed on a loopback address.
     #[arg(long, env = "FAILSCOPE_API_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+
+    /// Accept docker-compose.yml's placeholder token (`change-me`), for a demo on one machine.
+    #[arg(long, env = "FAILSCOPE_ALLOW_PLACEHOLDER_TOKEN")]
+    pub allow_placeholder_token: bool,
 
     /// Longest a statement may run before it is cancelled (e.g. 30s, 2m).
     #[arg(long, env = "FAILSCOPE_STATEMENT_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]

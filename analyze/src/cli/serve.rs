@@ -1,5 +1,6 @@
 //! `failscope serve`: the HTTP API on a socket until shutdown.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -13,14 +14,12 @@ use crate::http::{ApiConfig, ApiState, router};
 
 /// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
 pub async fn run_serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
+    let token = args.token.clone().filter(|t| !t.is_empty());
+    check_exposure(args.listen, token.as_deref(), args.allow_placeholder_token)?;
     let analyzer = Analyzer::open(&args.lake.catalog_config()).await.context("cannot open the lake")?;
     let state = ApiState {
         analyzer: Arc::new(analyzer),
-        config: Arc::new(ApiConfig {
-            token: args.token.filter(|t| !t.is_empty()),
-            statement_timeout: args.statement_timeout,
-            row_cap: args.row_cap,
-        }),
+        config: Arc::new(ApiConfig { token, statement_timeout: args.statement_timeout, row_cap: args.row_cap }),
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -31,4 +30,49 @@ pub async fn run_serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::
         .await
         .context("HTTP server failed")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The token docker-compose.yml ships with: fine for a demo on one machine, never for a
+/// deployment, since everyone who read the file knows it.
+const PLACEHOLDER_TOKEN: &str = "change-me";
+
+/// Refuses a server anyone could query: no token on a non-loopback address, or the compose
+/// file's placeholder token unless a demo allows it explicitly.
+fn check_exposure(listen: SocketAddr, token: Option<&str>, allow_placeholder: bool) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        token != Some(PLACEHOLDER_TOKEN) || allow_placeholder,
+        "the API token is docker-compose.yml's placeholder {PLACEHOLDER_TOKEN:?}: set a real --token (or pass --allow-placeholder-token for a demo)"
+    );
+    anyhow::ensure!(
+        token.is_some() || listen.ip().is_loopback(),
+        "refusing to serve on {listen} without --token: anyone who can reach it could query the lake (set --token, or listen on a loopback address)"
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_anyone_could_query_is_refused() {
+        let cases = [
+            ("127.0.0.1:8080", None, false, None),
+            ("[::1]:8080", None, false, None),
+            ("0.0.0.0:8080", None, false, Some("without --token")),
+            ("192.0.2.7:8080", None, false, Some("without --token")),
+            ("0.0.0.0:8080", Some("s3cret"), false, None),
+            ("0.0.0.0:8080", Some("change-me"), false, Some("placeholder")),
+            ("127.0.0.1:8080", Some("change-me"), false, Some("placeholder")),
+            ("0.0.0.0:8080", Some("change-me"), true, None),
+        ];
+        for (listen, token, allow, refusal) in cases {
+            let result = check_exposure(listen.parse().expect("address"), token, allow);
+            match (refusal, result) {
+                (None, Ok(())) => {}
+                (Some(why), Err(e)) => assert!(e.to_string().contains(why), "{listen} {token:?}: {e}"),
+                (want, got) => panic!("{listen} {token:?} allow={allow}: expected {want:?}, got {got:?}"),
+            }
+        }
+    }
 }
