@@ -16,14 +16,33 @@ use tower::ServiceExt;
 const TOKEN: &str = "s3cret";
 
 async fn state(lake: &std::path::Path) -> ApiState {
-    ApiState {
-        analyzer: Arc::new(support::open(lake).await),
-        config: Arc::new(ApiConfig {
-            token: Some(TOKEN.to_string()),
-            statement_timeout: Duration::from_millis(500),
-            row_cap: 5,
-        }),
+    state_with(lake, 4, Duration::from_millis(500)).await
+}
+
+async fn state_with(lake: &std::path::Path, max_concurrent_statements: usize, statement_timeout: Duration) -> ApiState {
+    let config = ApiConfig {
+        token: Some(TOKEN.to_string()),
+        statement_timeout,
+        row_cap: 5,
+        max_concurrent_statements,
+        queue_timeout: Duration::from_millis(100),
+    };
+    ApiState::new(Arc::new(support::open(lake).await), config)
+}
+
+/// A statement that keeps a core busy for far longer than any test waits.
+const HEAVY: &str = "SELECT count(*) FROM generate_series(1, 100000000000) AS a(v) WHERE v % 7 = 3";
+
+/// Polls until every statement slot of `state` is free again, for at most `deadline`.
+async fn slots_free_within(state: &ApiState, deadline: Duration) -> bool {
+    let started = std::time::Instant::now();
+    while state.statements.available_permits() < state.config.max_concurrent_statements {
+        if started.elapsed() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    true
 }
 
 fn fixture_lake() -> tempfile::TempDir {
@@ -145,4 +164,32 @@ async fn lists_and_describes_named_queries() {
     assert_eq!(status, StatusCode::OK);
     assert!(json(&body)["sql"].as_str().is_some_and(|s| s.contains("top_causes_by_region_day")));
     assert_eq!(send(&state, get("/v1/queries/nope")).await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_whose_client_hangs_up_is_cancelled() {
+    let lake = fixture_lake();
+    let state = state_with(lake.path(), 1, Duration::from_secs(60)).await;
+    // The server drops a request's future when its client disconnects: here, at 300 ms.
+    let request = router(state.clone()).oneshot(post_sql(HEAVY, Some(TOKEN), "application/json"));
+    assert!(tokio::time::timeout(Duration::from_millis(300), request).await.is_err(), "the statement is heavy");
+    assert!(slots_free_within(&state, Duration::from_secs(1)).await, "the statement still runs after its client left");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_server_answers_503_with_retry_after() {
+    let lake = fixture_lake();
+    let state = state_with(lake.path(), 1, Duration::from_secs(60)).await;
+    let heavy = tokio::spawn(router(state.clone()).oneshot(post_sql(HEAVY, Some(TOKEN), "application/json")));
+    while state.statements.available_permits() > 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (status, headers, body) = send(&state, post_sql("SELECT 1", Some(TOKEN), "application/json")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(headers["retry-after"], "1");
+    assert_eq!(json(&body)["code"], "busy");
+    heavy.abort();
+    assert!(slots_free_within(&state, Duration::from_secs(1)).await, "the aborted request's statement stopped");
+    let (status, _, _) = send(&state, post_sql("SELECT 1", Some(TOKEN), "application/json")).await;
+    assert_eq!(status, StatusCode::OK, "a slot is free again");
 }

@@ -125,6 +125,14 @@ pub struct ServeArgs {
     /// Most rows a response carries; longer results are cut and flagged as truncated.
     #[arg(long, env = "FAILSCOPE_ROW_CAP", default_value_t = 100_000)]
     pub row_cap: usize,
+
+    /// Statements that may run at once; more wait for a slot.
+    #[arg(long, env = "FAILSCOPE_MAX_CONCURRENT_STATEMENTS", default_value_t = 4)]
+    pub max_concurrent_statements: usize,
+
+    /// How long a statement waits for a slot before the answer is 503 with `Retry-After`.
+    #[arg(long, env = "FAILSCOPE_QUEUE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub queue_timeout: Duration,
 }
 
 /// Parses `--since`/`--until`: RFC 3339, `now`, or a duration before `now`.

@@ -17,10 +17,15 @@ pub async fn run_serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::
     let token = args.token.clone().filter(|t| !t.is_empty());
     check_exposure(args.listen, token.as_deref(), args.allow_placeholder_token)?;
     let analyzer = Analyzer::open(&args.lake.catalog_config()).await.context("cannot open the lake")?;
-    let state = ApiState {
-        analyzer: Arc::new(analyzer),
-        config: Arc::new(ApiConfig { token, statement_timeout: args.statement_timeout, row_cap: args.row_cap }),
+    anyhow::ensure!(args.max_concurrent_statements > 0, "--max-concurrent-statements must be at least 1");
+    let config = ApiConfig {
+        token,
+        statement_timeout: args.statement_timeout,
+        row_cap: args.row_cap,
+        max_concurrent_statements: args.max_concurrent_statements,
+        queue_timeout: args.queue_timeout,
     };
+    let state = ApiState::new(Arc::new(analyzer), config);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
