@@ -43,6 +43,7 @@ fn main() {
                     flush_start: first,
                     flush_end: next_offset,
                     flush_files,
+                    flush_id: None,
                     schema_version: 1,
                 };
                 let batch = rows.finish().expect("batch");

@@ -68,6 +68,7 @@ impl SealedFlush {
         }
         let flush_files = u32::try_from(batches.len()).expect("fewer than 2^32 hours buffered");
         let table = buffer.event_type.table();
+        let flush_id = uuid::Uuid::now_v7().simple().to_string();
         let files = batches
             .into_iter()
             .map(|(hour, first_offset, last_offset, n_rows, batch)| SealedFile {
@@ -80,6 +81,7 @@ impl SealedFlush {
                     flush_start: buffer.flush_start,
                     flush_end: buffer.next_offset,
                     flush_files,
+                    flush_id: Some(flush_id.clone()),
                     schema_version: CURRENT_SCHEMA_VERSION,
                 },
                 n_rows,

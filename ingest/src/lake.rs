@@ -1,7 +1,7 @@
 //! The lake as the ingest sees it: publish a file atomically, list a partition's files, read a
-//! file's footer, delete an orphan. A local directory gets write-to-staging, fsync, rename,
-//! fsync of the directory; an object store gets a create-only put. Either way a reader never
-//! sees a partial file.
+//! file's footer, delete an orphan. A local directory gets write-to-staging, fsync, a
+//! create-only link into place, fsync of the directory; an object store gets a create-only
+//! put. Either way a reader never sees a partial file, and a published file is never replaced.
 //!
 //! The API is blocking: the ingest loop runs on its own thread, and object-store calls are
 //! driven by the runtime handle given at open.
