@@ -15,8 +15,8 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{DefaultProducerContext, ThreadedProducer};
 use rdkafka::topic_partition_list::Offset;
 use support::lake::{
-    IngestSetup, all_files, assert_clean_exit, assert_exactly_once, event, flush, lake_ids, lake_rows, producer, send,
-    signal, soak_events, wait_exit, wait_for_rows,
+    IngestSetup, all_files, assert_clean_exit, assert_exactly_once, assert_no_incomplete_flush, event, flush, lake_ids,
+    lake_rows, producer, send, signal, soak_events, wait_exit, wait_for_rows,
 };
 
 /// Produces `n` events to the setup's topics, `per_burst` at a time with `pause` between
@@ -108,6 +108,7 @@ fn sigkill_at_random_instants_loses_and_duplicates_nothing() {
     assert!(n_kills_mid_write >= 5, "only {n_kills_mid_write} of {N_KILLS} kills hit an ingest that was writing");
     assert_exactly_once(&lake, &produced);
     assert_no_temporary_files(&lake);
+    assert_no_incomplete_flush(&lake);
 }
 
 #[test]

@@ -16,15 +16,33 @@ use tower::ServiceExt;
 const TOKEN: &str = "s3cret";
 
 async fn state(lake: &std::path::Path) -> ApiState {
-    ApiState {
-        analyzer: Arc::new(support::open(lake).await),
-        config: Arc::new(ApiConfig {
-            token: Some(TOKEN.to_string()),
-            statement_timeout: Duration::from_millis(500),
-            row_cap: 5,
-        }),
-        health: None,
+    state_with(lake, 4, Duration::from_millis(500)).await
+}
+
+async fn state_with(lake: &std::path::Path, max_concurrent_statements: usize, statement_timeout: Duration) -> ApiState {
+    let config = ApiConfig {
+        token: Some(TOKEN.to_string()),
+        statement_timeout,
+        row_cap: 5,
+        max_concurrent_statements,
+        queue_timeout: Duration::from_millis(100),
+    };
+    ApiState::new(Arc::new(support::open(lake).await), config)
+}
+
+/// A statement that keeps a core busy for far longer than any test waits.
+const HEAVY: &str = "SELECT count(*) FROM generate_series(1, 100000000000) AS a(v) WHERE v % 7 = 3";
+
+/// Polls until every statement slot of `state` is free again, for at most `deadline`.
+async fn slots_free_within(state: &ApiState, deadline: Duration) -> bool {
+    let started = std::time::Instant::now();
+    while state.statements.available_permits() < state.config.max_concurrent_statements {
+        if started.elapsed() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    true
 }
 
 fn fixture_lake() -> tempfile::TempDir {
@@ -204,7 +222,7 @@ async fn the_health_feed_follows_the_lake_within_a_tick_with_an_etag() {
         None,
         shutdown.clone(),
     );
-    state.health = Some(feed);
+    state = state.with_health(feed);
 
     let region_status = |body: &[u8], region: &str| {
         let json = json(body);
@@ -322,4 +340,32 @@ async fn region_states_are_published_to_a_compacted_topic() {
     assert!(matches!(states["us-east-2"].as_str(), "degraded" | "unhealthy"), "{states:?}");
     assert_eq!(states["us-west-1"], "healthy");
     shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_whose_client_hangs_up_is_cancelled() {
+    let lake = fixture_lake();
+    let state = state_with(lake.path(), 1, Duration::from_secs(60)).await;
+    // The server drops a request's future when its client disconnects: here, at 300 ms.
+    let request = router(state.clone()).oneshot(post_sql(HEAVY, Some(TOKEN), "application/json"));
+    assert!(tokio::time::timeout(Duration::from_millis(300), request).await.is_err(), "the statement is heavy");
+    assert!(slots_free_within(&state, Duration::from_secs(1)).await, "the statement still runs after its client left");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_server_answers_503_with_retry_after() {
+    let lake = fixture_lake();
+    let state = state_with(lake.path(), 1, Duration::from_secs(60)).await;
+    let heavy = tokio::spawn(router(state.clone()).oneshot(post_sql(HEAVY, Some(TOKEN), "application/json")));
+    while state.statements.available_permits() > 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (status, headers, body) = send(&state, post_sql("SELECT 1", Some(TOKEN), "application/json")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(headers["retry-after"], "1");
+    assert_eq!(json(&body)["code"], "busy");
+    heavy.abort();
+    assert!(slots_free_within(&state, Duration::from_secs(1)).await, "the aborted request's statement stopped");
+    let (status, _, _) = send(&state, post_sql("SELECT 1", Some(TOKEN), "application/json")).await;
+    assert_eq!(status, StatusCode::OK, "a slot is free again");
 }

@@ -89,7 +89,7 @@ pub async fn run_scenario(
     }
 
     let ingest_stop = shutdown.child_token();
-    let ingest = run_ingest(ingest_args(&brokers, &topics, &run.lake, &run_id), ingest_stop.clone());
+    let ingest = run_ingest(ingest_args(&brokers, &topics, &run.lake, &run_id)?, ingest_stop.clone());
     let drive = async {
         produce(&events, truth.starts_at.as_millis(), run.speed, &brokers, &topics).await?;
         wait_for_rows(&run.lake, n_events as u64, progress, shutdown).await
@@ -118,25 +118,33 @@ fn default_topics() -> Topics {
     })
 }
 
-/// The in-process ingest: files roll every second so the lake follows the production closely.
-fn ingest_args(brokers: &str, topics: &Topics, lake: &Path, run_id: &str) -> IngestArgs {
-    IngestArgs {
-        brokers: failscope_kafka::BrokersArgs { brokers: brokers.to_string() },
-        group: format!("failscope-run-{run_id}"),
-        topics: TopicsArgs {
-            connect_attempts_topic: topics.connect_attempts.clone(),
-            job_outcomes_topic: topics.job_outcomes.clone(),
-        },
-        lake: lake.display().to_string(),
-        max_rows: 1_000_000,
-        max_bytes: 64 << 20,
-        max_age: Duration::from_secs(1),
-        memory_budget: 512 << 20,
-        session_timeout: Duration::from_secs(10),
-        shutdown_timeout: Duration::from_secs(30),
-        partitions: CONNECT_PARTITIONS,
-        http_addr: "127.0.0.1:0".parse().expect("a literal socket address"),
-    }
+/// The in-process ingest, with the command's own defaults but for what a scenario run needs:
+/// files roll every second so the lake follows the production closely, and no fixed port.
+fn ingest_args(brokers: &str, topics: &Topics, lake: &Path, run_id: &str) -> anyhow::Result<IngestArgs> {
+    use clap::{Args, FromArgMatches};
+    let group = format!("failscope-run-{run_id}");
+    let lake = lake.display().to_string();
+    let argv = [
+        "ingest",
+        "--brokers",
+        brokers,
+        "--group",
+        &group,
+        "--connect-attempts-topic",
+        &topics.connect_attempts,
+        "--job-outcomes-topic",
+        &topics.job_outcomes,
+        "--lake",
+        &lake,
+        "--max-age",
+        "1s",
+        "--session-timeout",
+        "10s",
+        "--http-addr",
+        "127.0.0.1:0",
+    ];
+    let matches = IngestArgs::augment_args(clap::Command::new("ingest")).try_get_matches_from(argv)?;
+    Ok(IngestArgs::from_arg_matches(&matches)?)
 }
 
 async fn produce(

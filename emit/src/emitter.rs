@@ -39,6 +39,9 @@ pub enum Delivery {
     Delivered,
     /// Kept in the spool for a later redelivery.
     Spooled,
+    /// Neither spooled (the spool could not be written) nor acknowledged: counted as a loss,
+    /// which the next loss marker reports.
+    Lost,
 }
 
 /// Everything the emitter needs, validated.
@@ -59,8 +62,13 @@ pub struct EmitterStats {
     pub n_delivered: u64,
     /// Events currently in the spool.
     pub n_spooled: u64,
-    /// Events dropped because the spool was full.
+    /// Events dropped: the spool was full, an event could neither be spooled nor delivered,
+    /// or a spooled entry no longer decoded.
     pub n_dropped: u64,
+    /// Events produced without the spool because it could not be written (a full disk).
+    pub n_unspooled: u64,
+    /// Spooled entries that no longer decoded as events (counted in `n_dropped` too).
+    pub n_undecodable: u64,
 }
 
 /// Produces contract events to Kafka through a durable spool.
@@ -72,6 +80,8 @@ pub struct Emitter {
     identity: WorkerIdentity,
     delivery_timeout: Duration,
     n_delivered: Arc<AtomicU64>,
+    n_unspooled: Arc<AtomicU64>,
+    n_undecodable: Arc<AtomicU64>,
 }
 
 impl Emitter {
@@ -90,6 +100,8 @@ impl Emitter {
             identity: config.identity,
             delivery_timeout: config.delivery_timeout,
             n_delivered: Arc::new(AtomicU64::new(0)),
+            n_unspooled: Arc::new(AtomicU64::new(0)),
+            n_undecodable: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -98,7 +110,9 @@ impl Emitter {
     }
 
     /// Spools `event`, then produces it. An event the broker does not acknowledge within the
-    /// delivery timeout stays spooled and goes out with [`Emitter::redeliver`].
+    /// delivery timeout stays spooled and goes out with [`Emitter::redeliver`]. If the spool
+    /// cannot be written (a full disk), the event is produced directly, without the spool's
+    /// guarantee: counted in `n_unspooled`, and as a loss if it is not acknowledged either.
     pub async fn emit(&self, event: &Event<'_>) -> Result<Delivery, EmitError> {
         let payload = match event {
             Event::ConnectAttempt(e) => serde_json::to_vec(e),
@@ -106,11 +120,19 @@ impl Emitter {
         }
         .map_err(EmitError::Serialize)?;
         let spool = self.spool.clone();
-        let key = {
+        let spooled = {
             let payload = payload.clone();
-            tokio::task::spawn_blocking(move || lock(&spool).append(&payload)).await.map_err(EmitError::Join)??
+            tokio::task::spawn_blocking(move || lock(&spool).append(&payload)).await.map_err(EmitError::Join)?
         };
-        self.deliver(key, payload).await
+        match spooled {
+            Ok(key) => self.deliver(Some(key), payload).await,
+            Err(e @ SpoolError::Io { .. }) => {
+                self.n_unspooled.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %format!("{:#}", anyhow::Error::from(e)), "cannot spool an event; producing it directly");
+                self.deliver(None, payload).await
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Produces everything in the spool, oldest first, preceded by a loss marker if events
@@ -141,10 +163,11 @@ impl Emitter {
                 break;
             }
             let mut in_flight: FuturesUnordered<_> =
-                batch.into_iter().map(|entry| self.deliver(entry.key, entry.payload)).collect();
+                batch.into_iter().map(|entry| self.deliver(Some(entry.key), entry.payload)).collect();
             let mut all_delivered = true;
             while let Some(result) = in_flight.next().await {
-                all_delivered &= result? == Delivery::Delivered;
+                // A lost (undecodable) entry is gone; only one still spooled means the broker is away.
+                all_delivered &= result? != Delivery::Spooled;
             }
             if !all_delivered {
                 break;
@@ -159,17 +182,30 @@ impl Emitter {
             n_delivered: self.n_delivered.load(Ordering::Relaxed),
             n_spooled: spool.len() as u64,
             n_dropped: spool.n_dropped_total(),
+            n_unspooled: self.n_unspooled.load(Ordering::Relaxed),
+            n_undecodable: self.n_undecodable.load(Ordering::Relaxed),
         }
     }
 
-    async fn deliver(&self, key: String, payload: Vec<u8>) -> Result<Delivery, EmitError> {
+    /// Produces `payload`; `key` is its spool entry, `None` for an event the spool could not
+    /// take.
+    async fn deliver(&self, key: Option<String>, payload: Vec<u8>) -> Result<Delivery, EmitError> {
         let event = match decode(&payload) {
             Ok(event) => event,
             Err(e) => {
-                tracing::warn!(key, error = %e, "dropping a spooled entry that is not a valid event");
+                // Only a spooled entry can fail here (emit serialized a valid event): a
+                // corrupt or foreign file. It is a lost event, reported by the loss marker.
+                tracing::warn!(key, error = %e, "dropping a spooled entry that is not a valid event; counted as lost");
+                self.n_undecodable.fetch_add(1, Ordering::Relaxed);
                 let spool = self.spool.clone();
-                tokio::task::spawn_blocking(move || lock(&spool).remove(&key)).await.map_err(EmitError::Join)??;
-                return Ok(Delivery::Delivered);
+                tokio::task::spawn_blocking(move || {
+                    let mut spool = lock(&spool);
+                    spool.record_loss(1);
+                    key.map_or(Ok(()), |key| spool.remove(&key))
+                })
+                .await
+                .map_err(EmitError::Join)??;
+                return Ok(Delivery::Lost);
             }
         };
         let topic = self.topics.of(event.event_type());
@@ -177,16 +213,23 @@ impl Emitter {
             FutureRecord::to(topic).key(event.worker_id()).payload(&payload).timestamp(event.event_time().as_millis());
         let result = self.producer.send(record, Timeout::After(self.delivery_timeout)).await;
         let spool = self.spool.clone();
-        match result {
-            Ok(_) => {
+        match (result, key) {
+            (Ok(_), key) => {
                 self.n_delivered.fetch_add(1, Ordering::Relaxed);
-                tokio::task::spawn_blocking(move || lock(&spool).remove(&key)).await.map_err(EmitError::Join)??;
+                if let Some(key) = key {
+                    tokio::task::spawn_blocking(move || lock(&spool).remove(&key)).await.map_err(EmitError::Join)??;
+                }
                 Ok(Delivery::Delivered)
             }
-            Err((e, _)) => {
+            (Err((e, _)), Some(key)) => {
                 tracing::debug!(key, error = %e, "event not acknowledged; it stays spooled");
                 lock(&spool).release(&key);
                 Ok(Delivery::Spooled)
+            }
+            (Err((e, _)), None) => {
+                tracing::warn!(error = %e, "an event that could not be spooled was not acknowledged either; counted as lost");
+                lock(&spool).record_loss(1);
+                Ok(Delivery::Lost)
             }
         }
     }

@@ -10,11 +10,17 @@
 //!
 //! The spool is bounded: an append that would pass `max_bytes` first drops the oldest entries
 //! not in flight and adds them to a persistent drop counter, which the emitter turns into a
-//! loss-marker event (an entry named `<uuid>.loss-<n>`).
+//! loss-marker event (an entry named `<uuid>.loss-<n>`). Events lost outside the spool (not
+//! spoolable and not delivered, or an entry that no longer decodes) join the same counter.
+//!
+//! Events can carry what a job printed, so the spool is private to its user: directories are
+//! created `0700` and files `0600`; a spool root owned by another user is refused, and one of
+//! ours that others can read is made private again.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
@@ -35,6 +41,8 @@ pub enum SpoolError {
     },
     #[error("cannot lock spool directory {path}: {errno}")]
     Lock { path: PathBuf, errno: nix::errno::Errno },
+    #[error("spool directory {path} is owned by uid {owner}, not by this user (uid {uid})")]
+    NotOurs { path: PathBuf, owner: u32, uid: u32 },
     #[error("event of {n_bytes} bytes is larger than the whole spool ({max_bytes} bytes)")]
     TooLarge { n_bytes: u64, max_bytes: u64 },
 }
@@ -73,6 +81,7 @@ impl Spool {
     /// processes. Evicts oldest entries if what was adopted passes `max_bytes`.
     pub fn open(root: &Path, max_bytes: u64) -> Result<Spool, SpoolError> {
         create_dir(root)?;
+        make_private(root)?;
         let name = uuid::Uuid::now_v7().simple().to_string();
         let staging = root.join(format!(".{name}.tmp"));
         create_dir(&staging)?;
@@ -164,6 +173,15 @@ impl Spool {
     /// Dropped events not yet covered by a loss marker.
     pub fn n_unreported_drops(&self) -> u64 {
         self.n_unreported_drops
+    }
+
+    /// Counts `n` events lost outside the spool (neither spooled nor delivered, or an entry
+    /// that no longer decodes), so that the next loss marker covers them. Counting cannot
+    /// fail: on a full disk the count lives in memory until it can be written.
+    pub fn record_loss(&mut self, n: u64) {
+        if let Err(e) = self.count_drops(n) {
+            tracing::warn!(error = %e, "cannot persist the spool's drop counter; kept in memory");
+        }
     }
 
     /// Events this process dropped (adopted drop counts included).
@@ -292,12 +310,14 @@ fn parse_entry_name(name: &str) -> Option<Option<u64>> {
 
 fn lock_dir(dir: &Path) -> Result<Result<Flock<File>, nix::errno::Errno>, SpoolError> {
     let path = dir.join(LOCK_FILE);
-    let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io_at(&path))?;
+    let file =
+        OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(&path).map_err(io_at(&path))?;
     Ok(Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| errno))
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), SpoolError> {
-    let mut file = File::create(path).map_err(io_at(path))?;
+    let mut file =
+        OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(path).map_err(io_at(path))?;
     file.write_all(bytes).map_err(io_at(path))?;
     file.sync_all().map_err(io_at(path))
 }
@@ -307,7 +327,22 @@ fn sync_dir(dir: &Path) -> Result<(), SpoolError> {
 }
 
 fn create_dir(dir: &Path) -> Result<(), SpoolError> {
-    fs::create_dir_all(dir).map_err(io_at(dir))
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io_at(dir))
+}
+
+/// Refuses a spool root that belongs to another user; takes group and other access away from
+/// one of ours (an older version, or a directory made by hand, may have left it open).
+fn make_private(root: &Path) -> Result<(), SpoolError> {
+    let meta = fs::metadata(root).map_err(io_at(root))?;
+    let uid = nix::unistd::geteuid().as_raw();
+    if meta.uid() != uid {
+        return Err(SpoolError::NotOurs { path: root.to_path_buf(), owner: meta.uid(), uid });
+    }
+    if meta.mode() & 0o077 != 0 {
+        tracing::warn!(path = %root.display(), mode = format!("{:o}", meta.mode() & 0o777), "spool directory was readable by others; made private");
+        fs::set_permissions(root, fs::Permissions::from_mode(0o700)).map_err(io_at(root))?;
+    }
+    Ok(())
 }
 
 fn list_dir(dir: &Path) -> Result<Vec<PathBuf>, SpoolError> {

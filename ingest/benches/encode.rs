@@ -3,11 +3,12 @@
 //!
 //! `cargo bench -p failscope-ingest --bench encode -- [N_EVENTS]` (default 1,000,000).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use failscope_ingest::buffer::PartitionBuffer;
+use failscope_ingest::config::EventWindow;
 use failscope_ingest::encode::{FileMeta, encode_file};
-use failscope_schemas::EventType;
+use failscope_schemas::{EventType, Timestamp};
 
 #[path = "support/events.rs"]
 mod events;
@@ -18,6 +19,8 @@ fn main() {
     let messages: Vec<Vec<u8>> = (0..n_events).map(|i| connect_event(i).into_bytes()).collect();
     let json_bytes: usize = messages.iter().map(Vec::len).sum();
     let rows_per_file = 250_000;
+    let window =
+        EventWindow { max_age: Duration::from_secs(100 * 365 * 86_400), max_lead: Duration::from_secs(86_400) };
     let mut best = f64::MAX;
     let mut parquet_bytes = 0;
     for _ in 0..3 {
@@ -27,7 +30,8 @@ fn main() {
             let first = (chunk_index * rows_per_file) as i64;
             let mut buffer = PartitionBuffer::new(EventType::ConnectAttempt, first);
             for (i, payload) in chunk.iter().enumerate() {
-                buffer.push(first + i as i64, payload).expect("benchmark events are valid");
+                // The clock is read per message, as the consume loop does.
+                buffer.push(first + i as i64, payload, &window, Timestamp::now()).expect("benchmark events are valid");
             }
             let (next_offset, flush_files) = (buffer.next_offset, buffer.hours.len() as u32);
             for rows in buffer.hours.values_mut() {
@@ -39,6 +43,7 @@ fn main() {
                     flush_start: first,
                     flush_end: next_offset,
                     flush_files,
+                    flush_id: None,
                     schema_version: 1,
                 };
                 let batch = rows.finish().expect("batch");

@@ -11,8 +11,10 @@ use prometheus_client::registry::Registry;
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::EventWindow;
 use crate::consumer::{new_consumer, run_loop};
 use crate::dead_letter::DeadLetters;
+use crate::health::Health;
 use crate::lake::Lake;
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
@@ -45,6 +47,15 @@ pub struct IngestArgs {
     /// Roll a partition's files when its oldest buffered row is this old.
     #[arg(long, env = "FAILSCOPE_MAX_AGE", default_value = "60s", value_parser = humantime::parse_duration)]
     pub max_age: Duration,
+    /// Roll a partition's files when its rows span this many event hours (one file each).
+    #[arg(long, env = "FAILSCOPE_MAX_HOURS", default_value_t = 100)]
+    pub max_hours: usize,
+    /// Dead-letter events whose time is further than this in the past (`out_of_window`).
+    #[arg(long, env = "FAILSCOPE_MAX_EVENT_AGE", default_value = "3650days", value_parser = humantime::parse_duration)]
+    pub max_event_age: Duration,
+    /// Dead-letter events whose time is further than this in the future (`out_of_window`).
+    #[arg(long, env = "FAILSCOPE_MAX_EVENT_LEAD", default_value = "1day", value_parser = humantime::parse_duration)]
+    pub max_event_lead: Duration,
     /// Memory budget of the process in bytes: buffered rows may use half of it (counted as
     /// message bytes); over that, the largest partitions roll early, then fetching pauses.
     #[arg(long, env = "FAILSCOPE_MEMORY_BUDGET", default_value_t = 512 << 20)]
@@ -59,6 +70,11 @@ pub struct IngestArgs {
     /// topics create` would, with the broker's retention).
     #[arg(long, env = "FAILSCOPE_PARTITIONS", default_value = DEFAULT_PARTITIONS)]
     pub partitions: i32,
+    /// `/healthz` answers 503 once a partition's oldest message not yet in the lake has waited
+    /// this long beyond --max-age (a full disk, a failing object store, an unwritable
+    /// dead-letter topic, a lake that cannot be read to recover the partition).
+    #[arg(long, env = "FAILSCOPE_STALL_TIMEOUT", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub stall_timeout: Duration,
     /// Address of the `/metrics` and `/healthz` endpoints.
     #[arg(long, env = "FAILSCOPE_HTTP_ADDR", default_value = "127.0.0.1:9464")]
     pub http_addr: SocketAddr,
@@ -69,6 +85,7 @@ impl IngestArgs {
         anyhow::ensure!(self.max_rows > 0, "--max-rows must be at least 1");
         anyhow::ensure!(self.max_bytes > 0, "--max-bytes must be at least 1");
         anyhow::ensure!(!self.max_age.is_zero(), "--max-age must be positive");
+        anyhow::ensure!(self.max_hours > 0, "--max-hours must be at least 1");
         anyhow::ensure!(
             self.memory_budget >= MIN_MEMORY_BUDGET,
             "--memory-budget must be at least {} MiB: the process itself takes about 25 MiB, so a smaller budget could not be kept",
@@ -89,8 +106,10 @@ impl IngestArgs {
                 max_rows: self.max_rows,
                 max_bytes: self.max_bytes,
                 max_age: self.max_age,
+                max_hours: self.max_hours,
                 memory_budget: self.memory_budget,
             },
+            window: EventWindow { max_age: self.max_event_age, max_lead: self.max_event_lead },
             session_timeout: self.session_timeout,
             shutdown_timeout: self.shutdown_timeout,
         })
@@ -122,7 +141,9 @@ pub async fn run_ingest(args: IngestArgs, shutdown: CancellationToken) -> anyhow
         .with_context(|| format!("cannot listen on {}", args.http_addr))?;
     tracing::info!(addr = %listener.local_addr()?, "serving /metrics and /healthz");
     let server_shutdown = shutdown.clone();
-    let router = crate::http::router(Arc::new(registry));
+    // A healthy partition holds a message for up to --max-age before it is published.
+    let health = Health::new(config.flush.max_age + args.stall_timeout);
+    let router = crate::http::router(Arc::new(registry), health.clone());
     tokio::spawn(async move {
         let serve = axum::serve(listener, router).with_graceful_shutdown(server_shutdown.cancelled_owned());
         if let Err(e) = serve.await {
@@ -137,7 +158,7 @@ pub async fn run_ingest(args: IngestArgs, shutdown: CancellationToken) -> anyhow
         return Ok(ExitCode::SUCCESS);
     }
     let dead_letters = DeadLetters::new(&config.brokers).context("cannot create the dead-letter producer")?;
-    let pipeline = Pipeline::new(&config, lake, dead_letters, metrics.clone(), shutdown.clone());
+    let pipeline = Pipeline::new(&config, lake, dead_letters, metrics.clone(), health);
     let pipeline = Arc::new(Mutex::new(pipeline));
     let consumer = new_consumer(&config, Arc::clone(&pipeline), metrics).context("cannot create the Kafka consumer")?;
 

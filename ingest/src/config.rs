@@ -13,6 +13,9 @@ pub struct FlushPolicy {
     pub max_bytes: usize,
     /// Roll when the oldest buffered row of a partition is this old, even on a quiet topic.
     pub max_age: Duration,
+    /// Roll when a partition buffers rows of this many event hours: each is a builder now
+    /// and a file at the flush.
+    pub max_hours: usize,
     /// Memory for the whole ingest process. Buffered rows may use half of it, counted as the
     /// message bytes they came from (see [`FlushPolicy::rows_budget`]); the rest is headroom
     /// for what rows cost beyond their message bytes, for encoding and for the Kafka client.
@@ -64,6 +67,16 @@ impl FlushPolicy {
     }
 }
 
+/// The event times the ingest accepts, around its own clock; anything else is dead-lettered
+/// as `out_of_window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventWindow {
+    /// How far in the past an event may be.
+    pub max_age: Duration,
+    /// How far in the future an event may be (workers' clocks drift).
+    pub max_lead: Duration,
+}
+
 /// Everything `failscope ingest` needs, validated.
 #[derive(Debug, Clone)]
 pub struct IngestConfig {
@@ -73,6 +86,7 @@ pub struct IngestConfig {
     /// A local directory or an object-store URL.
     pub lake: String,
     pub flush: FlushPolicy,
+    pub window: EventWindow,
     pub session_timeout: Duration,
     pub shutdown_timeout: Duration,
 }
@@ -98,6 +112,7 @@ mod tests {
             max_rows: 1_000,
             max_bytes: 64 * MIB,
             max_age: Duration::from_secs(60),
+            max_hours: 100,
             memory_budget: 200 * MIB, // rows budget 100 MiB; over it, flush down to 50 MiB
         };
         let now = Instant::now();

@@ -62,6 +62,7 @@ impl ConsumerContext for IngestContext {
                 let committed = consumer.committed_offsets(tpl.clone(), Duration::from_secs(10)).ok();
                 let mut pipeline = lock(&self.pipeline);
                 let mut assignment = TopicPartitionList::new();
+                let mut unrecovered = TopicPartitionList::new();
                 for element in tpl.elements() {
                     let (topic, partition) = (element.topic(), element.partition());
                     let kafka_offset = committed
@@ -72,11 +73,11 @@ impl ConsumerContext for IngestContext {
                     let offset = match pipeline.assign(topic, partition, kafka_offset) {
                         Ok(Some(resume)) => Offset::Offset(resume),
                         Ok(None) => Offset::Beginning,
-                        Err(e) => {
-                            // Without knowing the lake's state we must not fetch: leave the
-                            // partition unassigned so that the group does not advance it.
-                            tracing::error!(topic, partition, error = format!("{e:#}"), "cannot recover partition");
-                            continue;
+                        Err(_) => {
+                            // Without knowing the lake's state we must not fetch: the
+                            // partition is assigned paused until the run loop recovers it.
+                            unrecovered.add_partition(topic, partition);
+                            Offset::Beginning
                         }
                     };
                     if let Err(e) = assignment.add_partition_offset(topic, partition, offset) {
@@ -86,6 +87,11 @@ impl ConsumerContext for IngestContext {
                 if let Err(e) = consumer.assign(&assignment) {
                     tracing::error!(error = %e, "assign failed");
                 }
+                if unrecovered.count() > 0
+                    && let Err(e) = consumer.pause(&unrecovered)
+                {
+                    tracing::error!(error = %e, "cannot pause the partitions waiting for recovery");
+                }
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 let lost = consumer.assignment_lost();
@@ -93,7 +99,8 @@ impl ConsumerContext for IngestContext {
                 let revoked: Vec<TopicPartition> =
                     tpl.elements().iter().map(|e| (e.topic().to_string(), e.partition())).collect();
                 if !lost {
-                    let offsets = flush_partitions(&mut pipeline, &revoked);
+                    pipeline.drain_dead_letters();
+                    let offsets = flush_partitions(&mut pipeline, &revoked, true);
                     commit(consumer, &offsets, CommitMode::Sync);
                 }
                 for tp in &revoked {
@@ -110,20 +117,20 @@ impl ConsumerContext for IngestContext {
 }
 
 /// Flushes `partitions`, returning the offsets that may be committed. A failed flush keeps its
-/// rows buffered (they are retried, or consumed again by the next owner).
-fn flush_partitions(pipeline: &mut Pipeline, partitions: &[TopicPartition]) -> Vec<(TopicPartition, i64)> {
-    let mut offsets = Vec::new();
-    for tp in partitions {
-        match pipeline.flush(tp) {
-            Ok(Some(offset)) => offsets.push((tp.clone(), offset)),
-            Ok(None) => {}
-            Err(IngestError::Interrupted) => {}
-            Err(e) => {
-                tracing::error!(topic = tp.0, partition = tp.1, error = format!("{e:#}"), "flush failed; will retry")
-            }
-        }
-    }
-    offsets
+/// rows (the pipeline logs it and retries after a back-off, or the next owner consumes them
+/// again); `ignore_backoff` tries once more anyway, before partitions are given up.
+fn flush_partitions(
+    pipeline: &mut Pipeline,
+    partitions: &[TopicPartition],
+    ignore_backoff: bool,
+) -> Vec<(TopicPartition, i64)> {
+    partitions
+        .iter()
+        .filter_map(|tp| match pipeline.flush(tp, ignore_backoff) {
+            Ok(offset) => offset.map(|offset| (tp.clone(), offset)),
+            Err(_) => None,
+        })
+        .collect()
 }
 
 fn commit(consumer: &BaseConsumer<IngestContext>, offsets: &[(TopicPartition, i64)], mode: CommitMode) {
@@ -196,15 +203,18 @@ pub fn run_loop(
             None => None,
         };
         if let Some(tp) = full {
-            let offsets = flush_partitions(&mut lock(&pipeline), &[tp]);
+            let offsets = flush_partitions(&mut lock(&pipeline), &[tp], false);
             commit(&consumer, &offsets, CommitMode::Async);
         }
         let now = Instant::now();
         if now >= next_tick {
             next_tick = now + TICK;
             let mut p = lock(&pipeline);
+            for ((topic, partition), resume) in p.retry_recoveries(now) {
+                start_fetching(&consumer, &topic, partition, resume);
+            }
             let due = p.due(now);
-            let offsets = flush_partitions(&mut p, &due);
+            let offsets = flush_partitions(&mut p, &due, false);
             commit(&consumer, &offsets, CommitMode::Async);
             // Flushes failing while messages keep arriving would grow memory without bound:
             // stop fetching (while still polling, so we stay in the group) until they succeed.
@@ -220,8 +230,9 @@ pub fn run_loop(
     tracing::info!("shutting down: publishing open files");
     let offsets = {
         let mut p = lock(&pipeline);
+        p.drain_dead_letters();
         let assigned: Vec<TopicPartition> = p.assigned().cloned().collect();
-        flush_partitions(&mut p, &assigned)
+        flush_partitions(&mut p, &assigned, true)
     };
     commit(&consumer, &offsets, CommitMode::Sync);
     consumer.unsubscribe();
@@ -230,6 +241,20 @@ pub fn run_loop(
     drop(consumer);
     tracing::info!("left the consumer group");
     Ok(())
+}
+
+/// Positions a partition recovered late (it was assigned paused) and resumes its fetching.
+fn start_fetching(consumer: &BaseConsumer<IngestContext>, topic: &str, partition: i32, resume: Option<i64>) {
+    let offset = resume.map_or(Offset::Beginning, Offset::Offset);
+    if let Err(e) = consumer.seek(topic, partition, offset, Duration::from_secs(5)) {
+        tracing::error!(topic, partition, error = %e, "cannot position a recovered partition");
+    }
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition(topic, partition);
+    match consumer.resume(&tpl) {
+        Ok(()) => tracing::info!(topic, partition, resume_offset = resume, "recovered after a retry; fetching"),
+        Err(e) => tracing::error!(topic, partition, error = %e, "cannot resume a recovered partition"),
+    }
 }
 
 fn set_paused(consumer: &BaseConsumer<IngestContext>, partitions: &[TopicPartition], pause: bool) {

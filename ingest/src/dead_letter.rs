@@ -1,26 +1,39 @@
-//! The dead-letter topic: a message that violates the contract is produced, with its original
-//! key, bytes and headers, to `<topic>.dlq`, with headers naming the error and the source. An
-//! offset is committed only once its dead letter is acknowledged; if the dead-letter topic
-//! cannot be written, the partition stops progressing and keeps retrying.
+//! The dead-letter topic: a message that is rejected (a contract violation, an event time out
+//! of the window) is produced, with its original key, bytes and headers, to `<topic>.dlq`,
+//! with headers naming the error and the source. An offset is committed only once its dead
+//! letter is acknowledged.
+//!
+//! Nothing here waits on the consume thread: [`DeadLetters::settle`] looks at each letter's
+//! delivery without blocking, re-sends failed letters after their own back-off, and says
+//! whether the partition's letters are all acknowledged, still on their way, or failing. A
+//! letter that cannot be written therefore holds back only its own partition's commits (and
+//! `/healthz` reports that partition) while every other partition keeps flowing. A letter too
+//! large for the producer or the broker is cut to fit, with the cut recorded in its headers;
+//! errors that retrying cannot fix (no such topic, no permission) are logged as such and
+//! retried only at the longest back-off, until an operator fixes the cause.
 //!
 //! Dead letters are delivered at least once, not exactly once: a crash after a dead letter is
 //! acknowledged but before its offset is committed sends it again on restart, whatever the
-//! producer does. So the producer is not idempotent (acks=all and retries only), and each
-//! failed round of retries starts from a new producer, so that a broken connection or
-//! producer state cannot hold the partition back forever.
+//! producer does. So the producer is not idempotent (acks=all and retries only).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use failscope_schemas::ContractError;
+use futures::FutureExt;
 use rdkafka::ClientConfig;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
-use tokio_util::sync::CancellationToken;
 
-use crate::IngestError;
 use crate::config::IngestConfig;
+
+/// The largest message the dead-letter producer sends (librdkafka's default limit, set
+/// explicitly so that letters can be cut to it before they are refused).
+const MAX_MESSAGE_BYTES: usize = 1_000_000;
+/// Room kept for the record's framing beside key, payload and headers.
+const FRAMING_BYTES: usize = 512;
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+const MAX_RETRY: Duration = Duration::from_secs(30);
 
 /// A dead letter on its way to the dead-letter topic.
 pub struct DeadLetter {
@@ -30,6 +43,9 @@ pub struct DeadLetter {
     payload: Vec<u8>,
     headers: OwnedHeaders,
     delivery: Option<DeliveryFuture>,
+    /// Failed deliveries so far, and when the next send may happen.
+    n_failures: u32,
+    retry_at: Option<Instant>,
 }
 
 impl std::fmt::Debug for DeadLetter {
@@ -39,8 +55,8 @@ impl std::fmt::Debug for DeadLetter {
 }
 
 impl DeadLetter {
-    /// Describes `message`, rejected for `error`, as a dead letter.
-    pub fn of(message: &BorrowedMessage<'_>, error: &ContractError) -> DeadLetter {
+    /// Describes `message`, rejected with `reason` (of kind `reason_kind`), as a dead letter.
+    pub fn of(message: &BorrowedMessage<'_>, reason_kind: &'static str, reason: &str) -> DeadLetter {
         let mut headers = OwnedHeaders::new();
         if let Some(original) = message.headers() {
             for h in original.iter() {
@@ -49,22 +65,51 @@ impl DeadLetter {
         }
         let text = |s: &str| s.as_bytes().to_vec();
         for (key, value) in [
-            ("failscope.error", text(&error.to_string())),
-            ("failscope.error_kind", text(error.kind())),
+            ("failscope.error", text(reason)),
+            ("failscope.error_kind", text(reason_kind)),
             ("failscope.source_topic", text(message.topic())),
             ("failscope.source_partition", text(&message.partition().to_string())),
             ("failscope.source_offset", text(&message.offset().to_string())),
         ] {
             headers = headers.insert(Header { key, value: Some(&value) });
         }
-        DeadLetter {
+        let mut letter = DeadLetter {
             topic: IngestConfig::dead_letter_topic(message.topic()),
-            reason_kind: error.kind(),
+            reason_kind,
             key: message.key().map(<[u8]>::to_vec),
             payload: message.payload().unwrap_or_default().to_vec(),
             headers,
             delivery: None,
+            n_failures: 0,
+            retry_at: None,
+        };
+        letter.cut_to(MAX_MESSAGE_BYTES);
+        letter
+    }
+
+    fn n_bytes(&self) -> usize {
+        let headers: usize = self.headers.iter().map(|h| h.key.len() + h.value.map_or(0, <[u8]>::len) + 8).sum();
+        self.key.as_ref().map_or(0, Vec::len) + self.payload.len() + headers + FRAMING_BYTES
+    }
+
+    /// Cuts the payload so that the whole record takes at most `limit` bytes, and records the
+    /// payload's original size in the `failscope.truncated_from_bytes` header (once).
+    fn cut_to(&mut self, limit: usize) {
+        let n_bytes = self.n_bytes();
+        if n_bytes <= limit {
+            return;
         }
+        let original = self.payload.len();
+        let already_cut = self.headers.iter().any(|h| h.key == "failscope.truncated_from_bytes");
+        let header_bytes = if already_cut { 0 } else { 64 };
+        let keep = original.saturating_sub(n_bytes - limit + header_bytes);
+        self.payload.truncate(keep);
+        if !already_cut {
+            let value = original.to_string();
+            let headers = std::mem::replace(&mut self.headers, OwnedHeaders::new());
+            self.headers = headers.insert(Header { key: "failscope.truncated_from_bytes", value: Some(&value) });
+        }
+        tracing::warn!(topic = self.topic, original, kept = keep, "dead letter cut to fit the message size limit");
     }
 }
 
@@ -76,13 +121,24 @@ fn producer(brokers: &str) -> Result<FutureProducer, KafkaError> {
         .set("compression.type", "lz4")
         .set("linger.ms", "5")
         .set("message.timeout.ms", "30000")
+        .set("message.max.bytes", MAX_MESSAGE_BYTES.to_string())
         .set("log_level", "3")
         .create()
 }
 
-/// Produces dead letters and waits for their acknowledgement.
+/// Where a partition's dead letters stand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settled {
+    /// Every letter is acknowledged: the offsets below them may be committed.
+    All,
+    /// Letters are on their way; nothing has failed.
+    Waiting,
+    /// A letter failed and waits for its retry; the reason of the first failure.
+    Failing(String),
+}
+
+/// Produces dead letters and follows their acknowledgement.
 pub struct DeadLetters {
-    brokers: String,
     producer: FutureProducer,
 }
 
@@ -94,87 +150,102 @@ impl std::fmt::Debug for DeadLetters {
 
 impl DeadLetters {
     pub fn new(brokers: &str) -> Result<Self, KafkaError> {
-        Ok(DeadLetters { brokers: brokers.to_string(), producer: producer(brokers)? })
+        Ok(DeadLetters { producer: producer(brokers)? })
     }
 
-    /// Replaces the producer after a failed round; keeps the old one if a new one cannot be made.
-    fn renew_producer(&mut self) {
-        match producer(&self.brokers) {
-            Ok(producer) => self.producer = producer,
-            Err(e) => tracing::warn!(error = %e, "cannot create a new dead-letter producer"),
-        }
-    }
-
-    /// Hands the dead letter to the producer; acknowledgement is awaited by [`Self::settle`].
+    /// Hands the dead letter to the producer without waiting; [`Self::settle`] follows it.
     pub fn send(&self, letter: &mut DeadLetter) {
         let mut record = FutureRecord::to(&letter.topic).payload(&letter.payload).headers(letter.headers.clone());
         if let Some(key) = &letter.key {
             record = record.key(key);
         }
-        loop {
-            match self.producer.send_result(record) {
-                Ok(delivery) => {
-                    letter.delivery = Some(delivery);
-                    return;
-                }
-                Err((rdkafka::error::KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    record = back;
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err((e, _)) => {
-                    // Not queued: settle() sees no delivery and sends it again.
-                    tracing::warn!(topic = letter.topic, error = %e, "cannot queue dead letter");
-                    letter.delivery = None;
-                    return;
-                }
+        match self.producer.send_result(record) {
+            Ok(delivery) => {
+                letter.delivery = Some(delivery);
+                letter.retry_at = None;
+            }
+            Err((e, _)) => {
+                // Not queued (the local queue is full, or the letter is refused outright):
+                // settle() sends it again once its back-off has passed.
+                tracing::debug!(topic = letter.topic, error = %e, "cannot queue dead letter");
+                letter.delivery = None;
+                fail(letter, &e);
             }
         }
     }
 
-    /// Blocks until every letter in `pending` is acknowledged, re-sending failures with
-    /// backoff. Returns `Interrupted` if `shutdown` fires first.
-    pub fn settle(&mut self, pending: &mut Vec<DeadLetter>, shutdown: &CancellationToken) -> Result<(), IngestError> {
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            let mut failed = Vec::new();
-            let mut first_error: Option<KafkaError> = None;
-            for mut letter in pending.drain(..) {
-                let acknowledged = match letter.delivery.take() {
-                    Some(delivery) => match futures::executor::block_on(delivery) {
-                        Ok(Ok(_)) => true,
-                        Ok(Err((e, _))) => {
-                            first_error.get_or_insert(e);
-                            false
-                        }
-                        Err(_) => false,
-                    },
-                    None => false,
-                };
-                if !acknowledged {
-                    failed.push(letter);
+    /// Without blocking: drops the acknowledged letters from `pending`, re-sends those whose
+    /// retry is due, and says where the rest stand.
+    pub fn settle(&self, pending: &mut Vec<DeadLetter>, now: Instant) -> Settled {
+        let mut failing = None;
+        pending.retain_mut(|letter| {
+            if let Some(delivery) = &mut letter.delivery {
+                match delivery.now_or_never() {
+                    None => return true,
+                    Some(Ok(Ok(_))) => return false,
+                    Some(Ok(Err((e, _)))) => {
+                        letter.delivery = None;
+                        fail(letter, &e);
+                    }
+                    Some(Err(_canceled)) => {
+                        letter.delivery = None;
+                        letter.retry_at = Some(now);
+                    }
                 }
             }
-            if failed.is_empty() {
-                return Ok(());
-            }
-            tracing::warn!(
-                n_failed = failed.len(),
-                topic = failed[0].topic,
-                error = first_error.map(|e| e.to_string()).unwrap_or_else(|| "not queued".to_string()),
-                retry_in = ?backoff,
-                "dead letters not acknowledged; retrying with a new producer"
-            );
-            if shutdown.is_cancelled() {
-                *pending = failed;
-                return Err(IngestError::Interrupted);
-            }
-            std::thread::sleep(backoff);
-            backoff = (backoff * 2).min(Duration::from_secs(5));
-            self.renew_producer();
-            for letter in &mut failed {
+            if letter.retry_at.is_none_or(|at| now >= at) {
                 self.send(letter);
             }
-            *pending = failed;
+            if letter.delivery.is_none() || letter.n_failures > 0 {
+                failing.get_or_insert_with(|| format!("{} failed deliveries to {}", letter.n_failures, letter.topic));
+            }
+            true
+        });
+        match (pending.is_empty(), failing) {
+            (true, _) => Settled::All,
+            (false, Some(reason)) => Settled::Failing(reason),
+            (false, None) => Settled::Waiting,
         }
     }
+
+    /// Waits up to `timeout` for letters in flight: before partitions are given up or the
+    /// process stops, when a short wait saves sending them again. Never on the hot path.
+    pub fn drain(&self, timeout: Duration) {
+        if let Err(e) = self.producer.flush(timeout) {
+            tracing::warn!(error = %e, "dead letters still in flight");
+        }
+    }
+}
+
+/// Records a failed delivery of `letter`: cuts it if it was too large, and schedules its retry.
+fn fail(letter: &mut DeadLetter, error: &KafkaError) {
+    letter.n_failures += 1;
+    let code = error.rdkafka_error_code();
+    let wait = match code {
+        Some(RDKafkaErrorCode::QueueFull) => Duration::from_millis(10),
+        Some(RDKafkaErrorCode::MessageSizeTooLarge) => {
+            // The broker's limit may be below ours: halve the letter until it fits.
+            letter.cut_to(letter.n_bytes() / 2);
+            Duration::ZERO
+        }
+        Some(
+            RDKafkaErrorCode::UnknownTopicOrPartition
+            | RDKafkaErrorCode::UnknownTopic
+            | RDKafkaErrorCode::TopicAuthorizationFailed
+            | RDKafkaErrorCode::ClusterAuthorizationFailed
+            | RDKafkaErrorCode::InvalidTopic,
+        ) => {
+            tracing::error!(
+                topic = letter.topic,
+                error = %error,
+                "the dead-letter topic cannot be written; its partition stalls until this is fixed"
+            );
+            MAX_RETRY
+        }
+        _ => {
+            tracing::warn!(topic = letter.topic, error = %error, "dead letter not acknowledged; retrying");
+            FIRST_RETRY.saturating_mul(1 << letter.n_failures.min(16)).min(MAX_RETRY)
+        }
+    };
+    letter.retry_at = Some(Instant::now() + wait);
 }

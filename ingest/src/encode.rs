@@ -34,6 +34,9 @@ pub struct FileMeta {
     pub flush_end: i64,
     /// Number of files the flush published.
     pub flush_files: u32,
+    /// Unique per flush: tells apart two writers' flushes of the same offsets (a member
+    /// evicted mid-flush that kept publishing). `None` in files written before it existed.
+    pub flush_id: Option<String>,
     pub schema_version: u32,
 }
 
@@ -51,7 +54,8 @@ impl FileMeta {
             ("flush_files", self.flush_files.to_string()),
             ("schema_version", self.schema_version.to_string()),
         ];
-        pairs.into_iter().map(|(k, v)| KeyValue::new(format!("{PREFIX}{k}"), v)).collect()
+        let flush_id = self.flush_id.iter().map(|id| ("flush_id", id.clone()));
+        pairs.into_iter().chain(flush_id).map(|(k, v)| KeyValue::new(format!("{PREFIX}{k}"), v)).collect()
     }
 
     /// Reads the metadata back from a footer's key-value pairs.
@@ -68,6 +72,7 @@ impl FileMeta {
             flush_start: num("flush_start")?,
             flush_end: num("flush_end")?,
             flush_files: u32::try_from(num("flush_files")?).map_err(|e| e.to_string())?,
+            flush_id: map.get("flush_id").map(|id| (*id).to_string()),
             schema_version: u32::try_from(num("schema_version")?).map_err(|e| e.to_string())?,
         })
     }
@@ -141,6 +146,7 @@ mod tests {
             flush_start: 10,
             flush_end: 13,
             flush_files: 1,
+            flush_id: Some("0190aaaabbbbccccddddeeeeffff0000".into()),
             schema_version: 1,
         }
     }

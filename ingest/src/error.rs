@@ -26,6 +26,10 @@ pub enum IngestError {
     BadFooter { path: String, reason: String },
     #[error("interrupted by shutdown")]
     Interrupted,
+    #[error("the dead-letter topic {topic} cannot be written: {reason}")]
+    DeadLetter { topic: String, reason: String },
+    #[error("{path} already exists in the lake with other content")]
+    Conflict { path: String },
 }
 
 impl IngestError {

@@ -1,7 +1,7 @@
 //! The lake as the ingest sees it: publish a file atomically, list a partition's files, read a
-//! file's footer, delete an orphan. A local directory gets write-to-staging, fsync, rename,
-//! fsync of the directory; an object store gets a create-only put. Either way a reader never
-//! sees a partial file.
+//! file's footer, delete an orphan. A local directory gets write-to-staging, fsync, a
+//! create-only link into place, fsync of the directory; an object store gets a create-only
+//! put. Either way a reader never sees a partial file, and a published file is never replaced.
 //!
 //! The API is blocking: the ingest loop runs on its own thread, and object-store calls are
 //! driven by the runtime handle given at open.
@@ -148,17 +148,33 @@ impl LocalLake {
         Ok(LocalLake { root: root.to_path_buf(), staging, _staging_lock: lock })
     }
 
+    /// Writes `bytes` to a temporary file in our staging folder, fsyncs it, links it into place
+    /// (create-only: an existing file is never replaced) and fsyncs the directory. A file
+    /// already there with the same bytes is a retry of a publish whose end was not seen.
     fn publish(&self, path: &str, bytes: &[u8]) -> Result<(), IngestError> {
         let target = self.root.join(path);
         let dir = target.parent().expect("data file paths have a directory");
         fs::create_dir_all(dir).map_err(IngestError::io(dir))?;
         let name = target.file_name().expect("data file paths have a name").to_string_lossy();
         let temp = self.staging.join(format!("{name}.tmp"));
-        let mut file = File::create(&temp).map_err(IngestError::io(&temp))?;
-        file.write_all(bytes).map_err(IngestError::io(&temp))?;
-        file.sync_all().map_err(IngestError::io(&temp))?;
-        drop(file);
-        fs::rename(&temp, &target).map_err(IngestError::io(&target))?;
+        let linked = write_synced(&temp, bytes).and_then(|()| match fs::hard_link(&temp, &target) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                if fs::read(&target).map_err(IngestError::io(&target))? == bytes {
+                    Ok(())
+                } else {
+                    Err(IngestError::Conflict { path: path.to_string() })
+                }
+            }
+            linked => linked.map_err(IngestError::io(&target)),
+        });
+        // The temporary file goes whatever happened: on a full disk it holds the space a
+        // retry needs.
+        if let Err(e) = fs::remove_file(&temp)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %temp.display(), error = %e, "cannot remove a temporary file");
+        }
+        linked?;
         File::open(dir).and_then(|d| d.sync_all()).map_err(IngestError::io(dir))
     }
 
@@ -182,6 +198,13 @@ impl Drop for LocalLake {
         let _ = fs::remove_dir_all(&self.staging);
         let _ = fs::remove_file(self.staging.with_extension("lock"));
     }
+}
+
+/// Creates `path` with `bytes`, flushed to disk.
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), IngestError> {
+    let mut file = File::create(path).map_err(IngestError::io(path))?;
+    file.write_all(bytes).map_err(IngestError::io(path))?;
+    file.sync_all().map_err(IngestError::io(path))
 }
 
 fn read_dir_names(dir: &Path) -> Result<Vec<String>, IngestError> {
@@ -224,13 +247,24 @@ impl RemoteLake {
         ObjectPath::from(format!("{}/{relative}", self.prefix))
     }
 
+    /// A create-only put. An object already there with the same bytes is a retry of a put
+    /// whose answer was lost (a timeout after the store wrote it).
     fn publish(&self, path: &str, bytes: Bytes) -> Result<(), IngestError> {
         let options = PutOptions { mode: PutMode::Create, ..Default::default() };
         let location = self.path(path);
-        match self.runtime.block_on(self.store.put_opts(&location, bytes.into(), options)) {
-            Ok(_) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        self.runtime.block_on(async {
+            match self.store.put_opts(&location, bytes.clone().into(), options).await {
+                Ok(_) => Ok(()),
+                Err(object_store::Error::AlreadyExists { .. }) => {
+                    if self.store.get(&location).await?.bytes().await? == bytes {
+                        Ok(())
+                    } else {
+                        Err(IngestError::Conflict { path: path.to_string() })
+                    }
+                }
+                Err(e) => Err(e.into()),
+            }
+        })
     }
 
     fn list(&self, table: &str) -> Result<Vec<String>, IngestError> {

@@ -14,6 +14,8 @@ pub mod consumer;
 pub mod dead_letter;
 pub mod encode;
 pub mod error;
+mod flush;
+pub mod health;
 mod http;
 pub mod lake;
 pub mod layout;

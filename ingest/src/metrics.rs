@@ -40,6 +40,8 @@ pub struct Metrics {
     pub dead_letters: Family<DeadLetterLabels, Counter>,
     pub publish_seconds: Histogram,
     pub flush_errors: Counter,
+    pub recovery_errors: Counter,
+    pub lake_files_skipped: Counter,
     pub buffered_bytes: Gauge,
     pub consumer_lag: Family<PartitionLabels, Gauge>,
 }
@@ -55,6 +57,8 @@ impl Metrics {
             dead_letters: Family::default(),
             publish_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             flush_errors: Counter::default(),
+            recovery_errors: Counter::default(),
+            lake_files_skipped: Counter::default(),
             buffered_bytes: Gauge::default(),
             consumer_lag: Family::default(),
         };
@@ -70,6 +74,16 @@ impl Metrics {
             metrics.publish_seconds.clone(),
         );
         r.register("flush_errors", "Flushes that failed and will be retried", metrics.flush_errors.clone());
+        r.register(
+            "recovery_errors",
+            "Partition recoveries that failed and will be retried",
+            metrics.recovery_errors.clone(),
+        );
+        r.register(
+            "lake_files_skipped",
+            "Files named like data files whose footer could not be read, skipped by recovery",
+            metrics.lake_files_skipped.clone(),
+        );
         r.register("buffered_bytes", "Message bytes buffered and not yet published", metrics.buffered_bytes.clone());
         r.register("consumer_lag", "Messages behind the partition's high watermark", metrics.consumer_lag.clone());
         metrics

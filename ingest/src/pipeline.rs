@@ -7,22 +7,24 @@
 //! offset handed back to be committed.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use failscope_schemas::{CURRENT_SCHEMA_VERSION, EventType};
+use failscope_schemas::{EventType, Timestamp};
 use prometheus_client::metrics::counter::Counter;
 use rdkafka::message::{BorrowedMessage, Message};
-use tokio_util::sync::CancellationToken;
 
 use crate::buffer::PartitionBuffer;
-use crate::config::FlushPolicy;
-use crate::dead_letter::{DeadLetter, DeadLetters};
-use crate::encode::{FileMeta, encode_file};
+use crate::config::{EventWindow, FlushPolicy};
+use crate::dead_letter::{DeadLetter, DeadLetters, Settled};
+use crate::flush::SealedFlush;
+use crate::health::{Backoff, Health};
 use crate::lake::Lake;
-use crate::layout::file_path;
-use crate::metrics::{DeadLetterLabels, Metrics, TableLabel, TopicLabel};
+use crate::metrics::{DeadLetterLabels, Metrics, TopicLabel};
 use crate::recovery::recover_partition;
 use crate::{IngestConfig, IngestError};
+
+/// The longest a revoke or a shutdown waits for dead letters in flight.
+const DEAD_LETTER_DRAIN: Duration = Duration::from_secs(5);
 
 /// A Kafka topic and partition.
 pub type TopicPartition = (String, i32);
@@ -33,8 +35,36 @@ struct PartitionState {
     /// False until the first message when the partition starts from the log's beginning.
     started: bool,
     dead_letters: Vec<DeadLetter>,
+    /// A flush taken out of the buffer whose files are not all published yet.
+    sealed: Option<SealedFlush>,
+    retry: Backoff,
     /// This topic's consumed-messages counter, looked up once rather than per message.
     consumed: Counter,
+}
+
+impl PartitionState {
+    /// Message bytes held for this partition, sealed or still buffered.
+    fn n_bytes(&self) -> usize {
+        self.buffer.n_bytes + self.sealed.as_ref().map_or(0, |s| s.n_bytes)
+    }
+
+    /// When the oldest message not yet in the lake arrived.
+    fn oldest_unpublished(&self) -> Option<Instant> {
+        self.sealed.as_ref().and_then(|s| s.pending_since).or(self.buffer.pending_since)
+    }
+}
+
+/// Logs a flush whose files are all published.
+fn log_flushed(tp: &TopicPartition, sealed: &SealedFlush) {
+    tracing::info!(
+        topic = tp.0,
+        partition = tp.1,
+        n_rows = sealed.n_rows,
+        n_files = sealed.n_files(),
+        flush_start = sealed.flush_start,
+        flush_end = sealed.flush_end,
+        "flushed partition"
+    );
 }
 
 /// Buffers, dead letters and flushes of every assigned partition.
@@ -42,37 +72,92 @@ struct PartitionState {
 pub struct Pipeline {
     event_types: HashMap<String, EventType>,
     policy: FlushPolicy,
+    window: EventWindow,
     lake: Lake,
     dead_letters: DeadLetters,
     partitions: HashMap<TopicPartition, PartitionState>,
+    /// Assigned partitions whose recovery failed: the group's offset, and when to try again.
+    unrecovered: HashMap<TopicPartition, (Option<i64>, Backoff)>,
     metrics: Metrics,
-    shutdown: CancellationToken,
+    health: Health,
 }
 
 impl Pipeline {
-    pub fn new(
-        config: &IngestConfig,
-        lake: Lake,
-        dead_letters: DeadLetters,
-        metrics: Metrics,
-        shutdown: CancellationToken,
-    ) -> Self {
+    pub fn new(config: &IngestConfig, lake: Lake, dead_letters: DeadLetters, metrics: Metrics, health: Health) -> Self {
         let event_types = EventType::ALL.into_iter().map(|t| (config.topics.of(t).to_string(), t)).collect();
         Pipeline {
             event_types,
             policy: config.flush,
+            window: config.window,
             lake,
             dead_letters,
             partitions: HashMap::new(),
+            unrecovered: HashMap::new(),
             metrics,
-            shutdown,
+            health,
         }
     }
 
     /// Takes ownership of a partition: the lake decides where it resumes (`committed`, the
     /// group's Kafka offset, only matters past the lake's last file, for ranges that held
     /// only dead letters). Returns the offset to fetch from, `None` for the log's beginning.
+    /// If the lake cannot be read, the partition waits for [`Self::retry_recoveries`] (it
+    /// must not be fetched meanwhile) and `/healthz` reports it once that takes too long.
     pub fn assign(&mut self, topic: &str, partition: i32, committed: Option<i64>) -> Result<Option<i64>, IngestError> {
+        let tp = (topic.to_string(), partition);
+        match self.recover(&tp, committed) {
+            Ok(resume) => Ok(resume),
+            Err(e) => {
+                self.metrics.recovery_errors.inc();
+                let mut retry = Backoff::default();
+                let retry_in = retry.failed(Instant::now());
+                tracing::error!(
+                    topic,
+                    partition,
+                    error = format!("{e:#}"),
+                    ?retry_in,
+                    "cannot recover partition; will retry"
+                );
+                self.health.pending_since(&tp, Instant::now());
+                self.unrecovered.insert(tp, (committed, retry));
+                Err(e)
+            }
+        }
+    }
+
+    /// Tries again to recover the partitions whose recovery failed and whose back-off has
+    /// passed. Returns those now recovered, with the offset to fetch from.
+    pub fn retry_recoveries(&mut self, now: Instant) -> Vec<(TopicPartition, Option<i64>)> {
+        let due: Vec<TopicPartition> = self
+            .unrecovered
+            .iter()
+            .filter(|(_, (_, retry))| !retry.is_waiting(now))
+            .map(|(tp, _)| tp.clone())
+            .collect();
+        let mut recovered = Vec::new();
+        for tp in due {
+            let Some((committed, mut retry)) = self.unrecovered.remove(&tp) else { continue };
+            match self.recover(&tp, committed) {
+                Ok(resume) => recovered.push((tp, resume)),
+                Err(e) => {
+                    self.metrics.recovery_errors.inc();
+                    let retry_in = retry.failed(now);
+                    tracing::warn!(
+                        topic = tp.0,
+                        partition = tp.1,
+                        error = format!("{e:#}"),
+                        ?retry_in,
+                        "recovery failed again"
+                    );
+                    self.unrecovered.insert(tp, (committed, retry));
+                }
+            }
+        }
+        recovered
+    }
+
+    fn recover(&mut self, tp: &TopicPartition, committed: Option<i64>) -> Result<Option<i64>, IngestError> {
+        let (topic, partition) = (tp.0.as_str(), tp.1);
         let event_type = *self
             .event_types
             .get(topic)
@@ -80,6 +165,16 @@ impl Pipeline {
         let recovered = recover_partition(&self.lake, event_type.table(), topic, partition)?;
         for path in &recovered.removed {
             tracing::warn!(topic, partition, path, "removed a file of an interrupted flush");
+        }
+        for (path, reason) in &recovered.skipped {
+            self.metrics.lake_files_skipped.inc();
+            tracing::error!(
+                topic,
+                partition,
+                path,
+                reason,
+                "skipped a file named like a data file whose footer cannot be read"
+            );
         }
         let resume = match (recovered.resume_offset, committed) {
             (Some(lake), Some(kafka)) => Some(lake.max(kafka)),
@@ -90,9 +185,12 @@ impl Pipeline {
             buffer: PartitionBuffer::new(event_type, resume.unwrap_or(0)),
             started: resume.is_some(),
             dead_letters: Vec::new(),
+            sealed: None,
+            retry: Backoff::default(),
             consumed: self.metrics.messages_consumed.get_or_create(&TopicLabel { topic: topic.to_string() }).clone(),
         };
-        self.partitions.insert((topic.to_string(), partition), state);
+        self.partitions.insert(tp.clone(), state);
+        self.health.waiting_since(tp, None);
         Ok(resume)
     }
 
@@ -100,6 +198,8 @@ impl Pipeline {
     /// whoever owns it next).
     pub fn forget(&mut self, tp: &TopicPartition) {
         self.partitions.remove(tp);
+        self.unrecovered.remove(tp);
+        self.health.waiting_since(tp, None);
         self.update_buffered_gauge();
     }
 
@@ -108,7 +208,7 @@ impl Pipeline {
     }
 
     /// Buffers one message, or sends it to the dead-letter topic. Returns true when the
-    /// partition reached its row or byte limit and should be flushed.
+    /// partition reached its row, byte or hour limit and should be flushed.
     pub fn handle(&mut self, message: &BorrowedMessage<'_>) -> bool {
         let key = (message.topic().to_string(), message.partition());
         let Some(state) = self.partitions.get_mut(&key) else {
@@ -128,9 +228,13 @@ impl Pipeline {
             return false;
         }
         state.consumed.inc();
+        if state.buffer.pending_since.is_none() {
+            self.health.pending_since(&key, Instant::now());
+        }
         let payload = message.payload().unwrap_or_default();
-        if let Err(error) = state.buffer.push(offset, payload) {
-            let mut letter = DeadLetter::of(message, &error);
+        let n_bytes_before = state.buffer.n_bytes;
+        if let Err(error) = state.buffer.push(offset, payload, &self.window, Timestamp::now()) {
+            let mut letter = DeadLetter::of(message, error.kind(), &error.to_string());
             self.dead_letters.send(&mut letter);
             self.metrics
                 .dead_letters
@@ -138,76 +242,101 @@ impl Pipeline {
                 .inc();
             state.dead_letters.push(letter);
         }
-        self.metrics.buffered_bytes.inc_by(payload.len() as i64);
-        state.buffer.n_rows >= self.policy.max_rows || state.buffer.n_bytes >= self.policy.max_bytes
+        self.metrics.buffered_bytes.inc_by((state.buffer.n_bytes - n_bytes_before) as i64);
+        let buffer = &state.buffer;
+        buffer.n_rows >= self.policy.max_rows
+            || buffer.n_bytes >= self.policy.max_bytes
+            || buffer.hours.len() >= self.policy.max_hours
     }
 
-    /// Publishes everything buffered for `tp`. Returns the offset that may now be committed,
-    /// or `None` if nothing was pending.
-    pub fn flush(&mut self, tp: &TopicPartition) -> Result<Option<i64>, IngestError> {
+    /// Publishes everything buffered for `tp`: first a flush sealed earlier whose publish
+    /// failed, then the buffer. Returns the offset that may now be committed, or `None` if
+    /// nothing was pending or the partition is backing off after a failure (unless
+    /// `ignore_backoff`, for a last try before the partition is given up).
+    pub fn flush(&mut self, tp: &TopicPartition, ignore_backoff: bool) -> Result<Option<i64>, IngestError> {
         let Some(state) = self.partitions.get_mut(tp) else { return Ok(None) };
-        if !state.buffer.has_pending() {
+        let now = Instant::now();
+        if !ignore_backoff && state.retry.is_waiting(now) {
             return Ok(None);
         }
         let started = Instant::now();
-        self.dead_letters.settle(&mut state.dead_letters, &self.shutdown)?;
-        let buffer = &mut state.buffer;
-        let table = buffer.event_type.table();
-        let time_column = buffer.event_type.time_column();
-        let flush_files = u32::try_from(buffer.hours.len()).expect("fewer than 2^32 hours buffered");
-        let mut encoded = Vec::with_capacity(buffer.hours.len());
-        for (hour, rows) in &mut buffer.hours {
-            let meta = FileMeta {
-                topic: tp.0.clone(),
-                partition: tp.1,
-                first_offset: rows.first_offset,
-                last_offset: rows.last_offset,
-                flush_start: buffer.flush_start,
-                flush_end: buffer.next_offset,
-                flush_files,
-                schema_version: CURRENT_SCHEMA_VERSION,
+        let mut committable = None;
+        let mut result = Ok(());
+        if let Some(sealed) = &mut state.sealed {
+            result = sealed.publish(&self.lake, &self.metrics);
+            if result.is_ok() {
+                committable = Some(sealed.flush_end);
+                log_flushed(tp, sealed);
+                state.sealed = None;
+            }
+        }
+        if result.is_ok() && state.buffer.has_pending() {
+            // The buffer's dead letters first: its offsets are committable only once they are
+            // acknowledged. While they are on their way, the next tick looks again.
+            result = match self.dead_letters.settle(&mut state.dead_letters, now) {
+                Settled::Waiting => Ok(()),
+                Settled::Failing(reason) => {
+                    Err(IngestError::DeadLetter { topic: IngestConfig::dead_letter_topic(&tp.0), reason })
+                }
+                Settled::All => SealedFlush::seal(tp, &mut state.buffer).and_then(|sealed| {
+                    let sealed = state.sealed.insert(sealed);
+                    sealed.publish(&self.lake, &self.metrics)?;
+                    committable = Some(sealed.flush_end);
+                    log_flushed(tp, sealed);
+                    state.sealed = None;
+                    Ok(())
+                }),
             };
-            let n_rows = rows.n_rows();
-            let batch = rows.finish()?;
-            let bytes = encode_file(&batch, time_column, &meta)?;
-            encoded.push((file_path(table, *hour, &tp.0, tp.1, rows.first_offset), bytes, n_rows));
         }
-        for (path, bytes, n_rows) in encoded {
-            let n_bytes = bytes.len() as u64;
-            self.lake.publish(&path, bytes)?;
-            let label = TableLabel { table: table.to_string() };
-            self.metrics.files_written.get_or_create(&label).inc();
-            self.metrics.rows_written.get_or_create(&label).inc_by(n_rows as u64);
-            self.metrics.bytes_written.get_or_create(&label).inc_by(n_bytes);
-            tracing::debug!(table, topic = tp.0, partition = tp.1, n_rows, n_bytes, path, "published parquet file");
-        }
-        let committable = buffer.next_offset;
-        self.metrics.buffered_bytes.dec_by(buffer.n_bytes as i64);
-        tracing::info!(
-            topic = tp.0,
-            partition = tp.1,
-            n_rows = buffer.n_rows,
-            n_files = flush_files,
-            flush_start = buffer.flush_start,
-            flush_end = committable,
-            "flushed partition"
-        );
-        buffer.reset_after_flush();
-        self.metrics.publish_seconds.observe(started.elapsed().as_secs_f64());
-        Ok(Some(committable))
+        self.health.waiting_since(tp, state.oldest_unpublished());
+        let result = match result {
+            Ok(()) => {
+                state.retry.succeeded();
+                if committable.is_some() {
+                    self.metrics.publish_seconds.observe(started.elapsed().as_secs_f64());
+                }
+                Ok(committable)
+            }
+            Err(e) => {
+                self.metrics.flush_errors.inc();
+                let retry_in = state.retry.failed(now);
+                tracing::error!(
+                    topic = tp.0,
+                    partition = tp.1,
+                    error = format!("{e:#}"),
+                    ?retry_in,
+                    "flush failed; its rows are kept and it will be retried"
+                );
+                // What was published before the failure is durable all the same.
+                match committable {
+                    Some(offset) => Ok(Some(offset)),
+                    None => Err(e),
+                }
+            }
+        };
+        self.update_buffered_gauge();
+        result
     }
 
     /// Partitions that must flush now: their oldest row reached the age limit, or, largest
     /// first, enough of them to bring the buffered bytes to half of the rows budget
     /// ([`crate::FlushPolicy::rows_budget`]).
     pub fn due(&self, now: Instant) -> Vec<TopicPartition> {
-        let buffers = self.partitions.iter().map(|(tp, s)| (tp, s.buffer.pending_since, s.buffer.n_bytes));
+        let buffers = self.partitions.iter().map(|(tp, s)| (tp, s.oldest_unpublished(), s.n_bytes()));
         self.policy.due(now, buffers).into_iter().cloned().collect()
+    }
+
+    /// Gives dead letters in flight up to a few seconds to be acknowledged, so that partitions
+    /// about to be given up (a revoke, a shutdown) can commit them rather than send them again.
+    pub fn drain_dead_letters(&self) {
+        if self.partitions.values().any(|s| !s.dead_letters.is_empty()) {
+            self.dead_letters.drain(DEAD_LETTER_DRAIN);
+        }
     }
 
     /// Bytes buffered over all partitions.
     pub fn buffered_bytes(&self) -> usize {
-        self.partitions.values().map(|s| s.buffer.n_bytes).sum()
+        self.partitions.values().map(PartitionState::n_bytes).sum()
     }
 
     pub fn rows_budget(&self) -> usize {

@@ -5,6 +5,11 @@
 //! leaves an incomplete flush: its files are removed and its offsets consumed again, so every
 //! event ends up in the lake exactly once. Flushes of a partition are published in order, so
 //! only the newest flush can be incomplete.
+//!
+//! A file named like a data file whose footer cannot be read (a foreign or corrupt
+//! `.parquet`) is reported and left alone: it never blocks a partition. A lake that cannot be
+//! listed or read (an I/O or object-store error) fails the recovery, which the consume loop
+//! retries with a back-off; the partition is not consumed meanwhile.
 
 use std::collections::BTreeMap;
 
@@ -18,33 +23,70 @@ pub struct Recovered {
     pub resume_offset: Option<i64>,
     /// Files of an interrupted flush that were removed.
     pub removed: Vec<String>,
+    /// Files named like this partition's data files whose footer could not be read, and why.
+    pub skipped: Vec<(String, String)>,
 }
+
+/// A flush as its files' footers name it: `flush_start` and `flush_id`. Its value in the scan
+/// is `(flush_end, files expected, files seen)`.
+type FlushKey = (i64, Option<String>);
 
 /// Finds the resume offset of `topic`/`partition` in `table` and removes the files of an
 /// interrupted flush. Reads only the footers of the newest files.
 pub fn recover_partition(lake: &Lake, table: &str, topic: &str, partition: i32) -> Result<Recovered, IngestError> {
     let mut files = lake.partition_files(table, topic, partition)?;
     files.sort_by_key(|f| std::cmp::Reverse(f.first_offset));
-    // flush_start -> (flush_end, files expected, files seen)
-    let mut flushes: BTreeMap<i64, (i64, u32, Vec<&DataFile>)> = BTreeMap::new();
-    let mut resume_offset = None;
+    // The id keeps apart two writers' flushes of the same offsets, which could otherwise add
+    // up to one.
+    let mut flushes: BTreeMap<FlushKey, (i64, u32, Vec<&DataFile>)> = BTreeMap::new();
+    let mut complete: Option<FlushKey> = None;
+    let mut skipped = Vec::new();
     for file in &files {
-        let meta = lake.read_meta(&file.path)?;
-        let entry = flushes.entry(meta.flush_start).or_insert((meta.flush_end, meta.flush_files, Vec::new()));
-        entry.2.push(file);
-        if entry.2.len() as u32 >= entry.1 {
-            resume_offset = Some(entry.0);
+        // Past the newest complete flush, only files that overlap its offsets matter: another
+        // writer's files of the same range.
+        if complete.as_ref().is_some_and(|(start, _)| file.first_offset < *start) {
             break;
         }
+        let meta = match lake.read_meta(&file.path) {
+            Ok(meta) => meta,
+            Err(e @ (IngestError::BadFooter { .. } | IngestError::Parquet(_))) => {
+                skipped.push((file.path.clone(), format!("{e:#}")));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let key = (meta.flush_start, meta.flush_id);
+        let entry = flushes.entry(key.clone()).or_insert((meta.flush_end, meta.flush_files, Vec::new()));
+        entry.2.push(file);
+        if complete.is_none() && entry.2.len() as u32 >= entry.1 {
+            complete = Some(key);
+        }
     }
+    // Two writers may both have completed a flush from the same offset: the one that reaches
+    // further is kept, since its owner may have committed that far.
+    let complete = complete.and_then(|(start, _)| {
+        flushes
+            .iter()
+            .filter(|((s, _), (_, n_files, seen))| *s == start && seen.len() as u32 >= *n_files)
+            .max_by_key(|(_, (end, _, _))| *end)
+            .map(|(key, _)| key.clone())
+    });
+    let resume_offset = complete.as_ref().map(|key| flushes[key].0);
+    // Everything at or past the resume offset, and every file read that is not part of the
+    // complete flush (an interrupted flush, or a zombie writer's overlapping one), goes.
+    let kept: Vec<&str> =
+        complete.as_ref().map(|key| flushes[key].2.iter().map(|f| f.path.as_str()).collect()).unwrap_or_default();
+    let read: Vec<&str> = flushes.values().flat_map(|(_, _, fs)| fs.iter().map(|f| f.path.as_str())).collect();
     let mut removed = Vec::new();
     for file in &files {
-        if resume_offset.is_none_or(|resume| file.first_offset >= resume) {
+        let unreadable = skipped.iter().any(|(path, _)| *path == file.path);
+        let stray = read.contains(&file.path.as_str()) && !kept.contains(&file.path.as_str());
+        if !unreadable && (stray || resume_offset.is_none_or(|resume| file.first_offset >= resume)) {
             lake.delete(&file.path)?;
             removed.push(file.path.clone());
         }
     }
-    Ok(Recovered { resume_offset, removed })
+    Ok(Recovered { resume_offset, removed, skipped })
 }
 
 #[cfg(test)]
@@ -58,6 +100,11 @@ mod tests {
     use crate::encode::{FileMeta, encode_file};
 
     fn publish(lake: &Lake, hour: i64, first: i64, last: i64, flush: (i64, i64, u32)) {
+        publish_by(lake, 'a', hour, first, last, flush);
+    }
+
+    /// Publishes a file of a flush by `writer` (each writer's flushes have their own id).
+    fn publish_by(lake: &Lake, writer: char, hour: i64, first: i64, last: i64, flush: (i64, i64, u32)) {
         let schema = Arc::new(Schema::new(vec![Field::new("t", DataType::Int32, false)]));
         let batch = RecordBatch::try_new(schema, vec![Arc::new(Int32Array::from(vec![1]))]).expect("batch");
         let meta = FileMeta {
@@ -68,6 +115,7 @@ mod tests {
             flush_start: flush.0,
             flush_end: flush.1,
             flush_files: flush.2,
+            flush_id: Some(format!("writer-{writer}")),
             schema_version: 1,
         };
         let bytes = encode_file(&batch, "t", &meta).expect("encode");
@@ -110,5 +158,58 @@ mod tests {
         let recovered = recover_partition(&lake, "tbl", "t", 0).expect("recover");
         assert_eq!(recovered.resume_offset, None);
         assert_eq!(recovered.removed.len(), 1);
+    }
+
+    #[test]
+    fn a_foreign_or_corrupt_parquet_file_is_reported_and_skipped() {
+        let (dir, lake) = lake();
+        publish(&lake, 100, 0, 9, (0, 10, 1));
+        let hour_dir = dir.path().join("tbl/date=1970-01-05/hour=04");
+        // Named like our next file, but not Parquet at all.
+        std::fs::write(hour_dir.join("t+0+00000000000000000010.parquet"), b"not parquet").expect("write");
+        // A real Parquet file without failscope's footer metadata, under one of our names.
+        let schema = Arc::new(Schema::new(vec![Field::new("t", DataType::Int32, false)]));
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int32Array::from(vec![1]))]).expect("batch");
+        let mut foreign = Vec::new();
+        let mut writer = parquet::arrow::ArrowWriter::try_new(&mut foreign, schema, None).expect("writer");
+        writer.write(&batch).expect("write");
+        writer.close().expect("close");
+        std::fs::write(hour_dir.join("t+0+00000000000000000020.parquet"), foreign).expect("write");
+        std::fs::write(hour_dir.join("notes.parquet"), b"someone else's").expect("write");
+
+        let recovered = recover_partition(&lake, "tbl", "t", 0).expect("recovery is not blocked");
+        assert_eq!(recovered.resume_offset, Some(10));
+        assert!(recovered.removed.is_empty(), "unreadable files are left alone: {:?}", recovered.removed);
+        let mut skipped: Vec<&str> = recovered.skipped.iter().map(|(p, _)| p.rsplit('/').next().unwrap_or(p)).collect();
+        skipped.sort();
+        assert_eq!(skipped, ["t+0+00000000000000000010.parquet", "t+0+00000000000000000020.parquet"]);
+        assert!(recovered.skipped[0].1.contains("parquet") || recovered.skipped[0].1.contains("footer"));
+    }
+
+    #[test]
+    fn two_writers_files_of_the_same_offsets_never_make_one_flush() {
+        let (_dir, lake) = lake();
+        publish(&lake, 100, 0, 9, (0, 10, 1));
+        // A member evicted mid-flush published one of its two files of [10, 25); the new owner
+        // published one of its two files of [10, 30) before it crashed too.
+        publish_by(&lake, 'z', 101, 12, 24, (10, 25, 2));
+        publish_by(&lake, 'b', 102, 10, 29, (10, 30, 2));
+        let recovered = recover_partition(&lake, "tbl", "t", 0).expect("recover");
+        assert_eq!(recovered.resume_offset, Some(10), "two halves of different flushes are not a flush");
+        assert_eq!(recovered.removed.len(), 2);
+    }
+
+    #[test]
+    fn a_zombie_writers_complete_flush_beside_the_owners_is_removed() {
+        let (_dir, lake) = lake();
+        publish(&lake, 100, 0, 9, (0, 10, 1));
+        // The zombie completed [10, 25) in one file; the owner completed [10, 30) in two.
+        publish_by(&lake, 'z', 101, 11, 24, (10, 25, 1));
+        publish_by(&lake, 'b', 101, 10, 29, (10, 30, 2));
+        publish_by(&lake, 'b', 102, 12, 28, (10, 30, 2));
+        let recovered = recover_partition(&lake, "tbl", "t", 0).expect("recover");
+        assert_eq!(recovered.resume_offset, Some(30), "the flush that reaches further is kept");
+        assert_eq!(recovered.removed.len(), 1);
+        assert!(recovered.removed[0].ends_with("+00000000000000000011.parquet"), "{:?}", recovered.removed);
     }
 }

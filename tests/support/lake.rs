@@ -203,7 +203,7 @@ pub fn assert_clean_exit(child: &mut Ingest, deadline: Duration, log: &Path) {
 }
 
 /// The last `n` lines of a log file, or why it could not be read.
-fn tail(log: &Path, n: usize) -> String {
+pub fn tail(log: &Path, n: usize) -> String {
     match std::fs::read_to_string(log) {
         Ok(text) => {
             let lines: Vec<&str> = text.lines().collect();
@@ -242,5 +242,62 @@ pub fn wait_exit(child: &mut Ingest, deadline: Duration) -> std::process::ExitSt
         }
         assert!(started.elapsed() < deadline, "process did not exit within {deadline:?}");
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Asserts that every flush in the lake is complete: for each partition and `flush_start`,
+/// as many files as their footers announce (`flush_files`). A crash mid-flush leaves fewer,
+/// and recovery must have removed them.
+pub fn assert_no_incomplete_flush(lake: &Path) {
+    let mut flushes: HashMap<(String, String, String), (usize, usize)> = HashMap::new();
+    for file in parquet_files(lake) {
+        let reader = std::fs::File::open(&file).expect("open parquet");
+        let builder = ParquetRecordBatchReaderBuilder::try_new(reader).expect("parquet footer");
+        let kvs = builder.metadata().file_metadata().key_value_metadata().cloned().unwrap_or_default();
+        let get = |key: &str| {
+            kvs.iter()
+                .find(|kv| kv.key == format!("failscope.{key}"))
+                .and_then(|kv| kv.value.clone())
+                .unwrap_or_else(|| panic!("{}: no failscope.{key} in the footer", file.display()))
+        };
+        let n_files: usize = get("flush_files").parse().expect("flush_files is a number");
+        let entry = flushes.entry((get("topic"), get("partition"), get("flush_start"))).or_insert((n_files, 0));
+        entry.1 += 1;
+    }
+    let incomplete: Vec<_> = flushes.iter().filter(|(_, (want, have))| want != have).collect();
+    assert!(incomplete.is_empty(), "flushes with files missing or extra (announced, found): {incomplete:?}");
+}
+
+/// Starts the ingest with a session long enough to ride out tansu's stalls: storing thousands
+/// of dead letters with their headers, tansu answers the group's heartbeats late, and these
+/// fault tests (in parallel on one broker) are about the lake, not membership.
+pub fn spawn_patient(setup: &IngestSetup, extra: &[&str], log: &Path) -> Ingest {
+    let args: Vec<&str> = extra.iter().copied().chain(["--session-timeout", "45s"]).collect();
+    setup.spawn(&args, log)
+}
+
+/// Produces events number `range`, waits until the broker has them, adds their ids.
+pub fn produce_range(setup: &IngestSetup, range: std::ops::Range<usize>, ids: &mut HashMap<String, bool>) {
+    let producer = producer();
+    for i in range {
+        let id = uuid::Uuid::now_v7().to_string();
+        let (is_connect, line) = event(i, &id);
+        send(&producer, if is_connect { &setup.connect_topic } else { &setup.job_topic }, "w", line.as_bytes());
+        ids.insert(id, is_connect);
+    }
+    flush(&producer);
+}
+
+/// Polls `check` every 200 ms until it holds, panicking with `what` and the end of `log` at
+/// `deadline`.
+pub fn wait_until(what: &str, deadline: Duration, log: &Path, mut check: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !check() {
+        assert!(
+            started.elapsed() < deadline,
+            "not within {deadline:?}: {what}\n--- end of the log:\n{}",
+            tail(log, 30)
+        );
+        std::thread::sleep(Duration::from_millis(200));
     }
 }

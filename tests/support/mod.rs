@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod endpoints;
 pub mod lake;
 
 use std::collections::HashMap;

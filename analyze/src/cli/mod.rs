@@ -157,9 +157,14 @@ pub struct ServeArgs {
     #[arg(long, env = "FAILSCOPE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: std::net::SocketAddr,
 
-    /// Bearer token required on every request; no authentication when absent.
+    /// Bearer token required on every request; no authentication when absent, which is only
+    /// allowed on a loopback address.
     #[arg(long, env = "FAILSCOPE_API_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+
+    /// Accept docker-compose.yml's placeholder token (`change-me`), for a demo on one machine.
+    #[arg(long, env = "FAILSCOPE_ALLOW_PLACEHOLDER_TOKEN")]
+    pub allow_placeholder_token: bool,
 
     /// Longest a statement may run before it is cancelled (e.g. 30s, 2m).
     #[arg(long, env = "FAILSCOPE_STATEMENT_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
@@ -182,6 +187,14 @@ pub struct ServeArgs {
     /// The compacted topic of region states (created if missing).
     #[arg(long, env = "FAILSCOPE_HEALTH_TOPIC", default_value = failscope_kafka::REGION_HEALTH_TOPIC)]
     pub health_topic: String,
+
+    /// Statements that may run at once; more wait for a slot.
+    #[arg(long, env = "FAILSCOPE_MAX_CONCURRENT_STATEMENTS", default_value_t = 4)]
+    pub max_concurrent_statements: usize,
+
+    /// How long a statement waits for a slot before the answer is 503 with `Retry-After`.
+    #[arg(long, env = "FAILSCOPE_QUEUE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub queue_timeout: Duration,
 }
 
 /// The error a command ends with when SIGINT or SIGTERM stopped it.

@@ -2,7 +2,8 @@
 //! the problem without exposing internals.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use datafusion::error::DataFusionError;
 use serde_json::json;
@@ -29,6 +30,9 @@ pub enum ApiError {
     Disabled(&'static str),
     #[error("the statement needs more memory than the server allows")]
     ResourcesExhausted,
+    /// Every statement slot stayed busy for the whole queue wait.
+    #[error("too many statements running; retry in {} s", .0.as_secs().max(1))]
+    Busy(std::time::Duration),
     /// Details go to the log only.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -45,6 +49,7 @@ impl ApiError {
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Disabled(_) => "disabled",
             ApiError::ResourcesExhausted => "resources_exhausted",
+            ApiError::Busy(_) => "busy",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -56,7 +61,9 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::Disabled(_) => StatusCode::NOT_FOUND,
             ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
-            ApiError::Unavailable(_) | ApiError::ResourcesExhausted => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::ResourcesExhausted | ApiError::Busy(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -89,7 +96,11 @@ impl IntoResponse for ApiError {
         if let ApiError::Forbidden(f) = &self {
             body["statement_kind"] = json!(f.kind.as_str());
         }
-        (self.status(), Json(body)).into_response()
+        let mut response = (self.status(), Json(body)).into_response();
+        if let ApiError::Busy(retry_after) = &self {
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(retry_after.as_secs().max(1)));
+        }
+        response
     }
 }
 

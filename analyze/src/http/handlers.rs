@@ -31,20 +31,34 @@ pub async fn post_sql(
     let format = negotiate(&headers);
     let (analyzer, config) = (state.analyzer.clone(), state.config.clone());
     let row_cap = config.row_cap;
+    let permit = match tokio::time::timeout(config.queue_timeout, state.statements.clone().acquire_owned()).await {
+        Ok(Ok(permit)) => permit,
+        Ok(Err(closed)) => return Err(ApiError::Internal(Box::new(closed))),
+        Err(_) => return Err(ApiError::Busy(config.queue_timeout)),
+    };
     // The statement runs in its own task: a plan that seldom yields then cannot hold up the
-    // timeout, and aborting the task drops its stream, which cancels DataFusion's work.
-    let mut task = tokio::spawn(async move {
+    // timeout, and aborting the task drops its stream, which cancels DataFusion's work. The
+    // task is aborted whenever this handler ends first: on the timeout, and when the client
+    // hangs up (the server then drops this future), so no query outlives its request.
+    let mut task = AbortOnDrop(tokio::spawn(async move {
+        let _permit = permit;
         let df = analyzer.sql(&request.sql).await?;
         analyzer.collect(df, Some(row_cap)).await
-    });
-    let result = match tokio::time::timeout(config.statement_timeout, &mut task).await {
+    }));
+    let result = match tokio::time::timeout(config.statement_timeout, &mut task.0).await {
         Ok(joined) => joined.map_err(|e| ApiError::Internal(Box::new(e)))??,
-        Err(_) => {
-            task.abort();
-            return Err(ApiError::Timeout(config.statement_timeout));
-        }
+        Err(_) => return Err(ApiError::Timeout(config.statement_timeout)),
     };
     encode(format, &result)
+}
+
+/// Aborts the task when dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// `GET /v1/queries`: the named queries.

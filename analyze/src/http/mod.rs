@@ -15,6 +15,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
+use tokio::sync::Semaphore;
 
 use crate::Analyzer;
 use crate::health::HealthFeed;
@@ -28,6 +29,10 @@ pub struct ApiConfig {
     pub token: Option<String>,
     pub statement_timeout: Duration,
     pub row_cap: usize,
+    /// Statements that may run at once; more wait in a queue.
+    pub max_concurrent_statements: usize,
+    /// How long a statement waits for a slot before the answer is 503 with `Retry-After`.
+    pub queue_timeout: Duration,
 }
 
 /// What every handler shares.
@@ -35,8 +40,22 @@ pub struct ApiConfig {
 pub struct ApiState {
     pub analyzer: Arc<Analyzer>,
     pub config: Arc<ApiConfig>,
+    /// One permit per statement allowed to run; a statement's task holds it until it ends.
+    pub statements: Arc<Semaphore>,
     /// The live region-health feed; `None` when the server runs without the detector.
     pub health: Option<HealthFeed>,
+}
+
+impl ApiState {
+    pub fn new(analyzer: Arc<Analyzer>, config: ApiConfig) -> ApiState {
+        let statements = Arc::new(Semaphore::new(config.max_concurrent_statements));
+        ApiState { analyzer, config: Arc::new(config), statements, health: None }
+    }
+
+    /// The same state, serving `feed` at `GET /v1/regions/health`.
+    pub fn with_health(self, feed: HealthFeed) -> ApiState {
+        ApiState { health: Some(feed), ..self }
+    }
 }
 
 /// The API's routes, with authentication in front of all of them.

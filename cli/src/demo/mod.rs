@@ -121,11 +121,14 @@ async fn serve(
     let etag = decision_tag(&snapshot);
     let published = PublishedHealth { snapshot: Arc::new(snapshot), body, etag };
     let (_keep, feed) = tokio::sync::watch::channel(Some(published));
-    let state = ApiState {
-        analyzer,
-        config: Arc::new(ApiConfig { token: None, statement_timeout: Duration::from_secs(30), row_cap: 100_000 }),
-        health: Some(feed),
+    let config = ApiConfig {
+        token: None,
+        statement_timeout: Duration::from_secs(30),
+        row_cap: 100_000,
+        max_concurrent_statements: 4,
+        queue_timeout: Duration::from_secs(10),
     };
+    let state = ApiState::new(analyzer, config).with_health(feed);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {} (choose another with --listen)", args.listen))?;

@@ -109,6 +109,8 @@ fn tally(
     match result {
         Some(Ok(Ok(Delivery::Delivered))) => report.n_delivered += 1,
         Some(Ok(Ok(Delivery::Spooled))) => report.n_spooled += 1,
+        // Neither spooled nor delivered: the emitter counts it in its loss marker.
+        Some(Ok(Ok(Delivery::Lost))) => report.n_failed += 1,
         Some(Ok(Err(e))) => {
             report.n_failed += 1;
             tracing::warn!(error = %format!("{:#}", anyhow::Error::from(e)), "cannot emit a captured connect");
