@@ -19,7 +19,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
 use failscope_analyze::Analyzer;
-use support::generator::{LakeSize, generate};
+use support::generator::{LakeSize, generated};
 
 const QUERIES: [(&str, &str, bool); 3] = [
     ("a", "a_classification_summary.sql", false),
@@ -97,17 +97,7 @@ fn main() {
     let runs = env_or("FAILSCOPE_BENCH_RUNS", 5) as usize;
     let only = std::env::var("FAILSCOPE_BENCH_ONLY").unwrap_or_else(|_| "abc".into());
     let queries: Vec<_> = QUERIES.into_iter().filter(|(name, _, _)| only.contains(name)).collect();
-    let lake: PathBuf = std::env::var_os("FAILSCOPE_BENCH_LAKE").map(PathBuf::from).unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("failscope-bench-{}x{}-{}h", size.n_jobs, size.connects_per_job, size.hours))
-    });
-    let marker = lake.join("_generated");
-    if !marker.exists() {
-        let started = Instant::now();
-        let _ = std::fs::remove_dir_all(&lake);
-        generate(&lake, size, 2);
-        std::fs::write(&marker, format!("{size:?}")).expect("write marker");
-        println!("generated {} in {:.1}s", lake.display(), started.elapsed().as_secs_f64());
-    }
+    let lake = generated(size, std::env::var_os("FAILSCOPE_BENCH_LAKE").map(PathBuf::from));
     println!("lake {}: {size:?}", lake.display());
 
     let queries_dir = support::queries_dir();

@@ -13,12 +13,11 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use failscope_analyze::health::{DetectorConfig, LiveDetector, replay};
 use failscope_schemas::Timestamp;
-use support::generator::{LakeSize, generate};
+use support::generator::{LakeSize, generated};
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -29,20 +28,6 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs[xs.len() / 2]
 }
 
-fn lake(size: LakeSize) -> PathBuf {
-    let lake =
-        std::env::temp_dir().join(format!("failscope-bench-{}x{}-{}h", size.n_jobs, size.connects_per_job, size.hours));
-    let marker = lake.join("_generated");
-    if !marker.exists() {
-        let started = Instant::now();
-        let _ = std::fs::remove_dir_all(&lake);
-        generate(&lake, size, 2);
-        std::fs::write(&marker, format!("{size:?}")).expect("write marker");
-        println!("generated {} in {:.1}s", lake.display(), started.elapsed().as_secs_f64());
-    }
-    lake
-}
-
 fn main() {
     let full = std::env::args().any(|a| a == "--full");
     let per_hour = env_or("FAILSCOPE_BENCH_JOBS_PER_HOUR", if full { 5_000_000 / 48 } else { 4_000 });
@@ -50,7 +35,7 @@ fn main() {
     let runs = env_or("FAILSCOPE_BENCH_RUNS", 5) as usize;
     let sized = |hours: u32| LakeSize { n_jobs: per_hour * u64::from(hours), connects_per_job, hours };
     let (big, small) = (sized(48), sized(12));
-    let (big_lake, small_lake) = (lake(big), lake(small));
+    let (big_lake, small_lake) = (generated(big, None), generated(small, None));
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let start = Timestamp::from_millis(support::T0);
 

@@ -9,8 +9,8 @@ use anyhow::Context;
 use failscope_analyze::{Analyzer, CatalogConfig};
 use failscope_emit::simulate::{GroundTruth, SCENARIO_NAMES, simulate, write_paced};
 use failscope_emit::{ProducerConfig, Topics, TopicsArgs, create_topics, emit_lines, new_producer};
-use failscope_ingest::IngestConfig;
 use failscope_ingest::cli::{IngestArgs, run_ingest};
+use failscope_kafka::TopicSpec;
 use indicatif::ProgressBar;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio_util::sync::CancellationToken;
@@ -67,14 +67,13 @@ pub async fn run_scenario(
     let embedded = match &run.brokers {
         Some(_) => None,
         None => {
-            let dead_letters =
-                [&topics.connect_attempts, &topics.job_outcomes].map(|t| IngestConfig::dead_letter_topic(t));
-            Some(EmbeddedBroker::start(&[
-                (&topics.connect_attempts, CONNECT_PARTITIONS),
-                (&topics.job_outcomes, JOB_PARTITIONS),
-                (&dead_letters[0], 1),
-                (&dead_letters[1], 1),
-            ])?)
+            // Every topic the ingest's set-up plan names (it cannot create them on this broker).
+            let plan = TopicSpec::plan(&topics, CONNECT_PARTITIONS, 1, None);
+            let specs: Vec<(&str, i32)> = plan
+                .iter()
+                .map(|s| (s.name.as_str(), if s.name == topics.job_outcomes { JOB_PARTITIONS } else { s.n_partitions }))
+                .collect();
+            Some(EmbeddedBroker::start(&specs)?)
         }
     };
     let brokers = match (&run.brokers, &embedded) {

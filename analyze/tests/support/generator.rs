@@ -55,6 +55,23 @@ impl Rng {
     }
 }
 
+/// The lake of `size` at `lake` (by default under the temp directory, named by its size),
+/// generated on first use and reused after: a marker file says it is complete.
+pub fn generated(size: LakeSize, lake: Option<std::path::PathBuf>) -> std::path::PathBuf {
+    let lake = lake.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("failscope-bench-{}x{}-{}h", size.n_jobs, size.connects_per_job, size.hours))
+    });
+    let marker = lake.join("_generated");
+    if !marker.exists() {
+        let started = std::time::Instant::now();
+        let _ = std::fs::remove_dir_all(&lake);
+        generate(&lake, size, 2);
+        std::fs::write(&marker, format!("{size:?}")).expect("write marker");
+        println!("generated {} in {:.1}s", lake.display(), started.elapsed().as_secs_f64());
+    }
+    lake
+}
+
 /// Writes the lake; hours are spread over `n_threads` threads, one file per table and hour.
 pub fn generate(lake: &Path, size: LakeSize, n_threads: u32) {
     std::thread::scope(|s| {
