@@ -103,7 +103,7 @@ impl Detector {
             .map(|(name, e)| RegionHealth {
                 region: name.to_string(),
                 status: e.state.status,
-                weight: round4(self.weight(e, t)),
+                weight: round4(weight_of(e, t, &self.config)),
                 since: timestamp_of(e.state.since),
                 kind: e.kind,
                 steer_away: e.state.status == Status::Unhealthy && e.kind.is_some_and(Kind::steers),
@@ -252,10 +252,6 @@ impl Detector {
                 });
             }
         }
-    }
-
-    fn weight(&self, entry: &RegionEntry, t: Minute) -> f64 {
-        weight_of(entry, t, &self.config)
     }
 
     /// Sums the observations of the windows ending at `t` (exclusive).
