@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The ingest's soak tests at full size, outside CI: the SIGKILL crash test and the dead-letter
-# test of tests/ingest_e2e.rs with FAILSCOPE_SOAK_EVENTS events (default 200,000, the issue's
-# size), one at a time, against a broker of their own, with an optimized build.
+# test of tests/ingest_e2e.rs (module `ingest_e2e` of the `e2e` test binary) with
+# FAILSCOPE_SOAK_EVENTS events (default 200,000, the size), one at a time, against a
+# broker of their own, with an optimized build.
 #
 #   scripts/soak.sh                      both tests, 200,000 events each
 #   FAILSCOPE_SOAK_EVENTS=60000 scripts/soak.sh sigkill
@@ -19,7 +20,7 @@ export FAILSCOPE_TANSU
 FAILSCOPE_TEST_PYTHON=$(scripts/duckdb-venv.sh)
 export FAILSCOPE_TEST_PYTHON
 
-cargo test --release --locked -p failscope --test ingest_e2e --no-run
+cargo test --release --locked -p failscope --test e2e --no-run
 
 BROKER_PARENT=/dev/shm
 [[ -d $BROKER_PARENT && -w $BROKER_PARENT ]] || BROKER_PARENT=${TMPDIR:-/tmp}
@@ -35,7 +36,7 @@ for test in ${1:-sigkill malformed}; do
     export FAILSCOPE_TEST_BROKERS
     echo "soak: $test with $FAILSCOPE_SOAK_EVENTS events, broker at $FAILSCOPE_TEST_BROKERS" >&2
     started=$(date +%s)
-    cargo test --release --locked -p failscope --test ingest_e2e -- --exact --nocapture "$name"
+    cargo test --release --locked -p failscope --test e2e -- --exact --nocapture "ingest_e2e::$name"
     echo "soak: $test passed in $(($(date +%s) - started)) s" >&2
     scripts/broker.sh stop "$RUN_DIR/broker"
     rm -rf "$RUN_DIR"

@@ -22,6 +22,29 @@ fi
 FAILSCOPE_TEST_PYTHON=$(scripts/duckdb-venv.sh)
 export FAILSCOPE_TEST_PYTHON
 
+# One integration-test binary per crate, so that the suite links DataFusion a few times, not
+# once per test file: a crate's test files are modules of its tests/it/main.rs (the end-to-end
+# tests, of tests/main.rs). A file cargo would build as a binary of its own, or one no harness
+# declares (it would never run), stops the run here.
+check_test_layout() {
+    local status=0 file harness
+    for file in */tests/*.rs; do
+        [[ -e $file ]] || continue
+        echo "$file: a test binary of its own; make it a module of $(dirname "$file")/it/main.rs" >&2
+        status=1
+    done
+    for file in tests/*.rs */tests/it/*.rs; do
+        [[ -e $file && $(basename "$file") != main.rs ]] || continue
+        harness=$(dirname "$file")/main.rs
+        if ! grep -qx "mod $(basename "$file" .rs);" "$harness"; then
+            echo "$file: not declared in $harness (add \`mod $(basename "$file" .rs);\`)" >&2
+            status=1
+        fi
+    done
+    return $status
+}
+check_test_layout
+
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet

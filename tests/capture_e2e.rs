@@ -7,15 +7,15 @@
 //! the lake, where `job_classifications` must attribute the hung connect to the network. The
 //! job's exit status and output must be byte for byte those of an uncaptured run.
 
-mod support;
-
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::lake::{IngestSetup, wait_for_rows};
-use support::{brokers, failscope, unique};
+use failscope_test_support::kafka::{brokers, unique};
+
+use crate::support::lake::{IngestSetup, wait_for_rows};
+use crate::support::{failscope, sql};
 
 /// A Python process holding the three listeners; killed when dropped.
 struct Listeners {
@@ -269,20 +269,6 @@ fn spooled_events(spool: &Path) -> usize {
     dirs.flat_map(|d| std::fs::read_dir(d.path()).expect("spool directory").filter_map(Result::ok))
         .filter(|e| e.file_name().to_string_lossy().ends_with(".event"))
         .count()
-}
-
-/// Runs `failscope sql` over `lake` and returns the CSV rows after the header.
-fn sql(lake: &Path, query: &str) -> Vec<Vec<String>> {
-    let queries = concat!(env!("CARGO_MANIFEST_DIR"), "/../queries");
-    let out = failscope()
-        .args(["sql", "--format", "csv", "--queries", queries, "--lake"])
-        .arg(lake)
-        .args(["-c", query])
-        .output()
-        .expect("run failscope sql");
-    assert!(out.status.success(), "failscope sql: {}", String::from_utf8_lossy(&out.stderr));
-    let text = String::from_utf8(out.stdout).expect("UTF-8 output");
-    text.lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).collect()
 }
 
 /// The preload library never waits for the wrapper: with nobody reading its socket, a flood of

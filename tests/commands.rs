@@ -1,11 +1,8 @@
 //! The real `failscope` binary as a user runs it, without a broker: from any directory, with
 //! the built-in statements or a directory overriding them, stopped by a signal, and the
-//! commands of docker-compose.yml ([`compose`]). One test binary for all of them.
+//! commands of docker-compose.yml (the module `compose`).
 
-mod compose;
-mod support;
-
-use support::failscope;
+use crate::support::failscope;
 
 /// `failscope sql` from a directory that holds no `queries/`: the statements are built in.
 #[test]

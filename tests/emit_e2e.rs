@@ -1,15 +1,15 @@
 //! `failscope emit` against the real test broker: valid lines arrive byte for byte on their
 //! type's topic, invalid ones are reported with line numbers and reasons.
 
-mod support;
-
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
+use failscope_test_support::http::free_port;
+use failscope_test_support::kafka::{brokers, consume_all, create_topics, unique};
 use serde_json::json;
-use support::{brokers, consume_all, create_topics, failscope, unique};
+
+use crate::support::failscope;
 
 fn connect_line(i: usize) -> String {
     json!({
@@ -53,7 +53,7 @@ fn invalid_line(i: usize) -> (String, &'static str) {
 #[test]
 fn emit_delivers_every_valid_line_and_reports_every_invalid_one() {
     let (connect_topic, job_topic) = (unique("emit-connect"), unique("emit-jobs"));
-    create_topics(&[&connect_topic, &job_topic], 3);
+    create_topics(&brokers(), &[&connect_topic, &job_topic], 3);
 
     let mut file = tempfile::NamedTempFile::new().expect("temp file");
     let mut want: HashMap<&str, Vec<String>> = HashMap::new();
@@ -101,7 +101,7 @@ fn emit_delivers_every_valid_line_and_reports_every_invalid_one() {
 
     for (topic, kind) in [(&connect_topic, "connect"), (&job_topic, "job")] {
         let expected = &want[kind];
-        let got = consume_all(topic, expected.len(), Duration::from_secs(120), Duration::from_secs(2));
+        let got = consume_all(&brokers(), topic, expected.len(), Duration::from_secs(120), Duration::from_secs(2));
         let mut got_payloads: Vec<String> =
             got.iter().map(|m| String::from_utf8(m.payload.clone()).expect("utf-8")).collect();
         let mut expected = expected.clone();
@@ -133,10 +133,7 @@ fn dry_run_validates_without_a_broker() {
 
 #[test]
 fn unreachable_broker_is_a_one_line_error() {
-    let port = {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        listener.local_addr().expect("addr").port()
-    };
+    let port = free_port();
     let mut file = tempfile::NamedTempFile::new().expect("temp file");
     writeln!(file, "{}", connect_line(1)).expect("write");
     let started = Instant::now();

@@ -3,12 +3,13 @@
 //! detector, and must meet every target; the same against the real test broker for one
 //! scenario; and `failscope health` prints the documented state-change contract.
 
-mod support;
-
 use std::path::Path;
 use std::process::Output;
 
+use failscope_test_support::kafka::brokers;
 use serde_json::Value;
+
+use crate::support;
 
 const QUERIES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../queries");
 
@@ -87,7 +88,7 @@ fn every_scenario_meets_its_targets_through_the_embedded_broker() {
 #[test]
 fn a_scenario_through_the_real_broker_meets_its_targets() {
     let lakes = tempfile::tempdir().expect("temp dir");
-    let brokers = support::brokers();
+    let brokers = brokers();
     let (output, report) = eval(&["--scenario", "target-outage", "--brokers", &brokers], lakes.path());
     assert_eq!(failed_checks(&report), Vec::<String>::new());
     assert!(output.status.success());

@@ -1,56 +1,49 @@
 //! `failscope ingest` against the real test broker: exactly once across SIGKILLs and a
 //! rebalance, dead letters with reasons, a clean SIGTERM, and a lake DuckDB reads.
 
-mod support;
-
 use std::collections::{BTreeMap, HashMap};
-use std::net::TcpListener;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use failscope_test_support::events::event;
+use failscope_test_support::http::{free_port, metric, samples};
+use failscope_test_support::kafka::{brokers, consume_all, flush, send};
+use failscope_test_support::wait::wait_until;
 use rand::{Rng, SeedableRng};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{DefaultProducerContext, ThreadedProducer};
 use rdkafka::topic_partition_list::Offset;
-use support::lake::{
-    IngestSetup, all_files, assert_clean_exit, assert_exactly_once, assert_no_incomplete_flush, event, flush, lake_ids,
-    lake_rows, producer, send, signal, soak_events, wait_exit, wait_for_rows,
+
+use crate::support;
+use crate::support::lake::{
+    IngestSetup, all_files, assert_clean_exit, assert_exactly_once, assert_no_incomplete_flush, lake_ids, lake_rows,
+    produce_events, signal, soak_events, wait_exit, wait_for_rows,
 };
+
+const CONSUMED: &str = "failscope_ingest_messages_consumed_total";
 
 /// Produces `n` events to the setup's topics, `per_burst` at a time with `pause` between
 /// bursts. Returns every produced `event_id`.
 fn produce(setup: &IngestSetup, n: usize, per_burst: usize, pause: Duration) -> HashMap<String, bool> {
-    let producer = producer();
+    let producer = setup.producer();
     let mut ids = HashMap::with_capacity(n);
     for start in (0..n).step_by(per_burst) {
-        produce_events(&producer, setup, start..(start + per_burst).min(n), &mut ids);
+        produce_events(&producer, setup, start..(start + per_burst).min(n), per_worker, &mut ids);
         std::thread::sleep(pause);
     }
     ids
 }
 
-/// Produces events number `range` and waits until the broker has them all; adds their ids.
-fn produce_events(
-    producer: &ThreadedProducer<DefaultProducerContext>,
-    setup: &IngestSetup,
-    range: std::ops::Range<usize>,
-    ids: &mut HashMap<String, bool>,
-) {
-    for i in range {
-        let id = uuid::Uuid::now_v7().to_string();
-        let (is_connect, line) = event(i, &id);
-        let topic = if is_connect { &setup.connect_topic } else { &setup.job_topic };
-        send(producer, topic, &format!("w-{}", i % 97), line.as_bytes());
-        ids.insert(id, is_connect);
-    }
-    flush(producer);
+/// Keys events by worker, as workers do, over 97 workers.
+fn per_worker(i: usize) -> String {
+    format!("w-{}", i % 97)
 }
 
-/// How many partition assignments the ingest has logged so far.
-fn n_assignments(log: &std::path::Path) -> usize {
-    std::fs::read_to_string(log).map(|text| text.matches(" assigned ").count()).unwrap_or(0)
+/// Whether the ingest serving `/metrics` on `port` holds partitions: its series of consumed
+/// messages of a topic appears when it is assigned a partition of that topic.
+fn holds_partitions(port: u16) -> bool {
+    samples(port, CONSUMED).is_some_and(|samples| !samples.is_empty())
 }
 
 fn assert_no_temporary_files(lake: &std::path::Path) {
@@ -69,7 +62,7 @@ fn sigkill_at_random_instants_loses_and_duplicates_nothing() {
     let log = dir.path().join("ingest.log");
     let setup = IngestSetup::new("crash", &lake, 6);
     let n_events = soak_events(20_000);
-    let producer = producer();
+    let producer = setup.producer();
     let mut produced = HashMap::with_capacity(n_events);
     let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
     let started = Instant::now();
@@ -79,13 +72,15 @@ fn sigkill_at_random_instants_loses_and_duplicates_nothing() {
     let (mut n_kills_mid_write, mut rows) = (0, 0);
     let per_run = n_events.div_ceil(N_KILLS);
     for run in 0..N_KILLS {
-        let assigned_before = n_assignments(&log);
-        let mut child = setup.spawn(&["--max-rows", &(n_events / 30).to_string()], &log);
+        let port = free_port();
+        let http = format!("127.0.0.1:{port}");
+        let mut child = setup.spawn(&["--max-rows", &(n_events / 30).to_string(), "--http-addr", &http], &log);
         let spawned = Instant::now();
-        while n_assignments(&log) == assigned_before && spawned.elapsed() < Duration::from_secs(20) {
+        while !holds_partitions(port) && spawned.elapsed() < Duration::from_secs(20) {
             std::thread::sleep(Duration::from_millis(20));
         }
-        produce_events(&producer, &setup, run * per_run..((run + 1) * per_run).min(n_events), &mut produced);
+        let range = run * per_run..((run + 1) * per_run).min(n_events);
+        produce_events(&producer, &setup, range, per_worker, &mut produced);
         std::thread::sleep(Duration::from_millis(rng.random_range(0..1_500)));
         signal(&child, "KILL");
         wait_exit(&mut child, Duration::from_secs(10));
@@ -94,7 +89,9 @@ fn sigkill_at_random_instants_loses_and_duplicates_nothing() {
         rows = now;
         // Restart once the dead member's session (6 s) has expired, as a supervisor with a
         // back-off would: tansu's group coordinator can stop answering a member that joins
-        // while a dead one that held partitions is still in the group.
+        // while a dead one that held partitions is still in the group. A fixed back-off, not a
+        // condition: tansu 0.6 answers neither ListGroups nor DescribeGroups, so the group's
+        // members cannot be polled.
         std::thread::sleep(Duration::from_secs(7));
     }
     println!(
@@ -117,13 +114,18 @@ fn a_member_killed_mid_stream_hands_over_its_partitions() {
     let lake = dir.path().join("lake");
     let setup = Arc::new(IngestSetup::new("rebalance", &lake, 6));
     let (first_log, second_log) = (dir.path().join("first.log"), dir.path().join("second.log"));
-    let mut first = setup.spawn(&["--max-rows", "5000"], &first_log);
+    let first_port = free_port();
+    let first_http = format!("127.0.0.1:{first_port}");
+    let mut first = setup.spawn(&["--max-rows", "5000", "--http-addr", &first_http], &first_log);
     let mut second = setup.spawn(&["--max-rows", "5000"], &second_log);
     let producer_thread = {
         let setup = Arc::clone(&setup);
         std::thread::spawn(move || produce(&setup, soak_events(20_000), 1_000, Duration::from_millis(300)))
     };
-    std::thread::sleep(Duration::from_secs(4));
+    // Mid-stream: once the first member consumed part of what the producer is still sending.
+    wait_until("the first member consumes", Duration::from_secs(60), &first_log, || {
+        metric(first_port, CONSUMED).is_some_and(|n| n > 0.0)
+    });
     signal(&first, "KILL");
     wait_exit(&mut first, Duration::from_secs(10));
     let produced = producer_thread.join().expect("producer thread");
@@ -138,7 +140,7 @@ fn malformed_messages_go_to_the_dead_letter_topic_with_their_reason() {
     let dir = tempfile::tempdir().expect("temp dir");
     let lake = dir.path().join("lake");
     let setup = IngestSetup::new("dlq", &lake, 3);
-    let producer = producer();
+    let producer = setup.producer();
     let mut produced = HashMap::new();
     let n_valid = soak_events(20_000);
     let n_bad = n_valid / 20;
@@ -169,7 +171,8 @@ fn malformed_messages_go_to_the_dead_letter_topic_with_their_reason() {
     let log = dir.path().join("ingest.log");
     let mut child = setup.spawn(&[], &log);
     wait_for_rows(&lake, n_valid, Duration::from_secs(240), &[&log]);
-    let dead = support::consume_all(
+    let dead = consume_all(
+        &brokers(),
         &format!("{}.dlq", setup.connect_topic),
         n_bad,
         Duration::from_secs(120),
@@ -190,21 +193,6 @@ fn malformed_messages_go_to_the_dead_letter_topic_with_their_reason() {
     assert_exactly_once(&lake, &produced);
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-fn messages_consumed(port: u16) -> Option<u64> {
-    let body = Command::new("curl").args(["-sf", &format!("http://127.0.0.1:{port}/metrics")]).output().ok()?;
-    let text = String::from_utf8(body.stdout).ok()?;
-    let total = text
-        .lines()
-        .filter(|l| l.starts_with("failscope_ingest_messages_consumed_total{"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum();
-    Some(total)
-}
-
 #[test]
 fn sigterm_publishes_commits_and_duckdb_reads_the_lake() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -217,7 +205,7 @@ fn sigterm_publishes_commits_and_duckdb_reads_the_lake() {
     let log = dir.path().join("ingest.log");
     let mut child = setup.spawn(&["--max-age", "1h", "--http-addr", &http], &log);
     let started = Instant::now();
-    while messages_consumed(port) != Some(20_000) {
+    while metric(port, CONSUMED) != Some(20_000.0) {
         assert!(started.elapsed() < Duration::from_secs(120), "ingest did not consume everything");
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -231,7 +219,7 @@ fn sigterm_publishes_commits_and_duckdb_reads_the_lake() {
 
     // Offsets were committed up to the end of every partition.
     let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", support::brokers())
+        .set("bootstrap.servers", brokers())
         .set("group.id", &setup.group)
         .create()
         .expect("consumer");
@@ -271,7 +259,7 @@ fn sigterm_publishes_commits_and_duckdb_reads_the_lake() {
 
         // `failscope sql` reads the same lake through its catalog and views.
         let sql = format!("SELECT date, hour, count(*) AS n FROM {table} GROUP BY date, hour ORDER BY date, hour");
-        let by_sql: BTreeMap<String, usize> = failscope_sql(&lake, &sql)
+        let by_sql: BTreeMap<String, usize> = support::sql(&lake, &sql)
             .iter()
             .map(|r| (format!("date={} hour={:02}", r[0], parse(&r[1])), parse(&r[2])))
             .collect();
@@ -282,24 +270,10 @@ fn sigterm_publishes_commits_and_duckdb_reads_the_lake() {
     // classification calls each one a user failure, even though the region's connects time out.
     let n_jobs = produced.values().filter(|is_connect| !**is_connect).count();
     let attribution =
-        failscope_sql(&lake, "SELECT attribution, rule_id, count(*) FROM job_classifications GROUP BY 1, 2");
+        support::sql(&lake, "SELECT attribution, rule_id, count(*) FROM job_classifications GROUP BY 1, 2");
     assert_eq!(attribution, [vec!["user".to_string(), "user_step".to_string(), n_jobs.to_string()]]);
 }
 
 fn parse(n: &str) -> usize {
     n.parse().unwrap_or_else(|e| panic!("{n:?}: {e}"))
-}
-
-/// Runs `failscope sql -c` over `lake` and returns the CSV rows after the header.
-fn failscope_sql(lake: &std::path::Path, sql: &str) -> Vec<Vec<String>> {
-    let queries = concat!(env!("CARGO_MANIFEST_DIR"), "/../queries");
-    let out = support::failscope()
-        .args(["sql", "--format", "csv", "--queries", queries, "--lake"])
-        .arg(lake)
-        .args(["-c", sql])
-        .output()
-        .expect("run failscope sql");
-    assert!(out.status.success(), "failscope sql: {}", String::from_utf8_lossy(&out.stderr));
-    let text = String::from_utf8(out.stdout).expect("UTF-8 output");
-    text.lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).collect()
 }

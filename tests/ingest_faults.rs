@@ -4,57 +4,20 @@
 //! fault really happen (a full tmpfs, a real oversized message, not a mock) and checks that
 //! nothing is lost or duplicated, and that nothing else stalls.
 
-mod support;
-
 use std::collections::HashMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Duration;
 
-use support::endpoints::{free_port, health, metric};
-use support::lake::{
-    IngestSetup, assert_clean_exit, assert_exactly_once, event, flush, lake_rows, parquet_files, produce_range,
-    producer, signal, spawn_patient, wait_for_rows, wait_until,
+use failscope_test_support::events::event;
+use failscope_test_support::fs::{Tmpfs, fill};
+use failscope_test_support::http::{free_port, health, metric};
+use failscope_test_support::kafka::{brokers, consume_all, flush};
+use failscope_test_support::wait::wait_until;
+
+use crate::support::lake::{
+    IngestSetup, assert_clean_exit, assert_exactly_once, lake_rows, parquet_files, produce_range, signal,
+    spawn_patient, wait_for_rows,
 };
-
-/// A small tmpfs mounted for one test (the tests run as root), unmounted when dropped.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(at: &Path, size: &str) -> Tmpfs {
-        std::fs::create_dir_all(at).expect("mount point");
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(at)
-            .output()
-            .expect("run mount");
-        assert!(
-            out.status.success(),
-            "this test mounts a tmpfs to fill a disk for real and must run as root: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Tmpfs(at.to_path_buf())
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
-/// Writes `path` until the file system is full; panics unless the write failed with ENOSPC.
-fn fill(path: &Path) {
-    let mut file = std::fs::File::create(path).expect("create filler");
-    let chunk = vec![0xa5_u8; 64 << 10];
-    loop {
-        if let Err(e) = file.write_all(&chunk).and_then(|()| file.sync_all()) {
-            assert_eq!(e.raw_os_error(), Some(nix::errno::Errno::ENOSPC as i32), "filling the disk: {e}");
-            return;
-        }
-    }
-}
 
 fn rows_in(file: &Path) -> i64 {
     let reader = std::fs::File::open(file).expect("open parquet");
@@ -108,7 +71,7 @@ fn a_dead_letter_too_large_to_produce_is_cut_and_stalls_nothing() {
     // The source topic takes the big message: only the dead-letter producer's limit is hit.
     let big_producer: rdkafka::producer::ThreadedProducer<rdkafka::producer::DefaultProducerContext> =
         rdkafka::ClientConfig::new()
-            .set("bootstrap.servers", support::brokers())
+            .set("bootstrap.servers", brokers())
             .set("message.max.bytes", "4000000")
             .set("log_level", "3")
             .create()
@@ -117,7 +80,7 @@ fn a_dead_letter_too_large_to_produce_is_cut_and_stalls_nothing() {
     let record = rdkafka::producer::BaseRecord::to(&setup.connect_topic).key("big").payload(&big).partition(0);
     big_producer.send(record).map_err(|(e, _)| e).expect("queue the big message");
     flush(&big_producer);
-    let producer = producer();
+    let producer = setup.producer();
     let mut produced = HashMap::new();
     for i in 0..N_VALID {
         let id = uuid::Uuid::now_v7().to_string();
@@ -133,7 +96,8 @@ fn a_dead_letter_too_large_to_produce_is_cut_and_stalls_nothing() {
     let log = dir.path().join("ingest.log");
     let mut child = spawn_patient(&setup, &[], &log);
     wait_for_rows(&lake, N_VALID, Duration::from_secs(120), &[&log]);
-    let dead = support::consume_all(
+    let dead = consume_all(
+        &brokers(),
         &format!("{}.dlq", setup.connect_topic),
         1,
         Duration::from_secs(60),

@@ -1,18 +1,20 @@
-//! `failscope ingest` against a burst of absurd event times, on the real test broker: events
-//! with distinct hours far in the past and the future (2,000 in CI, `FAILSCOPE_SOAK_EVENTS`
-//! up to the 10,000), and 1,000 distinct hours inside the window. Its own test binary,
-//! so that the burst of dead letters (which keeps tansu busy, storing each letter's headers,
-//! for many seconds) never runs beside the other end-to-end tests.
-
-mod support;
+//! `failscope ingest` against a burst of absurd event times: events with distinct hours far in
+//! the past and the future (2,000 in CI, `FAILSCOPE_SOAK_EVENTS` up to the 10,000), and
+//! 1,000 distinct hours inside the window. On a broker of its own, so that the burst of dead
+//! letters (which keeps tansu busy, storing each letter's headers, for many seconds) never
+//! slows the shared test broker under the end-to-end tests running beside it.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use support::endpoints::{free_port, get, metric};
-use support::lake::{
-    IngestSetup, assert_clean_exit, assert_exactly_once, flush, parquet_files, produce_range, producer, send, signal,
-    soak_events, spawn_patient, wait_for_rows, wait_until,
+use failscope_test_support::http::{free_port, get, metric};
+use failscope_test_support::kafka::{flush, send};
+use failscope_test_support::tansu::OwnBroker;
+use failscope_test_support::wait::wait_until;
+
+use crate::support::lake::{
+    IngestSetup, assert_clean_exit, assert_exactly_once, parquet_files, produce_range, signal, soak_events,
+    spawn_patient, wait_for_rows,
 };
 
 /// A connect attempt at `started_at`, otherwise like the others.
@@ -23,10 +25,10 @@ fn connect_at(event_id: &str, started_at: &str) -> String {
 }
 
 /// The end offset of partition 0 of `topic`.
-fn high_watermark(topic: &str) -> i64 {
+fn high_watermark(brokers: &str, topic: &str) -> i64 {
     use rdkafka::consumer::Consumer;
     let consumer: rdkafka::consumer::BaseConsumer =
-        rdkafka::ClientConfig::new().set("bootstrap.servers", support::brokers()).create().expect("consumer");
+        rdkafka::ClientConfig::new().set("bootstrap.servers", brokers).create().expect("consumer");
     consumer.fetch_watermarks(topic, 0, Duration::from_secs(10)).map(|(_, high)| high).unwrap_or(-1)
 }
 
@@ -43,8 +45,9 @@ fn a_burst_of_absurd_timestamps_is_dead_lettered_within_the_memory_budget() {
     const MAX_HOURS: usize = 100;
     let dir = tempfile::tempdir().expect("temp dir");
     let lake = dir.path().join("lake");
-    let setup = IngestSetup::new("timestamps", &lake, 1);
-    let producer = producer();
+    let broker = OwnBroker::start(&dir.path().join("broker"));
+    let setup = IngestSetup::on(&broker.address(), "timestamps", &lake, 1);
+    let producer = setup.producer();
     // Distinct hours far in the future (from the year 2100) and the past (from the year 1,
     // three months each), all in one burst.
     let n_absurd = soak_events(2_000).min(10_000);
@@ -68,7 +71,7 @@ fn a_burst_of_absurd_timestamps_is_dead_lettered_within_the_memory_budget() {
     // the topic.
     let dead_letter_topic = format!("{}.dlq", setup.connect_topic);
     wait_until("every dead letter on its topic", Duration::from_secs(120), &log, || {
-        high_watermark(&dead_letter_topic) == n_absurd as i64
+        high_watermark(&setup.brokers, &dead_letter_topic) == n_absurd as i64
     });
     let counted = metric(port, "failscope_ingest_dead_letters_total").expect("metrics");
     let out_of_window = get(port, "/metrics").map(|(_, body)| body).unwrap_or_default();

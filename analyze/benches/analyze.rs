@@ -10,16 +10,15 @@
 //! `-- --full` is the issue's size: 5 M jobs, 50 M connect attempts.
 //! DuckDB runs in one `python3 -c` process (`pip install duckdb`), fed one query at a time.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
-use failscope_analyze::Analyzer;
-use support::generator::{LakeSize, generated};
+use failscope_analyze::{Analyzer, CatalogConfig};
+use failscope_test_support::bench::{env_or, median};
+use failscope_test_support::fixtures::queries_dir;
+use failscope_test_support::generator::{LakeSize, generated};
 
 const QUERIES: [(&str, &str, bool); 3] = [
     ("a", "a_classification_summary.sql", false),
@@ -41,13 +40,11 @@ for line in sys.stdin:
     print(f"{time.perf_counter() - t:.6f} {len(rows)}", flush=True)
 "#;
 
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
+/// The generated lake's catalog, on two partitions as in the tests.
+async fn open(lake: &Path) -> Analyzer {
+    let config =
+        CatalogConfig { lake: lake.into(), queries_dir: None, memory_limit_bytes: None, target_partitions: Some(2) };
+    Analyzer::open(&config).await.expect("the generated lake opens")
 }
 
 struct DuckDb {
@@ -90,20 +87,20 @@ async fn run_failscope(analyzer: &Analyzer, sql: &str) -> (f64, usize) {
 fn main() {
     let full = std::env::args().any(|a| a == "--full");
     let size = LakeSize {
-        n_jobs: env_or("FAILSCOPE_BENCH_JOBS", if full { 5_000_000 } else { 200_000 }),
-        connects_per_job: env_or("FAILSCOPE_BENCH_CONNECTS_PER_JOB", 10) as u32,
-        hours: env_or("FAILSCOPE_BENCH_HOURS", if full { 48 } else { 24 }) as u32,
+        n_jobs: env_or::<u64>("FAILSCOPE_BENCH_JOBS", if full { 5_000_000 } else { 200_000 }),
+        connects_per_job: env_or("FAILSCOPE_BENCH_CONNECTS_PER_JOB", 10),
+        hours: env_or("FAILSCOPE_BENCH_HOURS", if full { 48 } else { 24 }),
     };
-    let runs = env_or("FAILSCOPE_BENCH_RUNS", 5) as usize;
+    let runs: usize = env_or("FAILSCOPE_BENCH_RUNS", 5);
     let only = std::env::var("FAILSCOPE_BENCH_ONLY").unwrap_or_else(|_| "abc".into());
     let queries: Vec<_> = QUERIES.into_iter().filter(|(name, _, _)| only.contains(name)).collect();
     let lake = generated(size, std::env::var_os("FAILSCOPE_BENCH_LAKE").map(PathBuf::from));
     println!("lake {}: {size:?}", lake.display());
 
-    let queries_dir = support::queries_dir();
+    let queries_dir = queries_dir();
     let bench_dir = queries_dir.join("bench");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
-    let analyzer = runtime.block_on(support::open(&lake));
+    let analyzer = runtime.block_on(open(&lake));
     if std::env::var_os("FAILSCOPE_BENCH_EXPLAIN").is_some() {
         for &(name, file, _) in &queries {
             let sql = std::fs::read_to_string(bench_dir.join(file)).expect("benchmark query file");

@@ -10,38 +10,37 @@
 //! 50 M connect attempts over 48 hours, about 104,000 jobs an hour). Lakes are generated
 //! under the temp directory once and reused.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
+use std::path::Path;
 use std::time::Instant;
 
 use failscope_analyze::health::{DetectorConfig, LiveDetector, replay};
+use failscope_analyze::{Analyzer, CatalogConfig};
 use failscope_schemas::Timestamp;
-use support::generator::{LakeSize, generated};
+use failscope_test_support::bench::{env_or, median};
+use failscope_test_support::fixtures::{T0, queries_dir};
+use failscope_test_support::generator::{LakeSize, generated};
 
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
+/// The generated lake's catalog, on two partitions as in the tests.
+async fn open(lake: &Path) -> Analyzer {
+    let config =
+        CatalogConfig { lake: lake.into(), queries_dir: None, memory_limit_bytes: None, target_partitions: Some(2) };
+    Analyzer::open(&config).await.expect("the generated lake opens")
 }
 
 fn main() {
     let full = std::env::args().any(|a| a == "--full");
-    let per_hour = env_or("FAILSCOPE_BENCH_JOBS_PER_HOUR", if full { 5_000_000 / 48 } else { 4_000 });
-    let connects_per_job = env_or("FAILSCOPE_BENCH_CONNECTS_PER_JOB", 10) as u32;
-    let runs = env_or("FAILSCOPE_BENCH_RUNS", 5) as usize;
+    let per_hour = env_or::<u64>("FAILSCOPE_BENCH_JOBS_PER_HOUR", if full { 5_000_000 / 48 } else { 4_000 });
+    let connects_per_job: u32 = env_or("FAILSCOPE_BENCH_CONNECTS_PER_JOB", 10);
+    let runs: usize = env_or("FAILSCOPE_BENCH_RUNS", 5);
     let sized = |hours: u32| LakeSize { n_jobs: per_hour * u64::from(hours), connects_per_job, hours };
     let (big, small) = (sized(48), sized(12));
     let (big_lake, small_lake) = (generated(big, None), generated(small, None));
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
-    let start = Timestamp::from_millis(support::T0);
+    let start = Timestamp::from_millis(T0);
 
     // (a) Replay of the 48-hour lake against one full scan of its connect attempts.
-    let analyzer = runtime.block_on(support::open(&big_lake));
-    let scan_sql = std::fs::read_to_string(support::queries_dir().join("bench/connect_scan.sql")).expect("scan query");
+    let analyzer = runtime.block_on(open(&big_lake));
+    let scan_sql = std::fs::read_to_string(queries_dir().join("bench/connect_scan.sql")).expect("scan query");
     let end = start.add_millis(i64::from(big.hours) * 3_600_000);
     let (mut scans, mut replays) = (Vec::new(), Vec::new());
     let mut n_changes = 0;
@@ -65,7 +64,7 @@ fn main() {
     // (b) A live tick at the end of a 12-hour and of a 48-hour lake.
     let mut ticks = Vec::new();
     for (size, lake) in [(small, &small_lake), (big, &big_lake)] {
-        let analyzer = runtime.block_on(support::open(lake));
+        let analyzer = runtime.block_on(open(lake));
         let now = start.add_millis(i64::from(size.hours) * 3_600_000);
         let (mut live, _) =
             runtime.block_on(LiveDetector::start(&analyzer, now, DetectorConfig::default())).expect("warm-up");

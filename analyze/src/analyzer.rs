@@ -33,7 +33,7 @@ pub struct QueryResult {
     pub schema: SchemaRef,
     pub batches: Vec<RecordBatch>,
     /// True when the query produced more rows than the cap and was cut.
-    pub truncated: bool,
+    pub(crate) truncated: bool,
 }
 
 impl QueryResult {
@@ -59,16 +59,12 @@ impl Analyzer {
         &self.ctx
     }
 
-    pub fn queries(&self) -> &[NamedQuery] {
+    pub(crate) fn queries(&self) -> &[NamedQuery] {
         &self.queries
     }
 
-    pub fn query(&self, name: &str) -> Result<&NamedQuery> {
+    pub(crate) fn query(&self, name: &str) -> Result<&NamedQuery> {
         self.queries.iter().find(|q| q.name == name).ok_or_else(|| AnalyzeError::UnknownQuery(name.to_string()))
-    }
-
-    pub fn signatures(&self) -> &Signatures {
-        &self.signatures
     }
 
     /// Plans one engineer's statement, refusing anything but a single read-only query.

@@ -37,7 +37,7 @@ pub struct CatalogConfig {
 }
 
 /// Builds a session with every table and view registered.
-pub async fn open_session(
+pub(crate) async fn open_session(
     config: &CatalogConfig,
     queries: &QuerySet,
     signatures: &Signatures,
@@ -97,7 +97,7 @@ pub async fn open_session(
 }
 
 /// The table schema including the partition columns taken from the path.
-pub fn with_partition_columns(file_schema: &SchemaRef) -> SchemaRef {
+pub(crate) fn with_partition_columns(file_schema: &SchemaRef) -> SchemaRef {
     let mut fields: Vec<Field> = file_schema.fields().iter().map(|f| f.as_ref().clone()).collect();
     fields.extend(partition_columns().into_iter().map(|(name, ty)| Field::new(name, ty, false)));
     Arc::new(Schema::new(fields))

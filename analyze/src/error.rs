@@ -44,4 +44,4 @@ pub enum AnalyzeError {
     Encode(#[from] arrow::error::ArrowError),
 }
 
-pub type Result<T, E = AnalyzeError> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = AnalyzeError> = std::result::Result<T, E>;

@@ -10,12 +10,12 @@ use datafusion::sql::sqlparser::ast::Statement;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{kind} is not allowed: failscope SQL is read-only and takes a single SELECT")]
 pub struct Forbidden {
-    pub kind: StatementKind,
+    pub(crate) kind: StatementKind,
 }
 
 /// The kinds of statement the guard tells apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StatementKind {
+pub(crate) enum StatementKind {
     Ddl,
     Dml,
     Copy,
@@ -26,7 +26,7 @@ pub enum StatementKind {
 }
 
 impl StatementKind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             StatementKind::Ddl => "ddl",
             StatementKind::Dml => "dml",
@@ -55,7 +55,7 @@ impl fmt::Display for StatementKind {
 
 /// Parses `sql` and accepts it only if it is one read-only query. A syntax error is not a
 /// refusal: the planner reports it afterwards, with its position.
-pub fn check_read_only(sql: &str) -> Result<(), Forbidden> {
+pub(crate) fn check_read_only(sql: &str) -> Result<(), Forbidden> {
     let forbid = |kind| Err(Forbidden { kind });
     let Ok(statements) = DFParser::parse_sql(sql) else {
         return Ok(());

@@ -3,23 +3,23 @@
 //!
 //! Every SQL statement the product runs lives in `queries/` (views in `queries/views/`, named
 //! queries at its top, the signature knowledge base in `queries/signatures.toml`); this crate
-//! builds them in ([`query_set`]), registers and runs them, and holds no SQL of its own.
+//! builds them in (`query_set`), registers and runs them, and holds no SQL of its own.
 
-pub mod analyzer;
-pub mod catalog;
+mod analyzer;
+mod catalog;
 pub mod cli;
-pub mod dedup;
-pub mod error;
-pub mod guard;
+mod dedup;
+mod error;
+mod guard;
 pub mod health;
 pub mod http;
-pub mod named_query;
+mod named_query;
 pub mod output;
-pub mod query_set;
-pub mod signatures;
+mod query_set;
+mod signatures;
 
 pub use analyzer::{Analyzer, QueryResult};
 pub use catalog::CatalogConfig;
 pub use error::AnalyzeError;
-pub use named_query::{NamedQuery, QueryParams};
-pub use query_set::{LONG_VERSION, QuerySet};
+pub use named_query::QueryParams;
+pub use query_set::LONG_VERSION;

@@ -12,15 +12,15 @@ use crate::error::{AnalyzeError, Result};
 use crate::query_set::QuerySet;
 
 /// The parameters a named query may use, always bound (never pasted into the SQL).
-pub const PARAMETERS: [&str; 3] = ["since", "until", "region"];
+pub(crate) const PARAMETERS: [&str; 3] = ["since", "until", "region"];
 
 /// One named query file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NamedQuery {
-    pub name: String,
-    pub description: String,
-    pub params: Vec<String>,
-    pub sql: String,
+pub(crate) struct NamedQuery {
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) params: Vec<String>,
+    pub(crate) sql: String,
 }
 
 /// The values for `$since`, `$until` (timestamps, half-open window) and `$region`.
@@ -35,7 +35,7 @@ pub struct QueryParams {
 impl QueryParams {
     /// Typed literals for the placeholders: timestamps in UTC milliseconds like the lake's
     /// columns, the region as a (possibly NULL) string.
-    pub fn to_param_values(&self) -> ParamValues {
+    pub(crate) fn to_param_values(&self) -> ParamValues {
         let ts = |t: Timestamp| ScalarValue::TimestampMillisecond(Some(t.as_millis()), Some("UTC".into()));
         ParamValues::from(vec![
             ("since", ts(self.since)),
@@ -47,7 +47,7 @@ impl QueryParams {
 
 impl NamedQuery {
     /// Reads the header (`-- name:`, `-- description:`, `-- params:`) of a query file.
-    pub fn parse(path: &Path, sql: &str) -> Result<Self> {
+    pub(crate) fn parse(path: &Path, sql: &str) -> Result<Self> {
         let invalid = |reason: &str| AnalyzeError::QueryFile { path: path.to_path_buf(), reason: reason.to_string() };
         let (mut name, mut description, mut params) = (None, None, Vec::new());
         for line in sql.lines().map_while(|l| l.trim().strip_prefix("--")) {
@@ -72,7 +72,7 @@ impl NamedQuery {
     }
 
     /// All named queries of a query set, sorted by name.
-    pub fn load_all(set: &QuerySet) -> Result<Vec<NamedQuery>> {
+    pub(crate) fn load_all(set: &QuerySet) -> Result<Vec<NamedQuery>> {
         let mut queries =
             set.named_queries().map(|(path, sql)| NamedQuery::parse(path, sql)).collect::<Result<Vec<_>>>()?;
         queries.sort_by(|a, b| a.name.cmp(&b.name));

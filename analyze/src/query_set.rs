@@ -11,7 +11,7 @@ use crate::error::{AnalyzeError, Result};
 include!(concat!(env!("OUT_DIR"), "/builtin_queries.rs"));
 
 /// The file of the set holding the signature knowledge base.
-pub const SIGNATURES_FILE: &str = "signatures.toml";
+pub(crate) const SIGNATURES_FILE: &str = "signatures.toml";
 
 /// The folder of the set holding the `CREATE VIEW` files.
 const VIEWS_DIR: &str = "views";
@@ -19,7 +19,7 @@ const VIEWS_DIR: &str = "views";
 /// Every file of the set by its relative path (`top-causes.sql`, `views/10_….sql`,
 /// `signatures.toml`), each with where it came from.
 #[derive(Debug, Clone)]
-pub struct QuerySet {
+pub(crate) struct QuerySet {
     files: BTreeMap<String, QueryFile>,
     source: String,
 }
@@ -33,7 +33,7 @@ struct QueryFile {
 
 impl QuerySet {
     /// The built-in set, extended or overridden by the files of `dir` when one is given.
-    pub fn load(dir: Option<&Path>) -> Result<Self> {
+    pub(crate) fn load(dir: Option<&Path>) -> Result<Self> {
         match dir {
             Some(dir) => Self::builtin().with_overrides(dir),
             None => Ok(Self::builtin()),
@@ -41,7 +41,7 @@ impl QuerySet {
     }
 
     /// The files of `queries/` as they were when the binary was built.
-    pub fn builtin() -> Self {
+    pub(crate) fn builtin() -> Self {
         let files = BUILTIN_FILES
             .iter()
             .map(|(name, text)| {
@@ -54,7 +54,7 @@ impl QuerySet {
 
     /// Replaces the files that `dir` also has (same relative path) and adds the others: its
     /// `*.sql` named queries, `views/*.sql` and `signatures.toml`, each optional.
-    pub fn with_overrides(mut self, dir: &Path) -> Result<Self> {
+    pub(crate) fn with_overrides(mut self, dir: &Path) -> Result<Self> {
         let (mut n_replaced, mut n_added) = (0, 0);
         let views = dir.join(VIEWS_DIR);
         let mut paths = sql_files(dir)?;
@@ -77,7 +77,7 @@ impl QuerySet {
     }
 
     /// Which set this is: built-in, and the directory that overrode it if any.
-    pub fn source(&self) -> &str {
+    pub(crate) fn source(&self) -> &str {
         &self.source
     }
 

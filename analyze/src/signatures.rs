@@ -18,7 +18,7 @@ use crate::error::{AnalyzeError, Result};
 use crate::query_set::QuerySet;
 
 /// The causes a signature may name, which are the classification's causes.
-pub const CAUSES: &[&str] = &[
+pub(crate) const CAUSES: &[&str] = &[
     "infra.network.connect_timeout",
     "infra.network.refused",
     "infra.network.reset",
@@ -41,12 +41,12 @@ pub const CAUSES: &[&str] = &[
 /// One known failure text.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct KnownSignature {
-    pub id: String,
-    pub pattern: String,
-    pub attribution: String,
-    pub cause: String,
-    pub description: String,
+pub(crate) struct KnownSignature {
+    pub(crate) id: String,
+    pub(crate) pattern: String,
+    pub(crate) attribution: String,
+    pub(crate) cause: String,
+    pub(crate) description: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -57,7 +57,7 @@ struct SignatureFile {
 
 /// The loaded knowledge base, in file order (first match wins).
 #[derive(Clone)]
-pub struct Signatures {
+pub(crate) struct Signatures {
     entries: Vec<KnownSignature>,
     set: RegexSet,
 }
@@ -70,18 +70,18 @@ impl fmt::Debug for Signatures {
 
 impl Signatures {
     /// Validates the TOML knowledge base of a query set.
-    pub fn load(set: &QuerySet) -> Result<Self> {
+    pub(crate) fn load(set: &QuerySet) -> Result<Self> {
         let (path, text) = set.signatures()?;
         Self::parse(text).map_err(|reason| AnalyzeError::Signatures { path: PathBuf::from(path), reason })
     }
 
     /// Parses a TOML knowledge base; the error says which entry is wrong.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
         let file: SignatureFile = toml::from_str(text).map_err(|e| e.to_string())?;
         Self::new(file.signature)
     }
 
-    pub fn new(entries: Vec<KnownSignature>) -> Result<Self, String> {
+    pub(crate) fn new(entries: Vec<KnownSignature>) -> Result<Self, String> {
         let mut seen = std::collections::HashSet::new();
         for s in &entries {
             if !seen.insert(s.id.as_str()) {
@@ -99,17 +99,13 @@ impl Signatures {
         Ok(Signatures { entries, set })
     }
 
-    pub fn entries(&self) -> &[KnownSignature] {
-        &self.entries
-    }
-
     /// The first signature (in file order) whose pattern matches `text`.
-    pub fn first_match(&self, text: &str) -> Option<&KnownSignature> {
+    pub(crate) fn first_match(&self, text: &str) -> Option<&KnownSignature> {
         self.set.matches(text).iter().next().map(|i| &self.entries[i])
     }
 
     /// The knowledge base as the `signatures` table.
-    pub fn to_batch(&self) -> Result<RecordBatch> {
+    pub(crate) fn to_batch(&self) -> Result<RecordBatch> {
         let column = |f: fn(&KnownSignature) -> &str| -> ArrayRef {
             Arc::new(StringArray::from_iter_values(self.entries.iter().map(f)))
         };
@@ -133,15 +129,15 @@ impl Signatures {
 
 /// `match_signature(text)`: the id of the first signature matching `text`, or NULL.
 #[derive(Debug)]
-pub struct MatchSignature {
+pub(crate) struct MatchSignature {
     signatures: Signatures,
     signature: Signature,
 }
 
 impl MatchSignature {
-    pub const NAME: &'static str = "match_signature";
+    pub(crate) const NAME: &'static str = "match_signature";
 
-    pub fn new(signatures: Signatures) -> Self {
+    pub(crate) fn new(signatures: Signatures) -> Self {
         MatchSignature { signatures, signature: Signature::string(1, Volatility::Immutable) }
     }
 }

@@ -20,7 +20,8 @@
 
 mod channel;
 mod guard;
-mod hooks;
+/// The C functions the library exports in place of libc's: its whole interface, so public.
+pub mod hooks;
 mod names;
 mod pending;
 mod real;

@@ -12,33 +12,21 @@
 //! Sizes: FAILSCOPE_BENCH_DRAIN_EVENTS (default 300000), FAILSCOPE_BENCH_DRAIN_RUNS (3),
 //! FAILSCOPE_BENCH_BUDGET_MIB (128).
 
-#[path = "../../ingest/benches/support/events.rs"]
-mod events;
-
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use events::connect_event;
+use failscope_test_support::bench::{env_or, median};
+use failscope_test_support::events::connect_event;
+use failscope_test_support::http::{free_port, metric};
+use failscope_test_support::kafka::{producer, send};
 use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::producer::Producer;
 
 const PARTITIONS: i32 = 6;
 const ROWS_WRITTEN: &str = "failscope_ingest_rows_written_total";
 const CONSUMED: &str = "failscope_ingest_messages_consumed_total";
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
-}
 
 struct Topics {
     connects: String,
@@ -50,41 +38,19 @@ fn create_topics(brokers: &str, tag: &str) -> Topics {
         connects: format!("bench-{tag}-connects-{}", uuid::Uuid::new_v4()),
         jobs: format!("bench-{tag}-jobs-{}", uuid::Uuid::new_v4()),
     };
-    let admin: AdminClient<DefaultClientContext> =
-        ClientConfig::new().set("bootstrap.servers", brokers).create().expect("admin client");
-    let new = [&topics.connects, &topics.jobs].map(|t| NewTopic::new(t, PARTITIONS, TopicReplication::Fixed(1)));
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    for result in runtime.block_on(admin.create_topics(&new, &AdminOptions::new())).expect("create topics") {
-        result.expect("topic created");
-    }
+    failscope_test_support::kafka::create_topics(brokers, &[&topics.connects, &topics.jobs], PARTITIONS);
     topics
 }
 
 /// Produces `n` events to `topic`, keyed by worker like real workers; returns the JSON bytes.
 fn prefill(brokers: &str, topic: &str, n: usize) -> usize {
-    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("enable.idempotence", "true")
-        .set("compression.type", "lz4")
-        .set("linger.ms", "20")
-        .create()
-        .expect("producer");
+    let producer = producer(brokers);
     let started = Instant::now();
     let mut bytes = 0;
     for i in 0..n {
         let payload = connect_event(i);
         bytes += payload.len();
-        let key = format!("worker-{}", i % 300);
-        let mut record = BaseRecord::to(topic).key(&key).payload(&payload);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, r)) => {
-                    record = r;
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            }
-        }
+        send(&producer, topic, &format!("worker-{}", i % 300), payload.as_bytes());
     }
     producer.flush(Duration::from_secs(300)).expect("every event acknowledged");
     let secs = started.elapsed().as_secs_f64();
@@ -114,25 +80,6 @@ fn count_only_drain(brokers: &str, topic: &str, n: usize) -> f64 {
     started.elapsed().as_secs_f64()
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
-}
-
-/// The sum of a Prometheus counter family, from the text exposition.
-fn metric_sum(port: u16, name: &str) -> Option<u64> {
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    use std::io::{Read, Write};
-    write!(stream, "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
-    let mut body = String::new();
-    stream.read_to_string(&mut body).ok()?;
-    Some(
-        body.lines()
-            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-            .sum(),
-    )
-}
-
 struct Ingest {
     child: Child,
     port: u16,
@@ -155,16 +102,16 @@ impl Ingest {
         Ingest { child, port }
     }
 
-    /// Waits until the counter `metric` reaches `n`; returns the seconds since `started`.
-    fn wait_for(&mut self, metric: &str, n: u64, started: Instant) -> f64 {
+    /// Waits until the counter `name` reaches `n`; returns the seconds since `started`.
+    fn wait_for(&mut self, name: &str, n: u64, started: Instant) -> f64 {
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("failscope ingest exited early: {status}");
             }
-            if metric_sum(self.port, metric) == Some(n) {
+            if metric(self.port, name) == Some(n as f64) {
                 return started.elapsed().as_secs_f64();
             }
-            assert!(started.elapsed() < Duration::from_secs(900), "ingest: {metric} did not reach {n}");
+            assert!(started.elapsed() < Duration::from_secs(900), "ingest: {name} did not reach {n}");
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -187,9 +134,9 @@ fn main() {
         eprintln!("ingest_drain: set FAILSCOPE_BENCH_BROKERS (scripts/bench.sh starts a broker)");
         std::process::exit(2);
     };
-    let n = env_or("FAILSCOPE_BENCH_DRAIN_EVENTS", 300_000);
-    let runs = env_or("FAILSCOPE_BENCH_DRAIN_RUNS", 3);
-    let budget = env_or("FAILSCOPE_BENCH_BUDGET_MIB", 128) << 20;
+    let n: usize = env_or("FAILSCOPE_BENCH_DRAIN_EVENTS", 300_000);
+    let runs: usize = env_or("FAILSCOPE_BENCH_DRAIN_RUNS", 3);
+    let budget: usize = env_or("FAILSCOPE_BENCH_BUDGET_MIB", 128) << 20;
     let scratch = tempfile::tempdir().expect("scratch dir");
 
     // (d) first, so that the peak resident set of children is the overloaded ingest's: peak

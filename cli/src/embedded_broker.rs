@@ -9,7 +9,7 @@ use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
 
 /// A running embedded broker; dropping it stops it.
-pub struct EmbeddedBroker {
+pub(crate) struct EmbeddedBroker {
     cluster: MockCluster<'static, DefaultProducerContext>,
 }
 
@@ -21,7 +21,7 @@ impl std::fmt::Debug for EmbeddedBroker {
 
 impl EmbeddedBroker {
     /// Starts a one-broker cluster on loopback holding `topics` (name, partitions).
-    pub fn start(topics: &[(&str, i32)]) -> anyhow::Result<EmbeddedBroker> {
+    pub(crate) fn start(topics: &[(&str, i32)]) -> anyhow::Result<EmbeddedBroker> {
         let cluster = MockCluster::new(1).map_err(|e| anyhow::anyhow!("cannot start the embedded broker: {e}"))?;
         for (name, partitions) in topics {
             cluster
@@ -32,7 +32,7 @@ impl EmbeddedBroker {
     }
 
     /// `host:port` of the broker, for `bootstrap.servers`.
-    pub fn bootstrap_servers(&self) -> String {
+    pub(crate) fn bootstrap_servers(&self) -> String {
         self.cluster.bootstrap_servers()
     }
 }

@@ -4,6 +4,6 @@
 //! ground truth, and `failscope demo`, which shows the diagnosis of an incident.
 
 pub mod demo;
-pub mod embedded_broker;
+mod embedded_broker;
 pub mod eval;
-pub mod scenario_run;
+mod scenario_run;

@@ -26,27 +26,27 @@ const INGEST_DEADLINE: Duration = Duration::from_secs(600);
 
 /// What to run and where.
 #[derive(Debug, Clone)]
-pub struct ScenarioRun {
-    pub scenario: String,
-    pub seed: u64,
+pub(crate) struct ScenarioRun {
+    pub(crate) scenario: String,
+    pub(crate) seed: u64,
     /// A real Kafka; the embedded broker when `None`.
-    pub brokers: Option<String>,
-    pub lake: PathBuf,
+    pub(crate) brokers: Option<String>,
+    pub(crate) lake: PathBuf,
     /// Simulated seconds per wall-clock second; 0 produces as fast as possible.
-    pub speed: f64,
+    pub(crate) speed: f64,
 }
 
 /// What the run produced.
 #[derive(Debug)]
-pub struct RunOutcome {
-    pub truth: GroundTruth,
-    pub n_events: usize,
-    pub elapsed: Duration,
+pub(crate) struct RunOutcome {
+    pub(crate) truth: GroundTruth,
+    pub(crate) n_events: usize,
+    pub(crate) elapsed: Duration,
 }
 
 /// Runs the scenario into the lake. Stops early, with an error, when `shutdown` fires. When
 /// given, `progress` counts the events that reached the lake.
-pub async fn run_scenario(
+pub(crate) async fn run_scenario(
     run: &ScenarioRun,
     progress: Option<&ProgressBar>,
     shutdown: &CancellationToken,
@@ -215,7 +215,7 @@ async fn count_rows(analyzer: &Analyzer) -> anyhow::Result<u64> {
 }
 
 /// The catalog over a lake written by this process.
-pub fn catalog(lake: &Path) -> CatalogConfig {
+pub(crate) fn catalog(lake: &Path) -> CatalogConfig {
     CatalogConfig {
         lake: lake.to_path_buf(),
         // The query set built into the binary.

@@ -19,21 +19,21 @@ pub(crate) const EMIT_DELIVERY_TIMEOUT: &str = "60s";
 #[derive(Debug, clap::Args)]
 pub struct EmitArgs {
     /// File of JSON lines, one event each; standard input when absent or `-`.
-    pub file: Option<PathBuf>,
+    pub(crate) file: Option<PathBuf>,
     #[command(flatten)]
-    pub brokers: BrokersArgs,
+    pub(crate) brokers: BrokersArgs,
     #[command(flatten)]
-    pub topics: TopicsArgs,
+    pub(crate) topics: TopicsArgs,
     /// Only validate; produce nothing.
     #[arg(long)]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// How long to wait for a broker to answer before giving up.
     #[arg(long, env = "FAILSCOPE_CONNECT_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
-    pub connect_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
     /// How long a message may wait for acknowledgement, retries included; a line not
     /// acknowledged by then is reported undelivered (`emit` has no spool to keep it in).
     #[arg(long, env = "FAILSCOPE_EMIT_DELIVERY_TIMEOUT", default_value = EMIT_DELIVERY_TIMEOUT, value_parser = humantime::parse_duration)]
-    pub delivery_timeout: Duration,
+    pub(crate) delivery_timeout: Duration,
 }
 
 /// Runs `failscope emit`. Invalid lines are listed on standard error as `line N: reason`;

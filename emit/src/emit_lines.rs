@@ -19,16 +19,16 @@ const MAX_IN_FLIGHT: usize = 10_000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvalidLine {
     /// 1-based line number in the input.
-    pub line_number: u64,
-    pub reason: String,
+    pub(crate) line_number: u64,
+    pub(crate) reason: String,
 }
 
 /// What happened to the input.
 #[derive(Debug, Default)]
 pub struct EmitReport {
-    pub n_lines: u64,
+    pub(crate) n_lines: u64,
     pub n_valid: u64,
-    pub n_delivered: u64,
+    pub(crate) n_delivered: u64,
     pub invalid: Vec<InvalidLine>,
     /// Valid lines the broker did not acknowledge, with the reason.
     pub undelivered: Vec<InvalidLine>,

@@ -59,7 +59,7 @@ pub struct EmitterConfig {
 /// Counters of one emitter, for logs and tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct EmitterStats {
-    pub n_delivered: u64,
+    pub(crate) n_delivered: u64,
     /// Events currently in the spool.
     pub n_spooled: u64,
     /// Events dropped: the spool was full, an event could neither be spooled nor delivered,
@@ -105,7 +105,7 @@ impl Emitter {
         })
     }
 
-    pub fn identity(&self) -> &WorkerIdentity {
+    pub(crate) fn identity(&self) -> &WorkerIdentity {
         &self.identity
     }
 

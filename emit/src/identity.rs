@@ -17,7 +17,7 @@ pub struct WorkerIdentity {
 
 /// Why the identity could not be established.
 #[derive(Debug, thiserror::Error)]
-pub enum IdentityError {
+pub(crate) enum IdentityError {
     #[error("cannot read worker config {path}")]
     Read {
         path: PathBuf,
@@ -36,23 +36,23 @@ pub enum IdentityError {
 
 /// Worker identity flags; any of them may instead come from `--worker-config`.
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct IdentityArgs {
+pub(crate) struct IdentityArgs {
     /// This worker's id; defaults to the host name.
     #[arg(long, env = "FAILSCOPE_WORKER_ID")]
-    pub worker_id: Option<String>,
+    pub(crate) worker_id: Option<String>,
     /// The region the worker runs in, e.g. `us-east-2` or `fr-par`.
     #[arg(long, env = "FAILSCOPE_REGION")]
-    pub region: Option<String>,
+    pub(crate) region: Option<String>,
     /// The provider the worker runs on, e.g. `aws`, `gcp`, `online.net`.
     #[arg(long, env = "FAILSCOPE_PROVIDER")]
-    pub provider: Option<String>,
+    pub(crate) provider: Option<String>,
     /// Availability zone or rack.
     #[arg(long, env = "FAILSCOPE_ZONE")]
-    pub zone: Option<String>,
+    pub(crate) zone: Option<String>,
     /// TOML file with `worker_id`, `region`, `provider` and `zone` keys; flags and
     /// environment variables take precedence over it.
     #[arg(long, env = "FAILSCOPE_WORKER_CONFIG")]
-    pub worker_config: Option<PathBuf>,
+    pub(crate) worker_config: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -66,7 +66,7 @@ struct IdentityFile {
 
 impl IdentityArgs {
     /// Merges flags, environment and the config file into an identity.
-    pub fn resolve(&self) -> Result<WorkerIdentity, IdentityError> {
+    pub(crate) fn resolve(&self) -> Result<WorkerIdentity, IdentityError> {
         let file = match &self.worker_config {
             Some(path) => read_identity_file(path)?,
             None => IdentityFile::default(),

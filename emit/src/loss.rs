@@ -15,7 +15,7 @@ use crate::WorkerIdentity;
 /// `job_kind` of loss markers.
 pub const LOSS_JOB_KIND: &str = "telemetry_loss";
 /// `runner_reason` of loss markers.
-pub const LOSS_RUNNER_REASON: &str = "spool_full_dropped_events";
+pub(crate) const LOSS_RUNNER_REASON: &str = "spool_full_dropped_events";
 
 /// A marker saying this worker dropped `n_dropped` events from its spool.
 pub fn loss_marker(identity: &WorkerIdentity, n_dropped: u64) -> JobOutcome<'static> {

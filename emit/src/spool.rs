@@ -51,7 +51,7 @@ pub enum SpoolError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpooledEvent {
     /// The entry's name in the spool; pass it to [`Spool::remove`] or [`Spool::release`].
-    pub key: String,
+    pub(crate) key: String,
     pub payload: Vec<u8>,
 }
 
@@ -139,7 +139,7 @@ impl Spool {
     }
 
     /// The entry was delivered: delete it.
-    pub fn remove(&mut self, key: &str) -> Result<(), SpoolError> {
+    pub(crate) fn remove(&mut self, key: &str) -> Result<(), SpoolError> {
         let path = self.path_of(key);
         match fs::remove_file(&path) {
             Ok(()) => {}
@@ -166,10 +166,6 @@ impl Spool {
         self.entries.is_empty()
     }
 
-    pub fn total_bytes(&self) -> u64 {
-        self.total_bytes
-    }
-
     /// Dropped events not yet covered by a loss marker.
     pub fn n_unreported_drops(&self) -> u64 {
         self.n_unreported_drops
@@ -178,14 +174,14 @@ impl Spool {
     /// Counts `n` events lost outside the spool (neither spooled nor delivered, or an entry
     /// that no longer decodes), so that the next loss marker covers them. Counting cannot
     /// fail: on a full disk the count lives in memory until it can be written.
-    pub fn record_loss(&mut self, n: u64) {
+    pub(crate) fn record_loss(&mut self, n: u64) {
         if let Err(e) = self.count_drops(n) {
             tracing::warn!(error = %e, "cannot persist the spool's drop counter; kept in memory");
         }
     }
 
     /// Events this process dropped (adopted drop counts included).
-    pub fn n_dropped_total(&self) -> u64 {
+    pub(crate) fn n_dropped_total(&self) -> u64 {
         self.n_dropped_total
     }
 

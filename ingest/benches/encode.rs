@@ -5,14 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use failscope_ingest::buffer::PartitionBuffer;
-use failscope_ingest::config::EventWindow;
-use failscope_ingest::encode::{FileMeta, encode_file};
+use failscope_ingest::{EventWindow, FileMeta, PartitionBuffer, encode_file};
 use failscope_schemas::{EventType, Timestamp};
-
-#[path = "support/events.rs"]
-mod events;
-use events::connect_event;
+use failscope_test_support::events::connect_event;
 
 fn main() {
     let n_events: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);

@@ -17,7 +17,7 @@ use crate::layout::hour_of;
 /// What an hour's builder costs before its first row: every column's builder starts with room
 /// for 1,024 values (`one_hour_of_builders_fits_its_overhead` checks the figure). It counts
 /// against the memory budget like message bytes, so that many distinct hours roll a flush.
-pub const HOUR_OVERHEAD_BYTES: usize = 160 << 10;
+pub(crate) const HOUR_OVERHEAD_BYTES: usize = 160 << 10;
 
 /// Why a message is not a row: it goes to the dead-letter topic with this reason.
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +30,7 @@ pub enum Rejection {
 
 impl Rejection {
     /// A stable label: the contract error's kind, or `out_of_window`.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Rejection::Contract(e) => e.kind(),
             Rejection::OutOfWindow { .. } => "out_of_window",
@@ -53,7 +53,7 @@ enum TableBuilder {
 }
 
 impl HourRows {
-    pub fn n_rows(&self) -> usize {
+    pub(crate) fn n_rows(&self) -> usize {
         match &self.builder {
             TableBuilder::ConnectAttempts(b) => b.len(),
             TableBuilder::JobOutcomes(b) => b.len(),
@@ -71,18 +71,18 @@ impl HourRows {
 /// Everything buffered for one partition since its last flush.
 #[derive(Debug)]
 pub struct PartitionBuffer {
-    pub event_type: EventType,
+    pub(crate) event_type: EventType,
     /// Rows by event hour (hours since the Unix epoch).
     pub hours: BTreeMap<i64, HourRows>,
     /// The offset the current flush starts at: everything below is durable.
-    pub flush_start: i64,
+    pub(crate) flush_start: i64,
     /// The offset after the last message handled.
     pub next_offset: i64,
-    pub n_rows: usize,
+    pub(crate) n_rows: usize,
     /// Message bytes buffered, the measure of the memory budget.
-    pub n_bytes: usize,
+    pub(crate) n_bytes: usize,
     /// When the oldest buffered message arrived; `None` when nothing is pending.
-    pub pending_since: Option<Instant>,
+    pub(crate) pending_since: Option<Instant>,
 }
 
 impl PartitionBuffer {
@@ -142,12 +142,12 @@ impl PartitionBuffer {
     }
 
     /// True when messages were handled since the last flush (rows or dead letters).
-    pub fn has_pending(&self) -> bool {
+    pub(crate) fn has_pending(&self) -> bool {
         self.next_offset > self.flush_start
     }
 
     /// Starts the next flush after a successful publish of everything up to `next_offset`.
-    pub fn reset_after_flush(&mut self) {
+    pub(crate) fn reset_after_flush(&mut self) {
         self.hours.clear();
         self.flush_start = self.next_offset;
         self.n_rows = 0;

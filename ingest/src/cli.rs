@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use failscope_kafka::{BrokersArgs, DEFAULT_PARTITIONS, TopicSpec, TopicsArgs, create_topic_specs};
+use failscope_schemas::lake::LakeArg;
 use prometheus_client::registry::Registry;
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
@@ -22,62 +23,60 @@ use crate::{FlushPolicy, IngestConfig};
 
 /// The smallest `--memory-budget` the process can keep within 1.5 × (measured: 1.33 × at
 /// 128 MiB, 1.89 × at 64 MiB, where its own ~25 MiB dominate).
-pub const MIN_MEMORY_BUDGET: usize = 128 << 20;
+pub(crate) const MIN_MEMORY_BUDGET: usize = 128 << 20;
 
 /// Consume events from Kafka into the Parquet lake, effectively once.
 #[derive(Debug, clap::Args)]
 pub struct IngestArgs {
     #[command(flatten)]
-    pub brokers: BrokersArgs,
+    pub(crate) brokers: BrokersArgs,
     /// Consumer group; processes in one group share the partitions.
     #[arg(long, env = "FAILSCOPE_GROUP", default_value = "failscope-ingest")]
-    pub group: String,
+    pub(crate) group: String,
     #[command(flatten)]
-    pub topics: TopicsArgs,
-    /// The lake: a directory, or a `file://`, `s3://` or `gs://` URL. A relative directory is
-    /// taken from the working directory and logged as an absolute one.
-    #[arg(long, env = "FAILSCOPE_LAKE", default_value = failscope_schemas::lake::DEFAULT_LAKE)]
-    pub lake: String,
+    pub(crate) topics: TopicsArgs,
+    #[command(flatten)]
+    pub(crate) lake: LakeArg,
     /// Roll a partition's files at this many buffered rows.
     #[arg(long, env = "FAILSCOPE_MAX_ROWS", default_value_t = 1_000_000)]
-    pub max_rows: usize,
+    pub(crate) max_rows: usize,
     /// Roll a partition's files at this many buffered message bytes.
     #[arg(long, env = "FAILSCOPE_MAX_BYTES", default_value_t = 128 << 20)]
-    pub max_bytes: usize,
+    pub(crate) max_bytes: usize,
     /// Roll a partition's files when its oldest buffered row is this old.
     #[arg(long, env = "FAILSCOPE_MAX_AGE", default_value = "60s", value_parser = humantime::parse_duration)]
-    pub max_age: Duration,
+    pub(crate) max_age: Duration,
     /// Roll a partition's files when its rows span this many event hours (one file each).
     #[arg(long, env = "FAILSCOPE_MAX_HOURS", default_value_t = 100)]
-    pub max_hours: usize,
+    pub(crate) max_hours: usize,
     /// Dead-letter events whose time is further than this in the past (`out_of_window`).
     #[arg(long, env = "FAILSCOPE_MAX_EVENT_AGE", default_value = "3650days", value_parser = humantime::parse_duration)]
-    pub max_event_age: Duration,
+    pub(crate) max_event_age: Duration,
     /// Dead-letter events whose time is further than this in the future (`out_of_window`).
     #[arg(long, env = "FAILSCOPE_MAX_EVENT_LEAD", default_value = "1day", value_parser = humantime::parse_duration)]
-    pub max_event_lead: Duration,
+    pub(crate) max_event_lead: Duration,
     /// Memory budget of the process in bytes: buffered rows may use half of it (counted as
     /// message bytes); over that, the largest partitions roll early, then fetching pauses.
     #[arg(long, env = "FAILSCOPE_MEMORY_BUDGET", default_value_t = 512 << 20)]
-    pub memory_budget: usize,
+    pub(crate) memory_budget: usize,
     /// Kafka group session timeout: how soon a dead member's partitions move.
     #[arg(long, env = "FAILSCOPE_SESSION_TIMEOUT", default_value = "45s", value_parser = humantime::parse_duration)]
-    pub session_timeout: Duration,
+    pub(crate) session_timeout: Duration,
     /// On SIGINT/SIGTERM, how long to publish, commit and leave before giving up.
     #[arg(long, env = "FAILSCOPE_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
-    pub shutdown_timeout: Duration,
+    pub(crate) shutdown_timeout: Duration,
     /// Partitions of the source topics when the ingest has to create them (as `failscope
     /// topics create` would, with the broker's retention).
     #[arg(long, env = "FAILSCOPE_PARTITIONS", default_value = DEFAULT_PARTITIONS)]
-    pub partitions: i32,
+    pub(crate) partitions: i32,
     /// `/healthz` answers 503 once a partition's oldest message not yet in the lake has waited
     /// this long beyond --max-age (a full disk, a failing object store, an unwritable
     /// dead-letter topic, a lake that cannot be read to recover the partition).
     #[arg(long, env = "FAILSCOPE_STALL_TIMEOUT", default_value = "5m", value_parser = humantime::parse_duration)]
-    pub stall_timeout: Duration,
+    pub(crate) stall_timeout: Duration,
     /// Address of the `/metrics` and `/healthz` endpoints.
     #[arg(long, env = "FAILSCOPE_HTTP_ADDR", default_value = "127.0.0.1:9464")]
-    pub http_addr: SocketAddr,
+    pub(crate) http_addr: SocketAddr,
 }
 
 impl IngestArgs {
@@ -101,7 +100,7 @@ impl IngestArgs {
             brokers: self.brokers.brokers.clone(),
             group: self.group.clone(),
             topics,
-            lake: absolute_lake(&self.lake)?,
+            lake: absolute_lake(&self.lake.path)?,
             flush: FlushPolicy {
                 max_rows: self.max_rows,
                 max_bytes: self.max_bytes,
@@ -118,7 +117,8 @@ impl IngestArgs {
 
 /// A lake directory as an absolute path (logged), so that it does not silently depend on
 /// where the command runs; URLs stay as they are.
-fn absolute_lake(lake: &str) -> anyhow::Result<String> {
+fn absolute_lake(lake: &std::path::Path) -> anyhow::Result<String> {
+    let lake = lake.to_str().with_context(|| format!("the lake path {} is not UTF-8", lake.display()))?;
     if lake.contains("://") {
         return Ok(lake.to_string());
     }

@@ -6,20 +6,20 @@ use failscope_kafka::Topics;
 
 /// When a partition's buffered rows are written out as Parquet files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FlushPolicy {
+pub(crate) struct FlushPolicy {
     /// Roll when a partition buffers this many rows.
-    pub max_rows: usize,
+    pub(crate) max_rows: usize,
     /// Roll when a partition buffers this many bytes of messages.
-    pub max_bytes: usize,
+    pub(crate) max_bytes: usize,
     /// Roll when the oldest buffered row of a partition is this old, even on a quiet topic.
-    pub max_age: Duration,
+    pub(crate) max_age: Duration,
     /// Roll when a partition buffers rows of this many event hours: each is a builder now
     /// and a file at the flush.
-    pub max_hours: usize,
+    pub(crate) max_hours: usize,
     /// Memory for the whole ingest process. Buffered rows may use half of it, counted as the
     /// message bytes they came from (see [`FlushPolicy::rows_budget`]); the rest is headroom
     /// for what rows cost beyond their message bytes, for encoding and for the Kafka client.
-    pub memory_budget: usize,
+    pub(crate) memory_budget: usize,
 }
 
 impl FlushPolicy {
@@ -29,7 +29,7 @@ impl FlushPolicy {
     /// message bytes, a buffered row costs Arrow builder slack (they grow by doubling) and,
     /// while its file is encoded, the encoder's buffers; the Kafka client's fetch buffers and
     /// a fixed ~25 MiB come on top. With a 128 MiB budget the peak is 1.33 x the budget.
-    pub fn rows_budget(&self) -> usize {
+    pub(crate) fn rows_budget(&self) -> usize {
         self.memory_budget / 2
     }
 
@@ -37,7 +37,7 @@ impl FlushPolicy {
     /// row arrived (`None` when empty) and its buffered bytes: those whose oldest row reached
     /// [`Self::max_age`], and, when all of them buffer more than [`Self::rows_budget`], the
     /// largest first until what stays is at most half of it.
-    pub fn due<K: PartialEq>(
+    pub(crate) fn due<K: PartialEq>(
         &self,
         now: Instant,
         buffers: impl Iterator<Item = (K, Option<Instant>, usize)>,
@@ -79,21 +79,21 @@ pub struct EventWindow {
 
 /// Everything `failscope ingest` needs, validated.
 #[derive(Debug, Clone)]
-pub struct IngestConfig {
-    pub brokers: String,
-    pub group: String,
-    pub topics: Topics,
+pub(crate) struct IngestConfig {
+    pub(crate) brokers: String,
+    pub(crate) group: String,
+    pub(crate) topics: Topics,
     /// A local directory or an object-store URL.
-    pub lake: String,
-    pub flush: FlushPolicy,
-    pub window: EventWindow,
-    pub session_timeout: Duration,
-    pub shutdown_timeout: Duration,
+    pub(crate) lake: String,
+    pub(crate) flush: FlushPolicy,
+    pub(crate) window: EventWindow,
+    pub(crate) session_timeout: Duration,
+    pub(crate) shutdown_timeout: Duration,
 }
 
 impl IngestConfig {
     /// The dead-letter topic of a source topic.
-    pub fn dead_letter_topic(topic: &str) -> String {
+    pub(crate) fn dead_letter_topic(topic: &str) -> String {
         failscope_kafka::dead_letter_topic(topic)
     }
 }

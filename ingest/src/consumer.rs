@@ -25,7 +25,7 @@ use crate::{IngestConfig, IngestError};
 const TICK: Duration = Duration::from_millis(100);
 
 /// Hooks librdkafka calls from inside `poll`.
-pub struct IngestContext {
+pub(crate) struct IngestContext {
     pipeline: Arc<Mutex<Pipeline>>,
     metrics: Metrics,
 }
@@ -151,7 +151,7 @@ fn commit(consumer: &BaseConsumer<IngestContext>, offsets: &[(TopicPartition, i6
 
 /// Builds the group consumer. Auto-commit and auto offset store are off: offsets are
 /// committed only after publication.
-pub fn new_consumer(
+pub(crate) fn new_consumer(
     config: &IngestConfig,
     pipeline: Arc<Mutex<Pipeline>>,
     metrics: Metrics,
@@ -181,7 +181,7 @@ pub fn new_consumer(
 }
 
 /// Runs the consume loop until `shutdown`, then flushes, commits and leaves the group.
-pub fn run_loop(
+pub(crate) fn run_loop(
     consumer: BaseConsumer<IngestContext>,
     pipeline: Arc<Mutex<Pipeline>>,
     config: &IngestConfig,

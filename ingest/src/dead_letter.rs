@@ -36,9 +36,9 @@ const FIRST_RETRY: Duration = Duration::from_millis(100);
 const MAX_RETRY: Duration = Duration::from_secs(30);
 
 /// A dead letter on its way to the dead-letter topic.
-pub struct DeadLetter {
-    pub topic: String,
-    pub reason_kind: &'static str,
+pub(crate) struct DeadLetter {
+    pub(crate) topic: String,
+    pub(crate) reason_kind: &'static str,
     key: Option<Vec<u8>>,
     payload: Vec<u8>,
     headers: OwnedHeaders,
@@ -56,7 +56,7 @@ impl std::fmt::Debug for DeadLetter {
 
 impl DeadLetter {
     /// Describes `message`, rejected with `reason` (of kind `reason_kind`), as a dead letter.
-    pub fn of(message: &BorrowedMessage<'_>, reason_kind: &'static str, reason: &str) -> DeadLetter {
+    pub(crate) fn of(message: &BorrowedMessage<'_>, reason_kind: &'static str, reason: &str) -> DeadLetter {
         let mut headers = OwnedHeaders::new();
         if let Some(original) = message.headers() {
             for h in original.iter() {
@@ -128,7 +128,7 @@ fn producer(brokers: &str) -> Result<FutureProducer, KafkaError> {
 
 /// Where a partition's dead letters stand.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Settled {
+pub(crate) enum Settled {
     /// Every letter is acknowledged: the offsets below them may be committed.
     All,
     /// Letters are on their way; nothing has failed.
@@ -138,7 +138,7 @@ pub enum Settled {
 }
 
 /// Produces dead letters and follows their acknowledgement.
-pub struct DeadLetters {
+pub(crate) struct DeadLetters {
     producer: FutureProducer,
 }
 
@@ -149,12 +149,12 @@ impl std::fmt::Debug for DeadLetters {
 }
 
 impl DeadLetters {
-    pub fn new(brokers: &str) -> Result<Self, KafkaError> {
+    pub(crate) fn new(brokers: &str) -> Result<Self, KafkaError> {
         Ok(DeadLetters { producer: producer(brokers)? })
     }
 
     /// Hands the dead letter to the producer without waiting; [`Self::settle`] follows it.
-    pub fn send(&self, letter: &mut DeadLetter) {
+    pub(crate) fn send(&self, letter: &mut DeadLetter) {
         let mut record = FutureRecord::to(&letter.topic).payload(&letter.payload).headers(letter.headers.clone());
         if let Some(key) = &letter.key {
             record = record.key(key);
@@ -176,7 +176,7 @@ impl DeadLetters {
 
     /// Without blocking: drops the acknowledged letters from `pending`, re-sends those whose
     /// retry is due, and says where the rest stand.
-    pub fn settle(&self, pending: &mut Vec<DeadLetter>, now: Instant) -> Settled {
+    pub(crate) fn settle(&self, pending: &mut Vec<DeadLetter>, now: Instant) -> Settled {
         let mut failing = None;
         pending.retain_mut(|letter| {
             if let Some(delivery) = &mut letter.delivery {
@@ -210,7 +210,7 @@ impl DeadLetters {
 
     /// Waits up to `timeout` for letters in flight: before partitions are given up or the
     /// process stops, when a short wait saves sending them again. Never on the hot path.
-    pub fn drain(&self, timeout: Duration) {
+    pub(crate) fn drain(&self, timeout: Duration) {
         if let Err(e) = self.producer.flush(timeout) {
             tracing::warn!(error = %e, "dead letters still in flight");
         }

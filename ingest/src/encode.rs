@@ -59,7 +59,7 @@ impl FileMeta {
     }
 
     /// Reads the metadata back from a footer's key-value pairs.
-    pub fn from_key_values(kvs: &[KeyValue]) -> Result<FileMeta, String> {
+    pub(crate) fn from_key_values(kvs: &[KeyValue]) -> Result<FileMeta, String> {
         let map: HashMap<&str, &str> =
             kvs.iter().filter_map(|kv| Some((kv.key.strip_prefix(PREFIX)?, kv.value.as_deref()?))).collect();
         let get = |k: &str| map.get(k).copied().ok_or_else(|| format!("missing {PREFIX}{k}"));

@@ -24,8 +24,6 @@ pub enum IngestError {
     Kafka(#[from] rdkafka::error::KafkaError),
     #[error("file {path} has no valid failscope footer metadata: {reason}")]
     BadFooter { path: String, reason: String },
-    #[error("interrupted by shutdown")]
-    Interrupted,
     #[error("the dead-letter topic {topic} cannot be written: {reason}")]
     DeadLetter { topic: String, reason: String },
     #[error("{path} already exists in the lake with other content")]

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use arrow::array::RecordBatch;
 use bytes::Bytes;
-use failscope_schemas::{CURRENT_SCHEMA_VERSION, EventType};
+use failscope_schemas::CURRENT_SCHEMA_VERSION;
 
 use crate::IngestError;
 use crate::buffer::PartitionBuffer;
@@ -90,10 +90,7 @@ impl SealedFlush {
             .collect();
         let sealed = SealedFlush {
             table,
-            time_column: match buffer.event_type {
-                EventType::ConnectAttempt => "started_at",
-                EventType::JobOutcome => "finished_at",
-            },
+            time_column: buffer.event_type.time_column(),
             files,
             flush_start: buffer.flush_start,
             flush_end: buffer.next_offset,

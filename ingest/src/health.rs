@@ -15,14 +15,14 @@ use crate::pipeline::TopicPartition;
 
 /// Since when each partition has had messages waiting to be published. Cheap to clone.
 #[derive(Debug, Clone)]
-pub struct Health {
+pub(crate) struct Health {
     waiting: Arc<Mutex<HashMap<TopicPartition, Instant>>>,
     stall_timeout: Duration,
 }
 
 impl Health {
     /// A partition is stalled once its oldest unpublished message has waited `stall_timeout`.
-    pub fn new(stall_timeout: Duration) -> Health {
+    pub(crate) fn new(stall_timeout: Duration) -> Health {
         Health { waiting: Arc::default(), stall_timeout }
     }
 
@@ -45,7 +45,7 @@ impl Health {
     }
 
     /// The partitions that have waited longer than the stall timeout at `now`, with how long.
-    pub fn stalled(&self, now: Instant) -> Vec<(TopicPartition, Duration)> {
+    pub(crate) fn stalled(&self, now: Instant) -> Vec<(TopicPartition, Duration)> {
         let mut stalled: Vec<_> = self
             .waiting()
             .iter()

@@ -27,14 +27,14 @@ const STAGING_DIR: &str = "_staging";
 
 /// A data file of one partition: its lake-relative path and first offset.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DataFile {
-    pub path: String,
-    pub first_offset: i64,
+pub(crate) struct DataFile {
+    pub(crate) path: String,
+    pub(crate) first_offset: i64,
 }
 
 /// Where the ingest publishes.
 #[derive(Debug)]
-pub enum Lake {
+pub(crate) enum Lake {
     Local(LocalLake),
     Remote(RemoteLake),
 }
@@ -42,7 +42,7 @@ pub enum Lake {
 impl Lake {
     /// Opens a local directory (a plain path or `file://`) or an object store (`s3://`,
     /// `gs://`; credentials from the usual environment variables).
-    pub fn open(location: &str, runtime: Handle) -> Result<Lake, IngestError> {
+    pub(crate) fn open(location: &str, runtime: Handle) -> Result<Lake, IngestError> {
         match location.split_once("://") {
             None => LocalLake::open(Path::new(location)).map(Lake::Local),
             Some(("file", path)) => LocalLake::open(Path::new(path)).map(Lake::Local),
@@ -67,7 +67,7 @@ impl Lake {
     }
 
     /// Makes `bytes` visible at `path` (lake-relative) all at once.
-    pub fn publish(&self, path: &str, bytes: Bytes) -> Result<(), IngestError> {
+    pub(crate) fn publish(&self, path: &str, bytes: Bytes) -> Result<(), IngestError> {
         match self {
             Lake::Local(lake) => lake.publish(path, &bytes),
             Lake::Remote(lake) => lake.publish(path, bytes),
@@ -75,7 +75,12 @@ impl Lake {
     }
 
     /// The data files of one topic partition in `table`.
-    pub fn partition_files(&self, table: &str, topic: &str, partition: i32) -> Result<Vec<DataFile>, IngestError> {
+    pub(crate) fn partition_files(
+        &self,
+        table: &str,
+        topic: &str,
+        partition: i32,
+    ) -> Result<Vec<DataFile>, IngestError> {
         let names = match self {
             Lake::Local(lake) => lake.list(table)?,
             Lake::Remote(lake) => lake.list(table)?,
@@ -91,7 +96,7 @@ impl Lake {
     }
 
     /// The failscope metadata in a data file's footer.
-    pub fn read_meta(&self, path: &str) -> Result<FileMeta, IngestError> {
+    pub(crate) fn read_meta(&self, path: &str) -> Result<FileMeta, IngestError> {
         let kvs = match self {
             Lake::Local(lake) => {
                 let full = lake.root.join(path);
@@ -109,7 +114,7 @@ impl Lake {
         FileMeta::from_key_values(&kvs).map_err(|reason| IngestError::BadFooter { path: path.to_string(), reason })
     }
 
-    pub fn delete(&self, path: &str) -> Result<(), IngestError> {
+    pub(crate) fn delete(&self, path: &str) -> Result<(), IngestError> {
         match self {
             Lake::Local(lake) => {
                 let full = lake.root.join(path);
@@ -125,7 +130,7 @@ impl Lake {
 
 /// A lake in a local directory.
 #[derive(Debug)]
-pub struct LocalLake {
+pub(crate) struct LocalLake {
     root: PathBuf,
     staging: PathBuf,
     /// Held open (and locked) for the life of the process, so other processes sharing the lake
@@ -135,7 +140,7 @@ pub struct LocalLake {
 
 impl LocalLake {
     /// Opens (creating) the lake, and removes the staging folders of processes that are gone.
-    pub fn open(root: &Path) -> Result<LocalLake, IngestError> {
+    pub(crate) fn open(root: &Path) -> Result<LocalLake, IngestError> {
         let staging_root = root.join(STAGING_DIR);
         fs::create_dir_all(&staging_root).map_err(IngestError::io(&staging_root))?;
         remove_abandoned_staging(&staging_root)?;
@@ -236,7 +241,7 @@ fn remove_abandoned_staging(staging_root: &Path) -> Result<(), IngestError> {
 
 /// A lake in an object store.
 #[derive(Debug)]
-pub struct RemoteLake {
+pub(crate) struct RemoteLake {
     store: Arc<dyn ObjectStore>,
     prefix: ObjectPath,
     runtime: Handle,

@@ -2,4 +2,4 @@
 //! each event type's time column) is owned by the contract crate, `failscope_schemas::lake`,
 //! which the analysis reads it with; the ingest's modules reach it through here.
 
-pub use failscope_schemas::lake::{file_path, hour_of, parse_file_name};
+pub(crate) use failscope_schemas::lake::{file_path, hour_of, parse_file_name};

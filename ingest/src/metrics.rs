@@ -9,46 +9,46 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct TopicLabel {
-    pub topic: String,
+pub(crate) struct TopicLabel {
+    pub(crate) topic: String,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct TableLabel {
-    pub table: String,
+pub(crate) struct TableLabel {
+    pub(crate) table: String,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct DeadLetterLabels {
-    pub topic: String,
-    pub reason: String,
+pub(crate) struct DeadLetterLabels {
+    pub(crate) topic: String,
+    pub(crate) reason: String,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct PartitionLabels {
-    pub topic: String,
-    pub partition: i64,
+pub(crate) struct PartitionLabels {
+    pub(crate) topic: String,
+    pub(crate) partition: i64,
 }
 
 /// The ingest's metrics.
 #[derive(Debug, Clone)]
-pub struct Metrics {
-    pub messages_consumed: Family<TopicLabel, Counter>,
-    pub rows_written: Family<TableLabel, Counter>,
-    pub files_written: Family<TableLabel, Counter>,
-    pub bytes_written: Family<TableLabel, Counter>,
-    pub dead_letters: Family<DeadLetterLabels, Counter>,
-    pub publish_seconds: Histogram,
-    pub flush_errors: Counter,
-    pub recovery_errors: Counter,
-    pub lake_files_skipped: Counter,
-    pub buffered_bytes: Gauge,
-    pub consumer_lag: Family<PartitionLabels, Gauge>,
+pub(crate) struct Metrics {
+    pub(crate) messages_consumed: Family<TopicLabel, Counter>,
+    pub(crate) rows_written: Family<TableLabel, Counter>,
+    pub(crate) files_written: Family<TableLabel, Counter>,
+    pub(crate) bytes_written: Family<TableLabel, Counter>,
+    pub(crate) dead_letters: Family<DeadLetterLabels, Counter>,
+    pub(crate) publish_seconds: Histogram,
+    pub(crate) flush_errors: Counter,
+    pub(crate) recovery_errors: Counter,
+    pub(crate) lake_files_skipped: Counter,
+    pub(crate) buffered_bytes: Gauge,
+    pub(crate) consumer_lag: Family<PartitionLabels, Gauge>,
 }
 
 impl Metrics {
     /// Creates the metrics and registers them under `failscope_ingest_`.
-    pub fn new(registry: &mut Registry) -> Metrics {
+    pub(crate) fn new(registry: &mut Registry) -> Metrics {
         let metrics = Metrics {
             messages_consumed: Family::default(),
             rows_written: Family::default(),

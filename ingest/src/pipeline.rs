@@ -27,7 +27,7 @@ use crate::{IngestConfig, IngestError};
 const DEAD_LETTER_DRAIN: Duration = Duration::from_secs(5);
 
 /// A Kafka topic and partition.
-pub type TopicPartition = (String, i32);
+pub(crate) type TopicPartition = (String, i32);
 
 #[derive(Debug)]
 struct PartitionState {
@@ -69,7 +69,7 @@ fn log_flushed(tp: &TopicPartition, sealed: &SealedFlush) {
 
 /// Buffers, dead letters and flushes of every assigned partition.
 #[derive(Debug)]
-pub struct Pipeline {
+pub(crate) struct Pipeline {
     event_types: HashMap<String, EventType>,
     policy: FlushPolicy,
     window: EventWindow,
@@ -83,7 +83,13 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    pub fn new(config: &IngestConfig, lake: Lake, dead_letters: DeadLetters, metrics: Metrics, health: Health) -> Self {
+    pub(crate) fn new(
+        config: &IngestConfig,
+        lake: Lake,
+        dead_letters: DeadLetters,
+        metrics: Metrics,
+        health: Health,
+    ) -> Self {
         let event_types = EventType::ALL.into_iter().map(|t| (config.topics.of(t).to_string(), t)).collect();
         Pipeline {
             event_types,
@@ -103,7 +109,12 @@ impl Pipeline {
     /// only dead letters). Returns the offset to fetch from, `None` for the log's beginning.
     /// If the lake cannot be read, the partition waits for [`Self::retry_recoveries`] (it
     /// must not be fetched meanwhile) and `/healthz` reports it once that takes too long.
-    pub fn assign(&mut self, topic: &str, partition: i32, committed: Option<i64>) -> Result<Option<i64>, IngestError> {
+    pub(crate) fn assign(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        committed: Option<i64>,
+    ) -> Result<Option<i64>, IngestError> {
         let tp = (topic.to_string(), partition);
         match self.recover(&tp, committed) {
             Ok(resume) => Ok(resume),
@@ -127,7 +138,7 @@ impl Pipeline {
 
     /// Tries again to recover the partitions whose recovery failed and whose back-off has
     /// passed. Returns those now recovered, with the offset to fetch from.
-    pub fn retry_recoveries(&mut self, now: Instant) -> Vec<(TopicPartition, Option<i64>)> {
+    pub(crate) fn retry_recoveries(&mut self, now: Instant) -> Vec<(TopicPartition, Option<i64>)> {
         let due: Vec<TopicPartition> = self
             .unrecovered
             .iter()
@@ -196,20 +207,20 @@ impl Pipeline {
 
     /// Forgets a partition without flushing (its buffered rows will be consumed again by
     /// whoever owns it next).
-    pub fn forget(&mut self, tp: &TopicPartition) {
+    pub(crate) fn forget(&mut self, tp: &TopicPartition) {
         self.partitions.remove(tp);
         self.unrecovered.remove(tp);
         self.health.waiting_since(tp, None);
         self.update_buffered_gauge();
     }
 
-    pub fn assigned(&self) -> impl Iterator<Item = &TopicPartition> {
+    pub(crate) fn assigned(&self) -> impl Iterator<Item = &TopicPartition> {
         self.partitions.keys()
     }
 
     /// Buffers one message, or sends it to the dead-letter topic. Returns true when the
     /// partition reached its row, byte or hour limit and should be flushed.
-    pub fn handle(&mut self, message: &BorrowedMessage<'_>) -> bool {
+    pub(crate) fn handle(&mut self, message: &BorrowedMessage<'_>) -> bool {
         let key = (message.topic().to_string(), message.partition());
         let Some(state) = self.partitions.get_mut(&key) else {
             tracing::debug!(
@@ -253,7 +264,7 @@ impl Pipeline {
     /// failed, then the buffer. Returns the offset that may now be committed, or `None` if
     /// nothing was pending or the partition is backing off after a failure (unless
     /// `ignore_backoff`, for a last try before the partition is given up).
-    pub fn flush(&mut self, tp: &TopicPartition, ignore_backoff: bool) -> Result<Option<i64>, IngestError> {
+    pub(crate) fn flush(&mut self, tp: &TopicPartition, ignore_backoff: bool) -> Result<Option<i64>, IngestError> {
         let Some(state) = self.partitions.get_mut(tp) else { return Ok(None) };
         let now = Instant::now();
         if !ignore_backoff && state.retry.is_waiting(now) {
@@ -321,25 +332,25 @@ impl Pipeline {
     /// Partitions that must flush now: their oldest row reached the age limit, or, largest
     /// first, enough of them to bring the buffered bytes to half of the rows budget
     /// ([`crate::FlushPolicy::rows_budget`]).
-    pub fn due(&self, now: Instant) -> Vec<TopicPartition> {
+    pub(crate) fn due(&self, now: Instant) -> Vec<TopicPartition> {
         let buffers = self.partitions.iter().map(|(tp, s)| (tp, s.oldest_unpublished(), s.n_bytes()));
         self.policy.due(now, buffers).into_iter().cloned().collect()
     }
 
     /// Gives dead letters in flight up to a few seconds to be acknowledged, so that partitions
     /// about to be given up (a revoke, a shutdown) can commit them rather than send them again.
-    pub fn drain_dead_letters(&self) {
+    pub(crate) fn drain_dead_letters(&self) {
         if self.partitions.values().any(|s| !s.dead_letters.is_empty()) {
             self.dead_letters.drain(DEAD_LETTER_DRAIN);
         }
     }
 
     /// Bytes buffered over all partitions.
-    pub fn buffered_bytes(&self) -> usize {
+    pub(crate) fn buffered_bytes(&self) -> usize {
         self.partitions.values().map(PartitionState::n_bytes).sum()
     }
 
-    pub fn rows_budget(&self) -> usize {
+    pub(crate) fn rows_budget(&self) -> usize {
         self.policy.rows_budget()
     }
 

@@ -18,13 +18,13 @@ use crate::lake::{DataFile, Lake};
 
 /// The outcome of recovering one partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recovered {
+pub(crate) struct Recovered {
     /// The offset after the last complete flush, `None` if the lake has none.
-    pub resume_offset: Option<i64>,
+    pub(crate) resume_offset: Option<i64>,
     /// Files of an interrupted flush that were removed.
-    pub removed: Vec<String>,
+    pub(crate) removed: Vec<String>,
     /// Files named like this partition's data files whose footer could not be read, and why.
-    pub skipped: Vec<(String, String)>,
+    pub(crate) skipped: Vec<(String, String)>,
 }
 
 /// A flush as its files' footers name it: `flush_start` and `flush_id`. Its value in the scan
@@ -33,7 +33,12 @@ type FlushKey = (i64, Option<String>);
 
 /// Finds the resume offset of `topic`/`partition` in `table` and removes the files of an
 /// interrupted flush. Reads only the footers of the newest files.
-pub fn recover_partition(lake: &Lake, table: &str, topic: &str, partition: i32) -> Result<Recovered, IngestError> {
+pub(crate) fn recover_partition(
+    lake: &Lake,
+    table: &str,
+    topic: &str,
+    partition: i32,
+) -> Result<Recovered, IngestError> {
     let mut files = lake.partition_files(table, topic, partition)?;
     files.sort_by_key(|f| std::cmp::Reverse(f.first_offset));
     // The id keeps apart two writers' flushes of the same offsets, which could otherwise add

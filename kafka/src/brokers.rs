@@ -1,5 +1,5 @@
-//! The `--brokers` flag every Kafka command shares, the errors of talking to Kafka, and a
-//! reachability check with a clear error.
+//! The `--brokers` flag every Kafka command shares and the errors of talking to Kafka (an
+//! unreachable broker is one clear error; `missing_topics` is the check that finds it).
 
 use std::time::Duration;
 
@@ -8,7 +8,7 @@ use rdkafka::admin::AdminClient;
 use rdkafka::client::DefaultClientContext;
 
 /// The brokers when `--brokers` is not given.
-pub const DEFAULT_BROKERS: &str = "127.0.0.1:9092";
+pub(crate) const DEFAULT_BROKERS: &str = "127.0.0.1:9092";
 
 /// Where Kafka is.
 #[derive(Debug, Clone, clap::Args)]
@@ -31,17 +31,6 @@ pub enum KafkaError {
         #[source]
         source: rdkafka::error::KafkaError,
     },
-}
-
-/// Fails with [`KafkaError::Unreachable`] unless a broker answers a metadata request within
-/// `timeout`. Blocking: call it from a blocking context.
-pub fn wait_for_brokers(brokers: &str, timeout: Duration) -> Result<(), KafkaError> {
-    let admin = admin_client(brokers)?;
-    admin.inner().fetch_metadata(None, timeout).map(|_| ()).map_err(|e| KafkaError::Unreachable {
-        brokers: brokers.to_string(),
-        timeout,
-        reason: e.to_string(),
-    })
 }
 
 pub(crate) fn admin_client(brokers: &str) -> Result<AdminClient<DefaultClientContext>, KafkaError> {

@@ -143,22 +143,22 @@ pub async fn run_topics(command: TopicsCommand, shutdown: CancellationToken) -> 
 #[derive(Debug, Clone, clap::Args)]
 pub struct TopicsCreateArgs {
     #[command(flatten)]
-    pub brokers: BrokersArgs,
+    pub(crate) brokers: BrokersArgs,
     #[command(flatten)]
-    pub topics: TopicsArgs,
+    pub(crate) topics: TopicsArgs,
     /// Partitions of each event topic; the ingest's consumers share them.
     #[arg(long, env = "FAILSCOPE_PARTITIONS", default_value = DEFAULT_PARTITIONS)]
-    pub partitions: i32,
+    pub(crate) partitions: i32,
     /// Copies of each partition on distinct brokers.
     #[arg(long, env = "FAILSCOPE_REPLICATION", default_value_t = 1)]
-    pub replication: i32,
+    pub(crate) replication: i32,
     /// How long the event and dead-letter topics keep messages (e.g. 7d, 36h).
     #[arg(long, env = "FAILSCOPE_RETENTION", default_value = "7d", value_parser = humantime::parse_duration)]
-    pub retention: Duration,
+    pub(crate) retention: Duration,
 }
 
 /// Runs `failscope topics create`: one line per topic, created or already there.
-pub async fn run_topics_create(args: TopicsCreateArgs, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run_topics_create(args: TopicsCreateArgs, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.partitions > 0, "--partitions must be at least 1");
     anyhow::ensure!(args.replication > 0, "--replication must be at least 1");
     let plan = TopicSpec::plan(&args.topics.topics(), args.partitions, args.replication, Some(args.retention));

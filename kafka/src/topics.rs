@@ -4,10 +4,10 @@
 use failscope_schemas::EventType;
 
 /// The topic of `connect_attempt` events when none is given.
-pub const CONNECT_ATTEMPTS_TOPIC: &str = "ci.connect_attempts";
+pub(crate) const CONNECT_ATTEMPTS_TOPIC: &str = "ci.connect_attempts";
 
 /// The topic of `job_outcome` events when none is given.
-pub const JOB_OUTCOMES_TOPIC: &str = "ci.job_outcomes";
+pub(crate) const JOB_OUTCOMES_TOPIC: &str = "ci.job_outcomes";
 
 /// The compacted topic of the region health feed: one record per region, the latest state.
 pub const REGION_HEALTH_TOPIC: &str = "ci.region_health";
@@ -49,10 +49,10 @@ impl Default for Topics {
 pub struct TopicsArgs {
     /// Topic of `connect_attempt` events.
     #[arg(long, env = "FAILSCOPE_CONNECT_ATTEMPTS_TOPIC", default_value = CONNECT_ATTEMPTS_TOPIC)]
-    pub connect_attempts_topic: String,
+    pub(crate) connect_attempts_topic: String,
     /// Topic of `job_outcome` events.
     #[arg(long, env = "FAILSCOPE_JOB_OUTCOMES_TOPIC", default_value = JOB_OUTCOMES_TOPIC)]
-    pub job_outcomes_topic: String,
+    pub(crate) job_outcomes_topic: String,
 }
 
 impl TopicsArgs {

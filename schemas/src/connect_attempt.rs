@@ -24,19 +24,7 @@ pub enum ConnectOutcome {
 }
 
 impl ConnectOutcome {
-    pub const ALL: [ConnectOutcome; 9] = [
-        ConnectOutcome::Ok,
-        ConnectOutcome::Timeout,
-        ConnectOutcome::Refused,
-        ConnectOutcome::Reset,
-        ConnectOutcome::Unreachable,
-        ConnectOutcome::DnsError,
-        ConnectOutcome::TlsError,
-        ConnectOutcome::Abandoned,
-        ConnectOutcome::Other,
-    ];
-
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ConnectOutcome::Ok => "ok",
             ConnectOutcome::Timeout => "timeout",
@@ -65,7 +53,7 @@ pub enum TargetOwner {
 }
 
 impl TargetOwner {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             TargetOwner::Platform => "platform",
             TargetOwner::Job => "job",
@@ -130,12 +118,6 @@ impl<'de: 'a, 'a> TypedEvent<'de> for ConnectAttempt<'a> {
     }
     fn declared_type(&self) -> EventType {
         self.event_type
-    }
-    fn event_id(&self) -> &str {
-        &self.event_id
-    }
-    fn worker_id(&self) -> &str {
-        &self.worker_id
     }
     fn event_time(&self) -> Timestamp {
         self.started_at

@@ -22,14 +22,14 @@ impl EventType {
     pub const ALL: [EventType; 2] = [EventType::ConnectAttempt, EventType::JobOutcome];
 
     /// The wire name, as in the `event_type` field.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             EventType::ConnectAttempt => "connect_attempt",
             EventType::JobOutcome => "job_outcome",
         }
     }
 
-    pub fn from_wire(name: &str) -> Option<EventType> {
+    pub(crate) fn from_wire(name: &str) -> Option<EventType> {
         EventType::ALL.into_iter().find(|t| t.as_str() == name)
     }
 }
@@ -78,8 +78,6 @@ pub trait TypedEvent<'de>: Deserialize<'de> {
     fn schema_version(&self) -> u32;
     /// The wire value of `event_type` as it was decoded.
     fn declared_type(&self) -> EventType;
-    fn event_id(&self) -> &str;
-    fn worker_id(&self) -> &str;
     /// The instant the event describes, which decides its lake partition.
     fn event_time(&self) -> Timestamp;
     /// Rules the type system does not express (ranges, lengths). Field paths in errors

@@ -9,7 +9,7 @@ use crate::event::non_empty;
 use crate::{ContractError, EventType, Timestamp, TypedEvent};
 
 /// Longest accepted `log_tail`, in characters (16 KiB of ASCII).
-pub const MAX_LOG_TAIL_CHARS: usize = 16 * 1024;
+pub(crate) const MAX_LOG_TAIL_CHARS: usize = 16 * 1024;
 
 /// The final status of a job as the CI system reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -23,9 +23,6 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
-    pub const ALL: [JobStatus; 5] =
-        [JobStatus::Passed, JobStatus::Failed, JobStatus::Errored, JobStatus::TimedOut, JobStatus::Cancelled];
-
     pub fn as_str(self) -> &'static str {
         match self {
             JobStatus::Passed => "passed",
@@ -79,7 +76,7 @@ pub struct JobOutcome<'a> {
     /// What the runner itself knows, e.g. `worker_lost`, `oom_killed`, `log_upload_failed`.
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub runner_reason: Option<Cow<'a, str>>,
-    /// The last lines of the job's log, at most [`MAX_LOG_TAIL_CHARS`] characters.
+    /// The last lines of the job's log, at most `MAX_LOG_TAIL_CHARS` (16,384) characters.
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub log_tail: Option<Cow<'a, str>>,
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
@@ -94,12 +91,6 @@ impl<'de: 'a, 'a> TypedEvent<'de> for JobOutcome<'a> {
     }
     fn declared_type(&self) -> EventType {
         self.event_type
-    }
-    fn event_id(&self) -> &str {
-        &self.event_id
-    }
-    fn worker_id(&self) -> &str {
-        &self.worker_id
     }
     /// A job outcome happens when the job finishes.
     fn event_time(&self) -> Timestamp {

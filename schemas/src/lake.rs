@@ -9,7 +9,20 @@ use crate::{EventType, Timestamp};
 
 /// The lake when `--lake` is not given: `lake` under the working directory (commands log the
 /// absolute path they use).
-pub const DEFAULT_LAKE: &str = "lake";
+#[cfg(feature = "cli")]
+const DEFAULT_LAKE: &str = "lake";
+
+/// `--lake` (`FAILSCOPE_LAKE`): one flag, one variable and one default for every command that
+/// writes or reads the lake (`ingest`, `sql`, `query`, `health`, `serve`).
+#[cfg(feature = "cli")]
+#[derive(Debug, Clone, clap::Args)]
+pub struct LakeArg {
+    /// The lake: a directory holding connect_attempts/ and job_outcomes/ (`failscope ingest`
+    /// also takes a `file://`, `s3://` or `gs://` URL). A relative directory is taken from the
+    /// working directory and logged as an absolute one.
+    #[arg(long = "lake", value_name = "LAKE", env = "FAILSCOPE_LAKE", default_value = DEFAULT_LAKE)]
+    pub path: std::path::PathBuf,
+}
 
 /// The partition columns, in directory order: `date=YYYY-MM-DD/hour=HH` (hour zero-padded).
 pub const PARTITION_COLUMNS: [&str; 2] = ["date", "hour"];

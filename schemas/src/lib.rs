@@ -21,7 +21,7 @@ pub use connect_attempt::{ConnectAttempt, ConnectOutcome, TargetOwner};
 pub use decode::{decode, decode_as};
 pub use error::ContractError;
 pub use event::{CURRENT_SCHEMA_VERSION, Event, EventType, TypedEvent};
-pub use job_outcome::{JobOutcome, JobStatus, MAX_LOG_TAIL_CHARS};
+pub use job_outcome::{JobOutcome, JobStatus};
 pub use timestamp::Timestamp;
 
 /// The JSON Schema of `connect_attempt` events, as committed in `schemas/json/`.

@@ -1,5 +1,5 @@
-//! Helpers for tests of the ingest: realistic events, producing them, running the real
-//! `failscope ingest`, and reading the lake back from Parquet.
+//! Running the real `failscope ingest` against a topic pair of a test's own, and reading the
+//! lake back from Parquet.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -7,42 +7,58 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use arrow::array::{Array, StringArray};
+use failscope_test_support::bench::env_or;
+use failscope_test_support::events::event;
+use failscope_test_support::kafka::{brokers, create_topics, flush, producer, send, unique};
+use failscope_test_support::wait::tail;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use rdkafka::ClientConfig;
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::producer::{DefaultProducerContext, ThreadedProducer};
 
-use super::{brokers, failscope};
+use super::failscope;
 
-/// A topic pair and group for one test.
+/// A topic pair and group for one test, on the shared test broker or one of the test's own.
 #[derive(Debug, Clone)]
-pub struct IngestSetup {
-    pub connect_topic: String,
-    pub job_topic: String,
-    pub group: String,
-    pub lake: PathBuf,
+pub(crate) struct IngestSetup {
+    pub(crate) brokers: String,
+    pub(crate) connect_topic: String,
+    pub(crate) job_topic: String,
+    pub(crate) group: String,
+    pub(crate) lake: PathBuf,
 }
 
 impl IngestSetup {
-    pub fn new(name: &str, lake: &Path, n_partitions: i32) -> IngestSetup {
+    /// Topics of `n_partitions` on the shared test broker.
+    pub(crate) fn new(name: &str, lake: &Path, n_partitions: i32) -> IngestSetup {
+        IngestSetup::on(&brokers(), name, lake, n_partitions)
+    }
+
+    /// Topics of `n_partitions` on `brokers`.
+    pub(crate) fn on(brokers: &str, name: &str, lake: &Path, n_partitions: i32) -> IngestSetup {
         let setup = IngestSetup {
-            connect_topic: super::unique(&format!("{name}-connect")),
-            job_topic: super::unique(&format!("{name}-jobs")),
-            group: super::unique(&format!("{name}-group")),
+            brokers: brokers.to_string(),
+            connect_topic: unique(&format!("{name}-connect")),
+            job_topic: unique(&format!("{name}-jobs")),
+            group: unique(&format!("{name}-group")),
             lake: lake.to_path_buf(),
         };
-        super::create_topics(&[&setup.connect_topic, &setup.job_topic], n_partitions);
+        create_topics(brokers, &[&setup.connect_topic, &setup.job_topic], n_partitions);
         setup
+    }
+
+    /// An idempotent producer to the setup's broker.
+    pub(crate) fn producer(&self) -> ThreadedProducer<DefaultProducerContext> {
+        producer(&self.brokers)
     }
 
     /// Starts `failscope ingest` with fast rolls; `extra` flags replace the test defaults.
     /// Standard error goes to `log`.
-    pub fn spawn(&self, extra: &[&str], log: &Path) -> Ingest {
+    pub(crate) fn spawn(&self, extra: &[&str], log: &Path) -> Ingest {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
         let defaults = [("--http-addr", "127.0.0.1:0"), ("--max-age", "500ms"), ("--session-timeout", "6s")];
         let defaults = defaults.iter().filter(|(flag, _)| !extra.contains(flag)).flat_map(|(f, v)| [*f, *v]);
         failscope()
-            .args(["ingest", "--brokers", &brokers(), "--group", &self.group])
+            .args(["ingest", "--brokers", &self.brokers, "--group", &self.group])
             .args(["--connect-attempts-topic", &self.connect_topic, "--job-outcomes-topic", &self.job_topic])
             .args(["--lake", self.lake.to_str().expect("utf-8 path")])
             .args(defaults)
@@ -57,7 +73,7 @@ impl IngestSetup {
 
 /// A running `failscope ingest`, killed if the test ends (or panics) before it exits.
 #[derive(Debug)]
-pub struct Ingest(pub Child);
+pub(crate) struct Ingest(pub(crate) Child);
 
 impl Drop for Ingest {
     fn drop(&mut self) {
@@ -68,67 +84,12 @@ impl Drop for Ingest {
 
 /// The number of events a soak test produces: `FAILSCOPE_SOAK_EVENTS` or `default`. CI keeps
 /// the default small; the benchmarks and manual runs go larger.
-pub fn soak_events(default: usize) -> usize {
-    std::env::var("FAILSCOPE_SOAK_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-/// A valid event, about 350 bytes of JSON; `i` spreads events over three event hours.
-pub fn event(i: usize, event_id: &str) -> (bool, String) {
-    let hour = 21 + i % 3;
-    if i.is_multiple_of(4) {
-        let line = format!(
-            r#"{{"event_type":"job_outcome","schema_version":1,"event_id":"{event_id}","worker_id":"w-{w}","region":"us-east-2","provider":"aws","zone":"us-east-2a","job_id":"job-{i}","project":"lmp","job_kind":"container_build","started_at":"2022-04-05T{hour}:01:00Z","finished_at":"2022-04-05T{hour}:{m:02}:00Z","status":"failed","exit_code":1,"failed_step":"build","log_tail":"error: build failed\n"}}"#,
-            w = i % 97,
-            m = i % 60
-        );
-        (false, line)
-    } else {
-        let line = format!(
-            r#"{{"event_type":"connect_attempt","schema_version":1,"event_id":"{event_id}","worker_id":"w-{w}","region":"us-east-2","provider":"aws","zone":"us-east-2a","started_at":"2022-04-05T{hour}:{m:02}:{s:02}.{ms:03}Z","duration_ms":{d}.5,"target_service":"api","target_host":"api.example.com","target_port":443,"job_id":"job-{i}","phase":"log_upload","outcome":"{o}","attempt":1}}"#,
-            w = i % 97,
-            m = i % 60,
-            s = (i / 7) % 60,
-            ms = i % 1000,
-            d = i % 30_000,
-            o = if i.is_multiple_of(9) { "timeout" } else { "ok" }
-        );
-        (true, line)
-    }
-}
-
-/// An idempotent producer for test data.
-pub fn producer() -> ThreadedProducer<DefaultProducerContext> {
-    ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .set("enable.idempotence", "true")
-        .set("acks", "all")
-        .set("compression.type", "lz4")
-        .set("linger.ms", "20")
-        .set("log_level", "3")
-        .create()
-        .expect("producer config is valid")
-}
-
-/// Sends one message, waiting while the local queue is full.
-pub fn send(producer: &ThreadedProducer<DefaultProducerContext>, topic: &str, key: &str, payload: &[u8]) {
-    let mut record = BaseRecord::to(topic).key(key).payload(payload);
-    loop {
-        match producer.send(record) {
-            Ok(()) => return,
-            Err((_, back)) => {
-                record = back;
-                std::thread::sleep(Duration::from_millis(2));
-            }
-        }
-    }
-}
-
-pub fn flush(producer: &ThreadedProducer<DefaultProducerContext>) {
-    producer.flush(Duration::from_secs(60)).expect("every test message acknowledged");
+pub(crate) fn soak_events(default: usize) -> usize {
+    env_or("FAILSCOPE_SOAK_EVENTS", default)
 }
 
 /// Every `event_id` in a table of the lake, with the `date=/hour=` folder it was found in.
-pub fn lake_ids(lake: &Path, table: &str) -> Vec<(String, String)> {
+pub(crate) fn lake_ids(lake: &Path, table: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for file in parquet_files(&lake.join(table)) {
         let partition = file.parent().and_then(|hour| {
@@ -149,11 +110,11 @@ pub fn lake_ids(lake: &Path, table: &str) -> Vec<(String, String)> {
 }
 
 /// Every file under `dir`, recursively, that ends in `.parquet`.
-pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn parquet_files(dir: &Path) -> Vec<PathBuf> {
     all_files(dir).into_iter().filter(|p| p.extension().is_some_and(|e| e == "parquet")).collect()
 }
 
-pub fn all_files(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn all_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else { return out };
     for entry in entries.flatten() {
@@ -168,7 +129,7 @@ pub fn all_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Rows in every Parquet file of the lake, from the footers alone.
-pub fn lake_rows(lake: &Path) -> usize {
+pub(crate) fn lake_rows(lake: &Path) -> usize {
     parquet_files(lake)
         .iter()
         .filter_map(|file| {
@@ -180,7 +141,7 @@ pub fn lake_rows(lake: &Path) -> usize {
 }
 
 /// Polls until the lake holds at least `n` rows over both tables, or panics at `deadline`.
-pub fn wait_for_rows(lake: &Path, n: usize, deadline: Duration, logs: &[&Path]) {
+pub(crate) fn wait_for_rows(lake: &Path, n: usize, deadline: Duration, logs: &[&Path]) {
     let started = Instant::now();
     loop {
         let have = lake_rows(lake);
@@ -197,24 +158,13 @@ pub fn wait_for_rows(lake: &Path, n: usize, deadline: Duration, logs: &[&Path]) 
 }
 
 /// Waits for `child` to exit after a SIGTERM and asserts it exited 0, showing its log if not.
-pub fn assert_clean_exit(child: &mut Ingest, deadline: Duration, log: &Path) {
+pub(crate) fn assert_clean_exit(child: &mut Ingest, deadline: Duration, log: &Path) {
     let status = wait_exit(child, deadline);
     assert!(status.success(), "exit after SIGTERM: {status}\n--- last lines of {}:\n{}", log.display(), tail(log, 40));
 }
 
-/// The last `n` lines of a log file, or why it could not be read.
-pub fn tail(log: &Path, n: usize) -> String {
-    match std::fs::read_to_string(log) {
-        Ok(text) => {
-            let lines: Vec<&str> = text.lines().collect();
-            lines[lines.len().saturating_sub(n)..].join("\n")
-        }
-        Err(e) => format!("(unreadable: {e})"),
-    }
-}
-
 /// Asserts that every id in `produced` is in the lake exactly once, and nothing else is.
-pub fn assert_exactly_once(lake: &Path, produced: &HashMap<String, bool>) {
+pub(crate) fn assert_exactly_once(lake: &Path, produced: &HashMap<String, bool>) {
     let mut seen: HashMap<String, usize> = HashMap::new();
     for table in ["connect_attempts", "job_outcomes"] {
         for (id, _) in lake_ids(lake, table) {
@@ -228,13 +178,13 @@ pub fn assert_exactly_once(lake: &Path, produced: &HashMap<String, bool>) {
 }
 
 /// Sends SIGTERM (or SIGKILL) to a running ingest.
-pub fn signal(child: &Ingest, name: &str) {
+pub(crate) fn signal(child: &Ingest, name: &str) {
     let status = std::process::Command::new("kill").args([&format!("-{name}"), &child.0.id().to_string()]).status();
     assert!(status.expect("run kill").success(), "kill -{name}");
 }
 
 /// Waits for a child to exit, panicking at `deadline`.
-pub fn wait_exit(child: &mut Ingest, deadline: Duration) -> std::process::ExitStatus {
+pub(crate) fn wait_exit(child: &mut Ingest, deadline: Duration) -> std::process::ExitStatus {
     let started = Instant::now();
     loop {
         if let Some(status) = child.0.try_wait().expect("try_wait") {
@@ -248,7 +198,7 @@ pub fn wait_exit(child: &mut Ingest, deadline: Duration) -> std::process::ExitSt
 /// Asserts that every flush in the lake is complete: for each partition and `flush_start`,
 /// as many files as their footers announce (`flush_files`). A crash mid-flush leaves fewer,
 /// and recovery must have removed them.
-pub fn assert_no_incomplete_flush(lake: &Path) {
+pub(crate) fn assert_no_incomplete_flush(lake: &Path) {
     let mut flushes: HashMap<(String, String, String), (usize, usize)> = HashMap::new();
     for file in parquet_files(lake) {
         let reader = std::fs::File::open(&file).expect("open parquet");
@@ -271,33 +221,31 @@ pub fn assert_no_incomplete_flush(lake: &Path) {
 /// Starts the ingest with a session long enough to ride out tansu's stalls: storing thousands
 /// of dead letters with their headers, tansu answers the group's heartbeats late, and these
 /// fault tests (in parallel on one broker) are about the lake, not membership.
-pub fn spawn_patient(setup: &IngestSetup, extra: &[&str], log: &Path) -> Ingest {
+pub(crate) fn spawn_patient(setup: &IngestSetup, extra: &[&str], log: &Path) -> Ingest {
     let args: Vec<&str> = extra.iter().copied().chain(["--session-timeout", "45s"]).collect();
     setup.spawn(&args, log)
 }
 
-/// Produces events number `range`, waits until the broker has them, adds their ids.
-pub fn produce_range(setup: &IngestSetup, range: std::ops::Range<usize>, ids: &mut HashMap<String, bool>) {
-    let producer = producer();
+/// Produces events number `range` with `producer`, each keyed by `key(i)`, waits until the
+/// broker has them all, and adds their ids.
+pub(crate) fn produce_events(
+    producer: &ThreadedProducer<DefaultProducerContext>,
+    setup: &IngestSetup,
+    range: std::ops::Range<usize>,
+    key: impl Fn(usize) -> String,
+    ids: &mut HashMap<String, bool>,
+) {
     for i in range {
         let id = uuid::Uuid::now_v7().to_string();
         let (is_connect, line) = event(i, &id);
-        send(&producer, if is_connect { &setup.connect_topic } else { &setup.job_topic }, "w", line.as_bytes());
+        send(producer, if is_connect { &setup.connect_topic } else { &setup.job_topic }, &key(i), line.as_bytes());
         ids.insert(id, is_connect);
     }
-    flush(&producer);
+    flush(producer);
 }
 
-/// Polls `check` every 200 ms until it holds, panicking with `what` and the end of `log` at
-/// `deadline`.
-pub fn wait_until(what: &str, deadline: Duration, log: &Path, mut check: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !check() {
-        assert!(
-            started.elapsed() < deadline,
-            "not within {deadline:?}: {what}\n--- end of the log:\n{}",
-            tail(log, 30)
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+/// Produces events number `range`, all keyed `w`, waits until the broker has them, adds their
+/// ids.
+pub(crate) fn produce_range(setup: &IngestSetup, range: std::ops::Range<usize>, ids: &mut HashMap<String, bool>) {
+    produce_events(&setup.producer(), setup, range, |_| "w".to_string(), ids);
 }

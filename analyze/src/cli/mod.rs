@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use failscope_schemas::Timestamp;
+use failscope_schemas::lake::LakeArg;
 
 use crate::CatalogConfig;
 use crate::output::Format;
@@ -22,28 +23,26 @@ pub use sql::run_sql;
 
 /// Where the lake and the query files are, and the memory queries may use.
 #[derive(Debug, Clone, clap::Args)]
-pub struct LakeArgs {
-    /// Root directory of the Parquet lake (holding connect_attempts/ and job_outcomes/); a
-    /// relative path is taken from the working directory and logged as an absolute one.
-    #[arg(long, env = "FAILSCOPE_LAKE", default_value = failscope_schemas::lake::DEFAULT_LAKE)]
-    pub lake: PathBuf,
+pub(crate) struct LakeArgs {
+    #[command(flatten)]
+    pub(crate) lake: LakeArg,
 
     /// Directory overriding or extending the built-in statements, file by file: named queries
     /// (`*.sql`), `views/*.sql` and `signatures.toml`. The built-in set alone when absent.
     #[arg(long, env = "FAILSCOPE_QUERIES")]
-    pub queries: Option<PathBuf>,
+    pub(crate) queries: Option<PathBuf>,
 
     /// Memory for query execution in MiB; beyond it, sorts and aggregations spill to disk or
     /// the query fails (never the process). 0 means no limit.
     #[arg(long, env = "FAILSCOPE_MEMORY_LIMIT_MIB", default_value_t = 4096)]
-    pub memory_limit_mib: usize,
+    pub(crate) memory_limit_mib: usize,
 }
 
 impl LakeArgs {
     /// The catalog settings, with the lake as an absolute path (logged).
-    pub fn catalog_config(&self) -> anyhow::Result<CatalogConfig> {
-        let lake = std::path::absolute(&self.lake)
-            .with_context(|| format!("cannot resolve the lake path {}", self.lake.display()))?;
+    pub(crate) fn catalog_config(&self) -> anyhow::Result<CatalogConfig> {
+        let lake = std::path::absolute(&self.lake.path)
+            .with_context(|| format!("cannot resolve the lake path {}", self.lake.path.display()))?;
         tracing::info!(lake = %lake.display(), "lake");
         Ok(CatalogConfig {
             lake,
@@ -56,63 +55,63 @@ impl LakeArgs {
 
 /// How results are printed, shared by `sql` and `query`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct OutputArgs {
+pub(crate) struct OutputArgs {
     /// Output format.
     #[arg(long, env = "FAILSCOPE_FORMAT", value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    pub(crate) format: Format,
 }
 
 /// `failscope sql`: an interactive SQL shell over the lake, or one command or file.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SqlArgs {
     #[command(flatten)]
-    pub lake: LakeArgs,
+    pub(crate) lake: LakeArgs,
 
     /// Run this SQL and exit instead of starting the shell.
     #[arg(short = 'c', long = "command", env = "FAILSCOPE_SQL_COMMAND", conflicts_with = "file")]
-    pub command: Option<String>,
+    pub(crate) command: Option<String>,
 
     /// Run the statements of this file and exit.
     #[arg(short = 'f', long = "file", env = "FAILSCOPE_SQL_FILE")]
-    pub file: Option<PathBuf>,
+    pub(crate) file: Option<PathBuf>,
 
     #[command(flatten)]
-    pub output: OutputArgs,
+    pub(crate) output: OutputArgs,
 
     /// Where the interactive shell keeps its history.
     #[arg(long, env = "FAILSCOPE_SQL_HISTORY", default_value = ".failscope_history")]
-    pub history: PathBuf,
+    pub(crate) history: PathBuf,
 }
 
 /// `failscope query NAME`: run a named query of `queries/` with typed parameters.
 #[derive(Debug, Clone, clap::Args)]
 pub struct QueryArgs {
     #[command(flatten)]
-    pub lake: LakeArgs,
+    pub(crate) lake: LakeArgs,
 
     /// The query to run (see --list).
     #[arg(required_unless_present = "list")]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
 
     /// List the named queries with their descriptions and parameters.
     #[arg(long, env = "FAILSCOPE_QUERY_LIST", default_value_t = false)]
-    pub list: bool,
+    pub(crate) list: bool,
 
     /// Start of the window: RFC 3339 (2022-04-05T23:00:00Z) or a duration ago (24h, 7d).
     #[arg(long, env = "FAILSCOPE_SINCE", default_value = "24h")]
-    pub since: String,
+    pub(crate) since: String,
 
     /// End of the window (exclusive): RFC 3339, a duration ago, or `now`.
     #[arg(long, env = "FAILSCOPE_UNTIL", default_value = "now")]
-    pub until: String,
+    pub(crate) until: String,
 
     /// Only this region (e.g. us-east-2); all regions when absent. Not `FAILSCOPE_REGION`,
     /// which is a worker's own region: a query on a worker host must not filter by it.
     #[arg(long, env = "FAILSCOPE_QUERY_REGION")]
-    pub region: Option<String>,
+    pub(crate) region: Option<String>,
 
     #[command(flatten)]
-    pub output: OutputArgs,
+    pub(crate) output: OutputArgs,
 }
 
 /// `failscope health`: the state of every region at an instant, or the state changes of a
@@ -120,29 +119,29 @@ pub struct QueryArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct HealthArgs {
     #[command(flatten)]
-    pub lake: LakeArgs,
+    pub(crate) lake: LakeArgs,
 
     /// The instant whose state to show: RFC 3339, a duration ago (2h), or `now`.
     #[arg(long, env = "FAILSCOPE_HEALTH_AT", default_value = "now", conflicts_with_all = ["from", "until"])]
-    pub at: String,
+    pub(crate) at: String,
 
     /// Start of the period whose state changes to list (with --until).
     #[arg(long, env = "FAILSCOPE_HEALTH_FROM", requires = "until")]
-    pub from: Option<String>,
+    pub(crate) from: Option<String>,
 
     /// End of the period whose state changes to list (with --from).
     #[arg(long, env = "FAILSCOPE_HEALTH_UNTIL", requires = "from")]
-    pub until: Option<String>,
+    pub(crate) until: Option<String>,
 
     /// `table` for people; `json` for tools: the state as one object, or the changes of a
     /// period as one object per line.
     #[arg(long, env = "FAILSCOPE_HEALTH_FORMAT", value_enum, default_value_t = HealthFormat::Table)]
-    pub format: HealthFormat,
+    pub(crate) format: HealthFormat,
 }
 
 /// How `failscope health` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum HealthFormat {
+pub(crate) enum HealthFormat {
     Table,
     Json,
 }
@@ -151,50 +150,50 @@ pub enum HealthFormat {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
     #[command(flatten)]
-    pub lake: LakeArgs,
+    pub(crate) lake: LakeArgs,
 
     /// Address to listen on.
     #[arg(long, env = "FAILSCOPE_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: std::net::SocketAddr,
+    pub(crate) listen: std::net::SocketAddr,
 
     /// Bearer token required on every request; no authentication when absent, which is only
     /// allowed on a loopback address.
     #[arg(long, env = "FAILSCOPE_API_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    pub(crate) token: Option<String>,
 
     /// Accept docker-compose.yml's placeholder token (`change-me`), for a demo on one machine.
     #[arg(long, env = "FAILSCOPE_ALLOW_PLACEHOLDER_TOKEN")]
-    pub allow_placeholder_token: bool,
+    pub(crate) allow_placeholder_token: bool,
 
     /// Longest a statement may run before it is cancelled (e.g. 30s, 2m).
     #[arg(long, env = "FAILSCOPE_STATEMENT_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
-    pub statement_timeout: Duration,
+    pub(crate) statement_timeout: Duration,
 
     /// Most rows a response carries; longer results are cut and flagged as truncated.
     #[arg(long, env = "FAILSCOPE_ROW_CAP", default_value_t = 100_000)]
-    pub row_cap: usize,
+    pub(crate) row_cap: usize,
 
     /// How often the region-health detector ticks on the freshest lake (`GET
     /// /v1/regions/health`); 0s turns it off.
     #[arg(long, env = "FAILSCOPE_HEALTH_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
-    pub health_interval: Duration,
+    pub(crate) health_interval: Duration,
 
     /// Kafka bootstrap servers to publish every region's state to, keyed by region, on a
     /// compacted topic; not published when absent.
     #[arg(long, env = "FAILSCOPE_HEALTH_BROKERS")]
-    pub health_brokers: Option<String>,
+    pub(crate) health_brokers: Option<String>,
 
     /// The compacted topic of region states (created if missing).
     #[arg(long, env = "FAILSCOPE_HEALTH_TOPIC", default_value = failscope_kafka::REGION_HEALTH_TOPIC)]
-    pub health_topic: String,
+    pub(crate) health_topic: String,
 
     /// Statements that may run at once; more wait for a slot.
     #[arg(long, env = "FAILSCOPE_MAX_CONCURRENT_STATEMENTS", default_value_t = 4)]
-    pub max_concurrent_statements: usize,
+    pub(crate) max_concurrent_statements: usize,
 
     /// How long a statement waits for a slot before the answer is 503 with `Retry-After`.
     #[arg(long, env = "FAILSCOPE_QUEUE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
-    pub queue_timeout: Duration,
+    pub(crate) queue_timeout: Duration,
 }
 
 /// The error a command ends with when SIGINT or SIGTERM stopped it.
@@ -203,7 +202,7 @@ fn interrupted() -> anyhow::Error {
 }
 
 /// Parses `--since`/`--until`: RFC 3339, `now`, or a duration before `now`.
-pub fn parse_instant(text: &str, now: Timestamp) -> Result<Timestamp, String> {
+pub(crate) fn parse_instant(text: &str, now: Timestamp) -> Result<Timestamp, String> {
     if text == "now" {
         return Ok(now);
     }

@@ -8,8 +8,10 @@ use failscope_schemas::Timestamp;
 use tokio_util::sync::CancellationToken;
 
 use super::{QueryArgs, parse_instant};
+use crate::named_query::NamedQuery;
 use crate::output::write_batches;
-use crate::{Analyzer, NamedQuery, QueryParams, QuerySet};
+use crate::query_set::QuerySet;
+use crate::{Analyzer, QueryParams};
 
 /// Runs `failscope query`; the window is validated before the lake is opened. When `shutdown`
 /// fires, the query is cancelled and the run ends with an error.

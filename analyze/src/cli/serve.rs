@@ -43,7 +43,7 @@ pub async fn run_serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    info!(listen = %args.listen, lake = %args.lake.lake.display(), "serving the HTTP API");
+    info!(listen = %args.listen, lake = %args.lake.lake.path.display(), "serving the HTTP API");
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await

@@ -68,7 +68,7 @@ async fn shell(analyzer: &Analyzer, args: &SqlArgs) -> anyhow::Result<()> {
     let mut editor = DefaultEditor::new().context("cannot start the line editor")?;
     // A missing history file is normal on first use.
     let _ = editor.load_history(&args.history);
-    println!("failscope sql over {}. {HELP}", args.lake.lake.display());
+    println!("failscope sql over {}. {HELP}", args.lake.lake.path.display());
     let mut buffer = String::new();
     loop {
         let prompt = if buffer.is_empty() { "failscope> " } else { "       ..> " };

@@ -29,7 +29,7 @@ use super::seen::SeenIds;
 /// apart by the values of the scope columns: an id repeated under other scope values is
 /// another event. It outputs the input columns listed in `output`, in that order.
 #[derive(Debug)]
-pub struct DedupExec {
+pub(crate) struct DedupExec {
     input: Arc<dyn ExecutionPlan>,
     id_column: usize,
     scope_columns: Vec<usize>,
@@ -42,7 +42,7 @@ pub struct DedupExec {
 impl DedupExec {
     /// Deduplicates `input` on its string column `id_column`, within each combination of
     /// values of `scope_columns`, and outputs the input's columns `output`.
-    pub fn try_new(
+    pub(crate) fn try_new(
         input: Arc<dyn ExecutionPlan>,
         id_column: usize,
         scope_columns: Vec<usize>,

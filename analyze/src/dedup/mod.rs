@@ -34,8 +34,8 @@ mod seen;
 mod table;
 mod uuids;
 
-pub use exec::DedupExec;
-pub use table::UniqueEvents;
+pub(crate) use exec::DedupExec;
+pub(crate) use table::UniqueEvents;
 
 /// The column that identifies an event.
-pub const EVENT_ID: &str = "event_id";
+pub(crate) const EVENT_ID: &str = "event_id";

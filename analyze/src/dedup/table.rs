@@ -15,7 +15,7 @@ use super::{DedupExec, EVENT_ID};
 
 /// A lake table in which each `event_id` appears once.
 #[derive(Debug)]
-pub struct UniqueEvents {
+pub(crate) struct UniqueEvents {
     inner: Arc<dyn TableProvider>,
     id_column: usize,
     scope_columns: Vec<usize>,
@@ -24,7 +24,7 @@ pub struct UniqueEvents {
 impl UniqueEvents {
     /// Wraps `inner`, which must have a string column named [`EVENT_ID`]. `scope` names the
     /// partition columns that all copies of an event share (`date` and `hour` in the lake).
-    pub fn try_new(inner: Arc<dyn TableProvider>, scope: &[&str]) -> Result<Self> {
+    pub(crate) fn try_new(inner: Arc<dyn TableProvider>, scope: &[&str]) -> Result<Self> {
         let schema = inner.schema();
         let id_column = schema.index_of(EVENT_ID)?;
         if !matches!(schema.field(id_column).data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) {

@@ -41,7 +41,7 @@ const JOB_PRIOR_JOBS: f64 = 50.0;
 
 impl Baselines {
     /// Ages every sum by one minute.
-    pub fn decay(&mut self, config: &DetectorConfig) {
+    pub(super) fn decay(&mut self, config: &DetectorConfig) {
         let factor = 0.5f64.powf(1.0 / config.baseline_half_life_minutes.max(1.0));
         for d in self.cells.values_mut().chain(self.infra_jobs.values_mut()).chain(self.user_jobs.values_mut()) {
             d.hits *= factor;
@@ -50,7 +50,13 @@ impl Baselines {
     }
 
     /// Adds one minute of a cell; `in_alarm` keeps its failures (and attempts) out.
-    pub fn absorb_connects(&mut self, region: &Arc<str>, target: &Arc<str>, counts: &ConnectCounts, in_alarm: bool) {
+    pub(super) fn absorb_connects(
+        &mut self,
+        region: &Arc<str>,
+        target: &Arc<str>,
+        counts: &ConnectCounts,
+        in_alarm: bool,
+    ) {
         if in_alarm {
             return;
         }
@@ -59,7 +65,7 @@ impl Baselines {
         d.trials += counts.n_judged() as f64;
     }
 
-    pub fn absorb_jobs(&mut self, region: &Arc<str>, counts: &JobCounts, in_alarm: bool) {
+    pub(super) fn absorb_jobs(&mut self, region: &Arc<str>, counts: &JobCounts, in_alarm: bool) {
         let infra = self.infra_jobs.entry(Arc::clone(region)).or_default();
         if !in_alarm {
             infra.hits += counts.n_infra as f64;
@@ -72,31 +78,31 @@ impl Baselines {
     }
 
     /// A cell's expected failure rate, never below the noise floor.
-    pub fn cell_rate(&self, region: &Arc<str>, target: &Arc<str>, config: &DetectorConfig) -> f64 {
+    pub(super) fn cell_rate(&self, region: &Arc<str>, target: &Arc<str>, config: &DetectorConfig) -> f64 {
         let key = (Arc::clone(region), Arc::clone(target));
         let rate = self.cells.get(&key).map_or(config.floor_rate, |d| d.rate(config.floor_rate, config.prior_attempts));
         rate.max(config.floor_rate)
     }
 
-    pub fn infra_job_rate(&self, region: &Arc<str>) -> f64 {
+    pub(super) fn infra_job_rate(&self, region: &Arc<str>) -> f64 {
         self.infra_jobs.get(region).map_or(JOB_PRIOR_INFRA_RATE, |d| d.rate(JOB_PRIOR_INFRA_RATE, JOB_PRIOR_JOBS))
     }
 
-    pub fn user_job_rate(&self, region: &Arc<str>) -> f64 {
+    pub(super) fn user_job_rate(&self, region: &Arc<str>) -> f64 {
         self.user_jobs.get(region).map_or(JOB_PRIOR_USER_RATE, |d| d.rate(JOB_PRIOR_USER_RATE, JOB_PRIOR_JOBS))
     }
 
     /// A region's capacity: its jobs over the trailing baseline.
-    pub fn capacity(&self, region: &Arc<str>) -> f64 {
+    pub(super) fn capacity(&self, region: &Arc<str>) -> f64 {
         self.infra_jobs.get(region).map_or(0.0, |d| d.trials)
     }
 
-    pub fn total_capacity(&self) -> f64 {
+    pub(super) fn total_capacity(&self) -> f64 {
         self.infra_jobs.values().map(|d| d.trials).sum()
     }
 
     /// Every region the baselines know.
-    pub fn regions(&self) -> impl Iterator<Item = &Arc<str>> {
+    pub(super) fn regions(&self) -> impl Iterator<Item = &Arc<str>> {
         self.cells.keys().map(|(r, _)| r).chain(self.infra_jobs.keys())
     }
 }

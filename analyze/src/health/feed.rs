@@ -183,7 +183,7 @@ pub struct RetryAdvice {
 }
 
 /// The retry advice of the feed; the same for every snapshot.
-pub const RETRY_ADVICE: [RetryAdvice; 6] = [
+pub(super) const RETRY_ADVICE: [RetryAdvice; 6] = [
     RetryAdvice {
         cause: "infra.network.*",
         advice: "retry_elsewhere",

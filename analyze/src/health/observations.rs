@@ -44,16 +44,16 @@ pub(crate) struct ConnectCounts {
 }
 
 impl ConnectCounts {
-    pub fn n_failed(&self) -> u64 {
+    pub(crate) fn n_failed(&self) -> u64 {
         self.n_timeouts + self.n_refused + self.n_dns + self.n_other_failed
     }
 
     /// Attempts that tell whether the path works.
-    pub fn n_judged(&self) -> u64 {
+    pub(crate) fn n_judged(&self) -> u64 {
         self.n_attempts - self.n_inconclusive.min(self.n_attempts)
     }
 
-    pub fn add(&mut self, other: &ConnectCounts) {
+    pub(crate) fn add(&mut self, other: &ConnectCounts) {
         self.n_attempts += other.n_attempts;
         self.n_timeouts += other.n_timeouts;
         self.n_refused += other.n_refused;
@@ -74,7 +74,7 @@ pub(crate) struct JobCounts {
 }
 
 impl JobCounts {
-    pub fn add(&mut self, other: &JobCounts) {
+    pub(crate) fn add(&mut self, other: &JobCounts) {
         self.n_jobs += other.n_jobs;
         self.n_failed += other.n_failed;
         self.n_infra += other.n_infra;

@@ -41,7 +41,7 @@ pub(crate) struct RegionState {
 }
 
 impl RegionState {
-    pub fn new(at: Minute) -> RegionState {
+    pub(super) fn new(at: Minute) -> RegionState {
         RegionState {
             status: Status::Healthy,
             since: at,
@@ -53,13 +53,19 @@ impl RegionState {
     }
 
     /// When the current signal began, for the evidence.
-    pub fn signal_since(&self) -> Option<Minute> {
+    pub(super) fn signal_since(&self) -> Option<Minute> {
         self.signal_since
     }
 
     /// Feeds the level of minute `t`; returns the new status when it changed. `may_escalate`
     /// is false when making this region unhealthy would pass the capacity cap.
-    pub fn step(&mut self, t: Minute, level: Level, may_escalate: bool, config: &DetectorConfig) -> Option<Status> {
+    pub(super) fn step(
+        &mut self,
+        t: Minute,
+        level: Level,
+        may_escalate: bool,
+        config: &DetectorConfig,
+    ) -> Option<Status> {
         if level >= Level::Strong {
             self.signal_since.get_or_insert(t);
         } else {
@@ -107,13 +113,13 @@ impl RegionState {
     }
 
     /// Quiet needed to leave `recovering`: doubled per recent flap, up to the back-off cap.
-    pub fn recovering_minutes(&self, config: &DetectorConfig) -> i64 {
+    pub(super) fn recovering_minutes(&self, config: &DetectorConfig) -> i64 {
         let factor = 1i64.checked_shl(self.flaps).unwrap_or(i64::MAX).min(config.max_backoff_factor.max(1));
         config.recovering_minutes * factor
     }
 
     /// How far through its recovery a `recovering` region is, 0 to 1.
-    pub fn recovery_progress(&self, t: Minute, config: &DetectorConfig) -> f64 {
+    pub(super) fn recovery_progress(&self, t: Minute, config: &DetectorConfig) -> f64 {
         ((t - self.since) as f64 / self.recovering_minutes(config).max(1) as f64).clamp(0.0, 1.0)
     }
 }
@@ -127,13 +133,19 @@ pub(crate) struct FlagState {
 }
 
 impl FlagState {
-    pub fn new(at: Minute) -> FlagState {
+    pub(super) fn new(at: Minute) -> FlagState {
         FlagState { raised: false, since: at, quiet_since: Some(at) }
     }
 
     /// Feeds whether minute `t` shows the condition; returns the new state when it changed.
     /// The flag falls after `clear_minutes` without the condition.
-    pub fn step(&mut self, t: Minute, signal: bool, clear_minutes: i64, config: &DetectorConfig) -> Option<bool> {
+    pub(super) fn step(
+        &mut self,
+        t: Minute,
+        signal: bool,
+        clear_minutes: i64,
+        config: &DetectorConfig,
+    ) -> Option<bool> {
         if signal {
             self.quiet_since = None;
         } else {

@@ -13,7 +13,7 @@ use crate::AnalyzeError;
 
 /// A failed request.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     #[error("a valid bearer token is required")]
     Unauthorized,
     #[error("{0}")]

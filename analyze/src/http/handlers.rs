@@ -15,15 +15,15 @@ use crate::QueryResult;
 use crate::output::{Format, write_batches};
 
 /// Header saying whether the row cap cut the result (CSV and Arrow responses).
-pub const TRUNCATED_HEADER: &str = "x-failscope-truncated";
+pub(super) const TRUNCATED_HEADER: &str = "x-failscope-truncated";
 
 #[derive(Debug, Deserialize)]
-pub struct SqlRequest {
-    pub sql: String,
+pub(super) struct SqlRequest {
+    pub(crate) sql: String,
 }
 
 /// `POST /v1/sql` with `{"sql": "SELECT …"}`.
-pub async fn post_sql(
+pub(super) async fn post_sql(
     State(state): State<ApiState>,
     headers: HeaderMap,
     Json(request): Json<SqlRequest>,
@@ -62,7 +62,7 @@ impl<T> Drop for AbortOnDrop<T> {
 }
 
 /// `GET /v1/queries`: the named queries.
-pub async fn list_queries(State(state): State<ApiState>) -> Json<serde_json::Value> {
+pub(super) async fn list_queries(State(state): State<ApiState>) -> Json<serde_json::Value> {
     let queries: Vec<_> = state
         .analyzer
         .queries()
@@ -73,7 +73,7 @@ pub async fn list_queries(State(state): State<ApiState>) -> Json<serde_json::Val
 }
 
 /// `GET /v1/queries/{name}`: one named query with its SQL.
-pub async fn get_query(State(state): State<ApiState>, Path(name): Path<String>) -> Result<Response, ApiError> {
+pub(super) async fn get_query(State(state): State<ApiState>, Path(name): Path<String>) -> Result<Response, ApiError> {
     let query = state.analyzer.query(&name)?;
     Ok(Json(query).into_response())
 }

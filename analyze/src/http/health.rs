@@ -11,7 +11,7 @@ use super::{ApiError, ApiState};
 
 /// The latest region health; `304 Not Modified` when `If-None-Match` names the current tag,
 /// `503` with `Retry-After` until the detector's first tick.
-pub async fn get_region_health(State(state): State<ApiState>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub(super) async fn get_region_health(State(state): State<ApiState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let Some(feed) = &state.health else {
         return Err(ApiError::Disabled("the region-health detector"));
     };

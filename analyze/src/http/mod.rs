@@ -20,7 +20,7 @@ use tokio::sync::Semaphore;
 use crate::Analyzer;
 use crate::health::HealthFeed;
 
-pub use error::ApiError;
+pub(crate) use error::ApiError;
 
 /// Limits and credentials, validated at start-up.
 #[derive(Debug, Clone)]
@@ -43,7 +43,7 @@ pub struct ApiState {
     /// One permit per statement allowed to run; a statement's task holds it until it ends.
     pub statements: Arc<Semaphore>,
     /// The live region-health feed; `None` when the server runs without the detector.
-    pub health: Option<HealthFeed>,
+    pub(crate) health: Option<HealthFeed>,
 }
 
 impl ApiState {

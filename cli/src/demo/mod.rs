@@ -27,23 +27,23 @@ pub struct DemoArgs {
     /// The scenario to replay.
     #[arg(long, env = "FAILSCOPE_DEMO_SCENARIO", default_value = "april-2022",
           value_parser = clap::builder::PossibleValuesParser::new(SCENARIO_NAMES))]
-    pub scenario: String,
+    pub(crate) scenario: String,
     /// Seed of the simulation.
     #[arg(long, env = "FAILSCOPE_DEMO_SEED", default_value_t = 1)]
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// Kafka bootstrap servers to run through; an embedded in-memory broker when absent (it
     /// keeps nothing after exit: for trying failscope out, not for production).
     #[arg(long, env = "FAILSCOPE_DEMO_BROKERS")]
-    pub brokers: Option<String>,
+    pub(crate) brokers: Option<String>,
     /// Where to write the lake; it is emptied first, and kept afterwards for `failscope sql`.
     #[arg(long, env = "FAILSCOPE_DEMO_LAKE", default_value = ".failscope/demo/lake")]
-    pub lake: PathBuf,
+    pub(crate) lake: PathBuf,
     /// Address of the HTTP API served over the lake once the demo is done.
     #[arg(long, env = "FAILSCOPE_DEMO_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: std::net::SocketAddr,
+    pub(crate) listen: std::net::SocketAddr,
     /// Exit when the diagnosis is printed instead of serving the API.
     #[arg(long, env = "FAILSCOPE_DEMO_ONCE", default_value_t = false)]
-    pub once: bool,
+    pub(crate) once: bool,
 }
 
 /// Runs `failscope demo`.

@@ -19,7 +19,7 @@ const FIRST_FAILED_CONNECT_SQL: &str = include_str!("../../../queries/demo/first
 
 /// The query results the summary prints.
 #[derive(Debug)]
-pub struct Tables {
+pub(super) struct Tables {
     failed_jobs: Vec<RecordBatch>,
     top_causes: Vec<RecordBatch>,
     /// Per incident of a region: its first failed connect.
@@ -31,7 +31,7 @@ fn ts(t: Timestamp) -> ScalarValue {
 }
 
 /// Runs the summary's queries over `[since, until)`.
-pub async fn tables(analyzer: &Analyzer, truth: &GroundTruth) -> anyhow::Result<Tables> {
+pub(super) async fn tables(analyzer: &Analyzer, truth: &GroundTruth) -> anyhow::Result<Tables> {
     let params = ParamValues::from(vec![("since", ts(truth.starts_at)), ("until", ts(truth.ends_at))]);
     let run = |sql: &'static str, params: ParamValues| async move {
         anyhow::Ok(analyzer.context().sql(sql).await?.with_param_values(params)?.collect().await?)
@@ -58,7 +58,7 @@ pub async fn tables(analyzer: &Analyzer, truth: &GroundTruth) -> anyhow::Result<
 }
 
 /// Prints the summary.
-pub fn write(
+pub(super) fn write(
     out: &mut impl Write,
     truth: &GroundTruth,
     changes: &[HealthChange],

@@ -21,8 +21,8 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::scenario_run::{ScenarioRun, catalog, run_scenario};
-pub use report::{Check, checks};
-pub use score::{ClassificationCounts, IncidentScore, MinimumSample};
+pub(crate) use report::checks;
+pub(crate) use score::{ClassificationCounts, IncidentScore, MinimumSample};
 
 const CLASSIFICATIONS_SQL: &str = include_str!("../../../queries/eval/classifications.sql");
 const FAILED_CONNECTS_SQL: &str = include_str!("../../../queries/eval/failed_connects.sql");
@@ -33,52 +33,52 @@ pub struct EvalArgs {
     /// The scenario to run and score.
     #[arg(long, env = "FAILSCOPE_EVAL_SCENARIO", required_unless_present = "all", conflicts_with = "all",
           value_parser = clap::builder::PossibleValuesParser::new(SCENARIO_NAMES))]
-    pub scenario: Option<String>,
+    pub(crate) scenario: Option<String>,
     /// Run and score every scenario.
     #[arg(long, env = "FAILSCOPE_EVAL_ALL", default_value_t = false)]
-    pub all: bool,
+    pub(crate) all: bool,
     /// Seed of the simulation.
     #[arg(long, env = "FAILSCOPE_EVAL_SEED", default_value_t = 1)]
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// Kafka bootstrap servers to run through (each run on topics of its own); an embedded
     /// in-memory broker when absent.
     #[arg(long, env = "FAILSCOPE_EVAL_BROKERS")]
-    pub brokers: Option<String>,
+    pub(crate) brokers: Option<String>,
     /// Keep the lakes under this directory (one per scenario) instead of a temporary one.
     #[arg(long, env = "FAILSCOPE_EVAL_LAKES")]
-    pub lakes: Option<PathBuf>,
+    pub(crate) lakes: Option<PathBuf>,
     /// Score the lakes an earlier run left under --lakes (same seed) instead of running the
     /// pipeline again: for tuning the detector.
     #[arg(long, env = "FAILSCOPE_EVAL_REUSE", default_value_t = false, requires = "lakes")]
-    pub reuse: bool,
+    pub(crate) reuse: bool,
     /// `table` for people, `json` for tools.
     #[arg(long, env = "FAILSCOPE_EVAL_FORMAT", value_enum, default_value_t = EvalFormat::Table)]
-    pub format: EvalFormat,
+    pub(crate) format: EvalFormat,
 }
 
 /// How `failscope eval` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum EvalFormat {
+pub(crate) enum EvalFormat {
     Table,
     Json,
 }
 
 /// The score of one scenario.
 #[derive(Debug, Clone, Serialize)]
-pub struct ScenarioScore {
-    pub scenario: String,
-    pub seed: u64,
-    pub n_events: usize,
-    pub n_jobs: usize,
-    pub pipeline_seconds: f64,
-    pub classification: ClassificationCounts,
-    pub infra_precision: f64,
-    pub infra_recall: f64,
-    pub unknown_rate: f64,
-    pub cause_accuracy: f64,
-    pub incidents: Vec<IncidentScore>,
-    pub false_alarm_region_hours: Vec<String>,
-    pub n_health_changes: usize,
+pub(crate) struct ScenarioScore {
+    pub(crate) scenario: String,
+    pub(crate) seed: u64,
+    pub(crate) n_events: usize,
+    pub(crate) n_jobs: usize,
+    pub(crate) pipeline_seconds: f64,
+    pub(crate) classification: ClassificationCounts,
+    pub(crate) infra_precision: f64,
+    pub(crate) infra_recall: f64,
+    pub(crate) unknown_rate: f64,
+    pub(crate) cause_accuracy: f64,
+    pub(crate) incidents: Vec<IncidentScore>,
+    pub(crate) false_alarm_region_hours: Vec<String>,
+    pub(crate) n_health_changes: usize,
 }
 
 /// Runs `failscope eval`.
@@ -119,7 +119,7 @@ pub async fn run_eval(args: EvalArgs, shutdown: CancellationToken) -> anyhow::Re
 }
 
 /// Runs one scenario into its lake and scores what the analysis says of it.
-pub async fn score_scenario(
+pub(crate) async fn score_scenario(
     run: &ScenarioRun,
     reuse: bool,
     shutdown: &CancellationToken,

@@ -16,15 +16,15 @@ const MAX_SLOW_BURN_DETECTION_MINUTES: f64 = 60.0;
 
 /// One target and whether it was met.
 #[derive(Debug, Clone, Serialize)]
-pub struct Check {
-    pub name: String,
-    pub passed: bool,
-    pub detail: String,
+pub(crate) struct Check {
+    pub(crate) name: String,
+    pub(crate) passed: bool,
+    pub(crate) detail: String,
 }
 
 /// Every target over `scores`: the classification pooled over the scenarios, the detector
 /// per incident and per scenario.
-pub fn checks(scores: &[ScenarioScore]) -> Vec<Check> {
+pub(crate) fn checks(scores: &[ScenarioScore]) -> Vec<Check> {
     let mut pooled = ClassificationCounts::default();
     for s in scores {
         pooled.add(&s.classification);
@@ -80,7 +80,7 @@ fn at_least(name: &str, value: f64, target: f64) -> Check {
 }
 
 /// Prints the scores and the checks.
-pub fn write(
+pub(super) fn write(
     out: &mut impl Write,
     format: EvalFormat,
     scores: &[ScenarioScore],

@@ -19,29 +19,29 @@ const DETECTION_SLACK_MS: i64 = HOUR_MS;
 
 /// One failed job as the classification saw it.
 #[derive(Debug, Clone)]
-pub struct Classified {
-    pub attribution: String,
-    pub cause: String,
+pub(super) struct Classified {
+    pub(crate) attribution: String,
+    pub(crate) cause: String,
 }
 
 /// Counts behind the classification's scores; they add up over scenarios.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct ClassificationCounts {
-    pub n_failed: u64,
-    pub n_truth_infra: u64,
-    pub n_truth_user: u64,
-    pub n_said_infra: u64,
-    pub n_said_user: u64,
-    pub n_infra_right: u64,
-    pub n_user_right: u64,
-    pub n_unknown: u64,
-    pub n_cause_right: u64,
+pub(crate) struct ClassificationCounts {
+    pub(crate) n_failed: u64,
+    pub(crate) n_truth_infra: u64,
+    pub(crate) n_truth_user: u64,
+    pub(crate) n_said_infra: u64,
+    pub(crate) n_said_user: u64,
+    pub(crate) n_infra_right: u64,
+    pub(crate) n_user_right: u64,
+    pub(crate) n_unknown: u64,
+    pub(crate) n_cause_right: u64,
     /// Failed jobs the classification did not list at all.
-    pub n_missing: u64,
+    pub(crate) n_missing: u64,
 }
 
 impl ClassificationCounts {
-    pub fn add(&mut self, o: &ClassificationCounts) {
+    pub(crate) fn add(&mut self, o: &ClassificationCounts) {
         self.n_failed += o.n_failed;
         self.n_truth_infra += o.n_truth_infra;
         self.n_truth_user += o.n_truth_user;
@@ -54,22 +54,16 @@ impl ClassificationCounts {
         self.n_missing += o.n_missing;
     }
 
-    pub fn infra_precision(&self) -> f64 {
+    pub(crate) fn infra_precision(&self) -> f64 {
         ratio(self.n_infra_right, self.n_said_infra)
     }
-    pub fn infra_recall(&self) -> f64 {
+    pub(crate) fn infra_recall(&self) -> f64 {
         ratio(self.n_infra_right, self.n_truth_infra)
     }
-    pub fn user_precision(&self) -> f64 {
-        ratio(self.n_user_right, self.n_said_user)
-    }
-    pub fn user_recall(&self) -> f64 {
-        ratio(self.n_user_right, self.n_truth_user)
-    }
-    pub fn unknown_rate(&self) -> f64 {
+    pub(crate) fn unknown_rate(&self) -> f64 {
         if self.n_failed == 0 { 0.0 } else { self.n_unknown as f64 / self.n_failed as f64 }
     }
-    pub fn cause_accuracy(&self) -> f64 {
+    pub(crate) fn cause_accuracy(&self) -> f64 {
         ratio(self.n_cause_right, self.n_failed)
     }
 }
@@ -80,7 +74,7 @@ fn ratio(right: u64, of: u64) -> f64 {
 }
 
 /// The classification's cause a job with the simulator's `cause` should get.
-pub fn expected_cause(truth_cause: &str) -> Option<&'static str> {
+pub(super) fn expected_cause(truth_cause: &str) -> Option<&'static str> {
     Some(match truth_cause {
         "connect_timeout" | "bad_host" => "infra.network.connect_timeout",
         "connect_refused" => "infra.network.refused",
@@ -96,7 +90,7 @@ pub fn expected_cause(truth_cause: &str) -> Option<&'static str> {
 }
 
 /// Scores the classification of every failed job of `truth`.
-pub fn score_classification(truth: &GroundTruth, said: &HashMap<String, Classified>) -> ClassificationCounts {
+pub(super) fn score_classification(truth: &GroundTruth, said: &HashMap<String, Classified>) -> ClassificationCounts {
     let mut c = ClassificationCounts::default();
     for job in truth.jobs.iter().filter(|j| j.attribution != Attribution::None) {
         c.n_failed += 1;
@@ -130,39 +124,39 @@ pub fn score_classification(truth: &GroundTruth, said: &HashMap<String, Classifi
 
 /// How one incident was detected.
 #[derive(Debug, Clone, Serialize)]
-pub struct IncidentScore {
-    pub incident_id: String,
-    pub kind: &'static str,
-    pub region: Option<&'static str>,
-    pub target: String,
-    pub starts_at: Timestamp,
-    pub ends_at: Timestamp,
+pub(crate) struct IncidentScore {
+    pub(crate) incident_id: String,
+    pub(crate) kind: &'static str,
+    pub(crate) region: Option<&'static str>,
+    pub(crate) target: String,
+    pub(crate) starts_at: Timestamp,
+    pub(crate) ends_at: Timestamp,
     /// What the detector should say, in words.
-    pub expected: String,
+    pub(crate) expected: String,
     /// The first failed connect of the incident's region within it.
-    pub first_failure_at: Option<Timestamp>,
+    pub(crate) first_failure_at: Option<Timestamp>,
     /// When the region had the minimum sample: `min_failures` failed connects in one window.
-    pub min_sample_at: Option<Timestamp>,
+    pub(crate) min_sample_at: Option<Timestamp>,
     /// When the detector acted: the region `unhealthy`, the target flagged, the workers
     /// quarantined; `None` when it did not.
-    pub detected_at: Option<Timestamp>,
-    pub minutes_from_first_failure: Option<f64>,
-    pub minutes_after_min_sample: Option<f64>,
+    pub(crate) detected_at: Option<Timestamp>,
+    pub(crate) minutes_from_first_failure: Option<f64>,
+    pub(crate) minutes_after_min_sample: Option<f64>,
     /// Whether the detector put the fault in the right place and steered only where it helps.
-    pub localized: bool,
-    pub detail: String,
+    pub(crate) localized: bool,
+    pub(crate) detail: String,
 }
 
 /// The minimum sample of the detector, for the "once the minimum sample is reached" clock.
 #[derive(Debug, Clone, Copy)]
-pub struct MinimumSample {
-    pub failures: usize,
-    pub window_minutes: i64,
+pub(crate) struct MinimumSample {
+    pub(crate) failures: usize,
+    pub(crate) window_minutes: i64,
 }
 
 /// Scores every incident of `truth` from the detector's `changes` and each region's failed
 /// connects (sorted by time).
-pub fn score_incidents(
+pub(super) fn score_incidents(
     truth: &GroundTruth,
     changes: &[HealthChange],
     failed_connects: &HashMap<String, Vec<Timestamp>>,
@@ -327,7 +321,7 @@ fn steered_detail(found: bool, steered: &[&HealthChange], found_text: &str) -> S
 }
 
 /// The first instant at which `failures` (sorted) hold the minimum sample within one window.
-pub fn min_sample_at(failures: &[Timestamp], sample: MinimumSample) -> Option<Timestamp> {
+pub(super) fn min_sample_at(failures: &[Timestamp], sample: MinimumSample) -> Option<Timestamp> {
     let n = sample.failures.max(1);
     failures
         .windows(n)
@@ -341,7 +335,7 @@ fn minutes(from: Timestamp, to: Timestamp) -> f64 {
 
 /// Region-hours in which a region was not `healthy` outside the windows where it should be
 /// (the incidents of that region, until `RECOVERY_ALLOWANCE_MS` after each ends).
-pub fn false_alarm_hours(truth: &GroundTruth, changes: &[HealthChange]) -> Vec<String> {
+pub(super) fn false_alarm_hours(truth: &GroundTruth, changes: &[HealthChange]) -> Vec<String> {
     let end = truth.ends_at.as_millis();
     let mut open: HashMap<&str, i64> = HashMap::new();
     let mut intervals: Vec<(&str, i64, i64)> = Vec::new();

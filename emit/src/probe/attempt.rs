@@ -16,7 +16,7 @@ use super::tls::{TlsClient, tls_error_text};
 /// How one attempt ended.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttemptResult {
-    pub started_at: Timestamp,
+    pub(crate) started_at: Timestamp,
     pub duration: Duration,
     pub outcome: ConnectOutcome,
     pub errno: Option<i32>,
@@ -86,7 +86,7 @@ async fn connect_steps(
 }
 
 /// The contract's outcome and the errno for an error of `connect()`.
-pub fn outcome_of_io_error(error: &std::io::Error) -> (ConnectOutcome, Option<i32>) {
+pub(crate) fn outcome_of_io_error(error: &std::io::Error) -> (ConnectOutcome, Option<i32>) {
     use nix::errno::Errno;
     let Some(errno) = error.raw_os_error() else { return (ConnectOutcome::Other, None) };
     let outcome = match Errno::from_raw(errno) {

@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 /// Why the configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
-pub enum ProbeConfigError {
+pub(crate) enum ProbeConfigError {
     #[error("cannot read probe config {path}")]
     Read {
         path: PathBuf,
@@ -39,15 +39,15 @@ pub enum ProbeConfigError {
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ProbeConfig {
+pub(crate) struct ProbeConfig {
     /// Time between two rounds of attempts.
     #[serde(deserialize_with = "duration_text", default = "default_interval")]
-    pub interval: Duration,
+    pub(crate) interval: Duration,
     /// How long one TCP connect (and, separately, one TLS handshake) may take.
     #[serde(deserialize_with = "duration_text", default = "default_connect_timeout")]
-    pub connect_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
     #[serde(rename = "target")]
-    pub targets: Vec<ProbeTarget>,
+    pub(crate) targets: Vec<ProbeTarget>,
 }
 
 /// One service to connect to.
@@ -69,7 +69,7 @@ pub struct ProbeTarget {
 }
 
 impl ProbeConfig {
-    pub fn load(path: &Path) -> Result<ProbeConfig, ProbeConfigError> {
+    pub(crate) fn load(path: &Path) -> Result<ProbeConfig, ProbeConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ProbeConfigError::Read { path: path.to_path_buf(), source })?;
         let config: ProbeConfig =

@@ -19,8 +19,11 @@ use failscope_schemas::{CURRENT_SCHEMA_VERSION, ConnectAttempt, Event, EventType
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use attempt::{AttemptResult, attempt_connect, outcome_of_io_error};
-pub use config::{ProbeConfig, ProbeConfigError, ProbeTarget};
+pub(crate) use attempt::outcome_of_io_error;
+// `AttemptResult` and `TlsSetupError` are named by public signatures, so nameable too.
+pub use attempt::{AttemptResult, attempt_connect};
+pub(crate) use config::ProbeConfig;
+pub use config::ProbeTarget;
 pub use tls::{TlsClient, TlsSetupError};
 
 use crate::{Emitter, EmitterArgs, WorkerIdentity};
@@ -33,9 +36,9 @@ const FINAL_DELIVERY: Duration = Duration::from_secs(5);
 pub struct ProbeArgs {
     /// TOML file with `interval`, `connect_timeout` and `[[target]]` entries.
     #[arg(long, env = "FAILSCOPE_PROBE_CONFIG", default_value = "/etc/failscope/probe.toml")]
-    pub config: PathBuf,
+    pub(crate) config: PathBuf,
     #[command(flatten)]
-    pub emitter: EmitterArgs,
+    pub(crate) emitter: EmitterArgs,
 }
 
 /// Runs the prober until `shutdown` is cancelled; attempts in flight then end as `abandoned`.
@@ -57,7 +60,7 @@ pub async fn run_probe(args: ProbeArgs, shutdown: CancellationToken) -> anyhow::
 
 /// The probing loop: a round of attempts each interval, each attempt its own task, and the
 /// spool drained in the background.
-pub async fn probe_until_shutdown(
+pub(crate) async fn probe_until_shutdown(
     config: &ProbeConfig,
     emitter: &Emitter,
     tls: &TlsClient,
@@ -98,7 +101,7 @@ pub async fn probe_until_shutdown(
 }
 
 /// The `connect_attempt` event of one probe attempt.
-pub fn connect_attempt_event(
+pub(crate) fn connect_attempt_event(
     identity: &WorkerIdentity,
     target: &ProbeTarget,
     result: &AttemptResult,

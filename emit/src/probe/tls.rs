@@ -31,7 +31,7 @@ impl std::fmt::Debug for TlsClient {
 impl TlsClient {
     /// A client trusting the system's root certificates (none, if they cannot be read:
     /// then every handshake fails with `tls_error`, which is what the worker would see).
-    pub fn with_system_roots() -> Result<TlsClient, TlsSetupError> {
+    pub(crate) fn with_system_roots() -> Result<TlsClient, TlsSetupError> {
         let mut roots = RootCertStore::empty();
         let native = rustls_native_certs::load_native_certs();
         for error in &native.errors {
@@ -52,7 +52,7 @@ impl TlsClient {
     }
 
     /// Performs a handshake over `stream` and closes the session.
-    pub async fn handshake(&self, server_name: &str, stream: TcpStream) -> std::io::Result<()> {
+    pub(crate) async fn handshake(&self, server_name: &str, stream: TcpStream) -> std::io::Result<()> {
         let name = ServerName::try_from(server_name.to_string())
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let mut session = self.connector.connect(name, stream).await?;
@@ -62,7 +62,7 @@ impl TlsClient {
 }
 
 /// A short text for a failed handshake: the TLS alert or verification error when there is one.
-pub fn tls_error_text(error: &std::io::Error) -> String {
+pub(super) fn tls_error_text(error: &std::io::Error) -> String {
     match error.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
         Some(tls) => format!("tls handshake failed: {tls}"),
         None => format!("tls handshake failed: {error}"),

@@ -17,7 +17,7 @@ const OUTPUT_GRACE: Duration = Duration::from_secs(2);
 
 /// How the job's process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ending {
+pub(crate) enum Ending {
     Exited(i32),
     Signaled(i32),
     /// The command could not be started (not found, not executable).
@@ -28,16 +28,16 @@ pub enum Ending {
 
 /// What the job did.
 #[derive(Debug)]
-pub struct ChildRun {
-    pub ending: Ending,
+pub(super) struct ChildRun {
+    pub(crate) ending: Ending,
     /// The wrapper received SIGTERM, SIGINT or SIGHUP while the job ran.
-    pub cancelled: bool,
+    pub(crate) cancelled: bool,
     /// When the job's process ended (before the wait for its output to close).
-    pub exited_at: std::time::SystemTime,
+    pub(crate) exited_at: std::time::SystemTime,
 }
 
 /// Runs `command` with `env` added to ours, copying its output to ours and into `tail`.
-pub async fn run_child(
+pub(super) async fn run_child(
     command: &[String],
     env: &[(String, std::ffi::OsString)],
     tail: Arc<Mutex<LogTail>>,

@@ -4,17 +4,17 @@ use std::collections::VecDeque;
 
 /// The last `max_bytes` bytes written, turned into the last whole lines on request.
 #[derive(Debug)]
-pub struct LogTail {
+pub(super) struct LogTail {
     bytes: VecDeque<u8>,
     max_bytes: usize,
 }
 
 impl LogTail {
-    pub fn new(max_bytes: usize) -> Self {
+    pub(super) fn new(max_bytes: usize) -> Self {
         LogTail { bytes: VecDeque::with_capacity(max_bytes.min(64 * 1024)), max_bytes }
     }
 
-    pub fn push(&mut self, chunk: &[u8]) {
+    pub(super) fn push(&mut self, chunk: &[u8]) {
         let chunk = &chunk[chunk.len().saturating_sub(self.max_bytes)..];
         let overflow = (self.bytes.len() + chunk.len()).saturating_sub(self.max_bytes);
         self.bytes.drain(..overflow);
@@ -23,7 +23,7 @@ impl LogTail {
 
     /// The tail as text of at most `max_chars` characters, starting at a line start when the
     /// output was cut, or `None` if the job printed nothing.
-    pub fn text(&self, max_chars: usize) -> Option<String> {
+    pub(super) fn text(&self, max_chars: usize) -> Option<String> {
         let (front, back) = self.bytes.as_slices();
         let text = String::from_utf8_lossy(&[front, back].concat()).into_owned();
         let n_chars = text.chars().count();

@@ -3,7 +3,7 @@
 //! is logged and never changes it. With `--capture-connects` (`capture/`), every TCP connect of
 //! the job is emitted as a `connect_attempt` too.
 
-pub mod capture;
+pub(crate) mod capture;
 mod child;
 mod log_tail;
 mod outcome;
@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use failscope_schemas::{Event, JobOutcome, Timestamp};
 
-pub use child::Ending;
 pub use outcome::OOM_REASON;
 
 use crate::{Delivery, Emitter, EmitterArgs, WorkerIdentity};
@@ -25,20 +24,20 @@ use log_tail::LogTail;
 pub struct RunArgs {
     /// The job's id; a new UUID when absent.
     #[arg(long, env = "FAILSCOPE_JOB_ID")]
-    pub job_id: Option<String>,
+    pub(crate) job_id: Option<String>,
     /// The project the job belongs to.
     #[arg(long, env = "FAILSCOPE_PROJECT", default_value = "unknown")]
-    pub project: String,
+    pub(crate) project: String,
     /// The kind of job, e.g. `container_build`, `yocto_build`, `test`.
     #[arg(long, env = "FAILSCOPE_JOB_KIND", default_value = "job")]
-    pub job_kind: String,
+    pub(crate) job_kind: String,
     /// 1-based number of this run of the job.
     #[arg(long, env = "FAILSCOPE_RUN_ATTEMPT")]
-    pub run_attempt: Option<u32>,
+    pub(crate) run_attempt: Option<u32>,
     /// Most characters of the job's output to keep as its log tail (at most 16384).
     #[arg(long, env = "FAILSCOPE_LOG_TAIL_CHARS", default_value_t = 8192,
           value_parser = clap::value_parser!(u32).range(1..=16384))]
-    pub log_tail_chars: u32,
+    pub(crate) log_tail_chars: u32,
     /// How long the wrapper may spend on telemetry after the job ended; what is not
     /// delivered by then stays in the spool for the next run.
     #[arg(long, env = "FAILSCOPE_TELEMETRY_TIMEOUT", default_value = "3s", value_parser = humantime::parse_duration)]
@@ -46,7 +45,7 @@ pub struct RunArgs {
     #[command(flatten)]
     pub emitter: EmitterArgs,
     #[command(flatten)]
-    pub capture: capture::CaptureArgs,
+    pub(crate) capture: capture::CaptureArgs,
     /// The job's command and its arguments, after `--`.
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -60,8 +59,6 @@ pub struct JobReport {
     pub outcome: JobOutcome<'static>,
     /// `None` when telemetry was unavailable or timed out before the event was spooled.
     pub delivery: Option<Delivery>,
-    /// What became of the captured connects; `None` when capture was off or could not start.
-    pub capture: Option<capture::CaptureReport>,
 }
 
 /// Runs `failscope run` and returns the job's exit code.
@@ -131,7 +128,7 @@ pub async fn run_wrapped(args: RunArgs) -> anyhow::Result<JobReport> {
     if let Some(report) = capture_report {
         tracing::debug!(?report, "captured connects");
     }
-    Ok(JobReport { exit_code, outcome, delivery, capture: capture_report })
+    Ok(JobReport { exit_code, outcome, delivery })
 }
 
 fn micros_since_epoch(at: std::time::SystemTime) -> i64 {

@@ -12,19 +12,19 @@ pub const OOM_REASON: &str = "oom_killed";
 
 /// The job's facts the wrapper knows besides how it ended.
 #[derive(Debug, Clone)]
-pub struct JobFacts {
-    pub job_id: String,
-    pub project: String,
-    pub job_kind: String,
-    pub run_attempt: Option<u32>,
-    pub started_at: Timestamp,
-    pub finished_at: Timestamp,
-    pub log_tail: Option<String>,
+pub(super) struct JobFacts {
+    pub(crate) job_id: String,
+    pub(crate) project: String,
+    pub(crate) job_kind: String,
+    pub(crate) run_attempt: Option<u32>,
+    pub(crate) started_at: Timestamp,
+    pub(crate) finished_at: Timestamp,
+    pub(crate) log_tail: Option<String>,
 }
 
 /// The exit code the wrapper must exit with: the job's own, or 128 + the signal number
 /// for a job killed by a signal, as a shell reports it.
-pub fn exit_code(ending: Ending) -> u8 {
+pub(super) fn exit_code(ending: Ending) -> u8 {
     match ending {
         Ending::Exited(code) => u8::try_from(code & 0xff).expect("masked to a byte"),
         Ending::Signaled(signal) => u8::try_from((128 + signal) & 0xff).expect("masked to a byte"),
@@ -33,7 +33,7 @@ pub fn exit_code(ending: Ending) -> u8 {
 }
 
 /// The `job_outcome` describing `run`.
-pub fn job_outcome(identity: &WorkerIdentity, facts: JobFacts, run: &ChildRun) -> JobOutcome<'static> {
+pub(super) fn job_outcome(identity: &WorkerIdentity, facts: JobFacts, run: &ChildRun) -> JobOutcome<'static> {
     let (status, exit_code, signal, runner_reason, failed_step) = match run.ending {
         _ if run.cancelled => (JobStatus::Cancelled, None, None, Some("cancelled"), None),
         Ending::Exited(0) => (JobStatus::Passed, Some(0), None, None, None),

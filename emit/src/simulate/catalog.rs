@@ -24,7 +24,7 @@ const NORMAL_ROUTING: &[(&str, f64)] =
 pub const BAD_HOSTS: &[&str] = &["aws-use1-002", "aws-use1-005", "aws-use1-007"];
 
 /// The scenario called `name`.
-pub fn scenario(name: &str) -> Option<Scenario> {
+pub(crate) fn scenario(name: &str) -> Option<Scenario> {
     let (starts_at, days, incidents, extra_routing) = match name {
         "quiet-week" => ("2022-03-21T00:00:00Z", 7.0, vec![], vec![]),
         "april-2022" => ("2022-04-05T00:00:00Z", 3.5, april_2022(), april_2022_routing()),

@@ -3,21 +3,21 @@
 
 /// A region workers or services live in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Region {
-    pub name: &'static str,
-    pub provider: &'static str,
+pub(super) struct Region {
+    pub(crate) name: &'static str,
+    pub(crate) provider: &'static str,
     /// Short code used in worker and host names.
-    pub code: &'static str,
-    pub zones: &'static [&'static str],
-    pub n_workers: usize,
+    pub(crate) code: &'static str,
+    pub(crate) zones: &'static [&'static str],
+    pub(crate) n_workers: usize,
     /// Whether the region hosts a sharded Yocto shared-state cache.
-    pub has_cache: bool,
+    pub(crate) has_cache: bool,
 }
 
 /// Where the backend lives: every job talks to these services.
-pub const BACKEND_REGION: &str = "us-central1";
+pub(super) const BACKEND_REGION: &str = "us-central1";
 
-pub const REGIONS: [Region; 5] = [
+pub(super) const REGIONS: [Region; 5] = [
     Region {
         name: "us-east-2",
         provider: "aws",
@@ -62,17 +62,17 @@ pub const REGIONS: [Region; 5] = [
 
 /// A service workers connect to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    pub service: String,
-    pub host: String,
-    pub port: u16,
-    pub region: &'static str,
+pub(super) struct Target {
+    pub(crate) service: String,
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) region: &'static str,
     /// A backend service in GCP (as opposed to a data center's cache).
-    pub is_backend: bool,
+    pub(crate) is_backend: bool,
 }
 
 /// The backend services, by the phase that uses them.
-pub fn backend(service: &str) -> Target {
+pub(super) fn backend(service: &str) -> Target {
     let host = match service {
         "api" => "api.foundries.example",
         "source" => "source.foundries.example",
@@ -82,10 +82,10 @@ pub fn backend(service: &str) -> Target {
     Target { service: service.into(), host: host.into(), port: 443, region: BACKEND_REGION, is_backend: true }
 }
 
-pub const N_CACHE_SHARDS: usize = 3;
+pub(super) const N_CACHE_SHARDS: usize = 3;
 
 /// Shard `shard` (1-based) of the shared-state cache in `region`.
-pub fn cache(region: &Region, shard: usize) -> Target {
+pub(super) fn cache(region: &Region, shard: usize) -> Target {
     Target {
         service: format!("sstate-cache-{}-{shard}", region.code),
         host: format!("sstate-{shard}.{}.cache.foundries.example", region.code),
@@ -97,16 +97,16 @@ pub fn cache(region: &Region, shard: usize) -> Target {
 
 /// A kind of CI job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobKind {
+pub(crate) enum JobKind {
     ContainerBuild,
     Test,
     YoctoBuild,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 3] = [JobKind::ContainerBuild, JobKind::Test, JobKind::YoctoBuild];
+    pub(crate) const ALL: [JobKind; 3] = [JobKind::ContainerBuild, JobKind::Test, JobKind::YoctoBuild];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             JobKind::ContainerBuild => "container_build",
             JobKind::Test => "test",
@@ -115,7 +115,7 @@ impl JobKind {
     }
 
     /// Jobs started per simulated hour over the whole fleet.
-    pub fn jobs_per_hour(self) -> f64 {
+    pub(crate) fn jobs_per_hour(self) -> f64 {
         match self {
             JobKind::ContainerBuild => 24.0,
             JobKind::Test => 12.0,
@@ -124,7 +124,7 @@ impl JobKind {
     }
 
     /// The range of the build or test step's length, in minutes.
-    pub fn work_minutes(self) -> (f64, f64) {
+    pub(crate) fn work_minutes(self) -> (f64, f64) {
         match self {
             JobKind::ContainerBuild => (3.0, 12.0),
             JobKind::Test => (2.0, 8.0),
@@ -135,17 +135,17 @@ impl JobKind {
 
 /// A customer project.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Project {
-    pub name: &'static str,
+pub(super) struct Project {
+    pub(crate) name: &'static str,
     /// Where its Yocto builds run (they depend on that data center's cache).
-    pub yocto_region: &'static str,
+    pub(crate) yocto_region: &'static str,
     /// Share of its jobs that fail by the user's own doing.
-    pub user_failure_rate: f64,
+    pub(crate) user_failure_rate: f64,
     /// Relative share of the fleet's jobs.
-    pub weight: f64,
+    pub(crate) weight: f64,
 }
 
-pub const PROJECTS: [Project; 10] = [
+pub(super) const PROJECTS: [Project; 10] = [
     Project { name: "acme-gateway", yocto_region: "us-east-2", user_failure_rate: 0.08, weight: 3.0 },
     Project { name: "lmp-core", yocto_region: "fr-par", user_failure_rate: 0.05, weight: 2.0 },
     Project { name: "beacon-iot", yocto_region: "us-east-2", user_failure_rate: 0.12, weight: 1.5 },
@@ -160,14 +160,14 @@ pub const PROJECTS: [Project; 10] = [
 
 /// A simulated worker machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Worker {
-    pub worker_id: String,
-    pub region: &'static Region,
-    pub zone: &'static str,
+pub(super) struct Worker {
+    pub(crate) worker_id: String,
+    pub(crate) region: &'static Region,
+    pub(crate) zone: &'static str,
 }
 
 /// Every worker of the fleet, in a fixed order.
-pub fn workers() -> Vec<Worker> {
+pub(super) fn workers() -> Vec<Worker> {
     REGIONS
         .iter()
         .flat_map(|region| {

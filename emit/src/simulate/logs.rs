@@ -8,14 +8,14 @@ use rand_chacha::ChaCha8Rng;
 use super::fleet::{JobKind, Target};
 
 /// A user's own failure: its log tail, exit code, failed step and cause.
-pub struct UserFailure {
-    pub log_tail: String,
-    pub exit_code: i32,
-    pub failed_step: &'static str,
-    pub cause: &'static str,
+pub(super) struct UserFailure {
+    pub(crate) log_tail: String,
+    pub(crate) exit_code: i32,
+    pub(crate) failed_step: &'static str,
+    pub(crate) cause: &'static str,
 }
 
-pub fn user_failure(kind: JobKind, project: &str, rng: &mut ChaCha8Rng) -> UserFailure {
+pub(super) fn user_failure(kind: JobKind, project: &str, rng: &mut ChaCha8Rng) -> UserFailure {
     let line = rng.random_range(12..480);
     match kind {
         JobKind::ContainerBuild => UserFailure {
@@ -47,7 +47,7 @@ pub fn user_failure(kind: JobKind, project: &str, rng: &mut ChaCha8Rng) -> UserF
 
 /// A user's configuration that does not parse, as the tool that reads it says so: the CI
 /// runner fails the job in its (platform-owned) setup step, but the fault is the user's.
-pub fn config_error(kind: JobKind, rng: &mut ChaCha8Rng) -> String {
+pub(super) fn config_error(kind: JobKind, rng: &mut ChaCha8Rng) -> String {
     let line = rng.random_range(3..120);
     let pick = rng.random_range(0..2);
     match (kind, pick) {
@@ -73,12 +73,12 @@ pub fn config_error(kind: JobKind, rng: &mut ChaCha8Rng) -> String {
 }
 
 /// A platform service answering with a server error while the job checks out its sources.
-pub fn platform_5xx() -> String {
+pub(super) fn platform_5xx() -> String {
     "Cloning into 'src'...\nerror: RPC failed; HTTP 503 curl 22 The requested URL returned error: 503\nfatal: expected flush after ref listing\n".into()
 }
 
 /// The last lines of a job that passed.
-pub fn success(kind: JobKind) -> String {
+pub(super) fn success(kind: JobKind) -> String {
     match kind {
         JobKind::ContainerBuild => {
             "Successfully built 9c1d4e2f7a3b\nSuccessfully tagged hub.foundries.example/factory/app:latest\nThe push refers to repository [hub.foundries.example/factory/app]\nlatest: digest: sha256:5f0c8e2b size: 1789\n".into()
@@ -91,7 +91,7 @@ pub fn success(kind: JobKind) -> String {
 }
 
 /// A job killed by the kernel's OOM killer.
-pub fn oom_killed(kind: JobKind) -> String {
+pub(super) fn oom_killed(kind: JobKind) -> String {
     match kind {
         JobKind::YoctoBuild => "NOTE: Running task 3120 of 4211 (webkitgtk_2.34.bb:do_compile)\n| g++: fatal error: Killed signal terminated program cc1plus\nKilled\n".into(),
         _ => "[ 71%] Building CXX object src/CMakeFiles/engine.dir/solver.cpp.o\nKilled\n".into(),
@@ -99,7 +99,7 @@ pub fn oom_killed(kind: JobKind) -> String {
 }
 
 /// A job that ran out of disk.
-pub fn disk_full() -> String {
+pub(super) fn disk_full() -> String {
     "cp: error writing '/var/lib/ci/work/build/tmp/deploy/images/rootfs.ext4': No space left on device\nERROR: Task do_image_ext4 failed\n".into()
 }
 
@@ -114,7 +114,7 @@ fn connect_error(target: &Target, outcome: ConnectOutcome, waited_ms: u64) -> St
 }
 
 /// The log tail of a job whose `phase` could not connect to `target` after all retries.
-pub fn connect_failure(phase: &str, target: &Target, outcome: ConnectOutcome, waited_ms: u64) -> String {
+pub(super) fn connect_failure(phase: &str, target: &Target, outcome: ConnectOutcome, waited_ms: u64) -> String {
     let error = connect_error(target, outcome, waited_ms);
     let host = &target.host;
     match phase {

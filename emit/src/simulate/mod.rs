@@ -22,8 +22,8 @@ use failscope_kafka::BrokersArgs;
 use tokio::io::{AsyncWrite, AsyncWriteExt, BufReader};
 use tokio_util::sync::CancellationToken;
 
-pub use catalog::{BAD_HOSTS, SCENARIO_NAMES, scenario};
-pub use scenario::{Incident, IncidentKind, Scenario};
+pub(crate) use catalog::scenario;
+pub use catalog::{BAD_HOSTS, SCENARIO_NAMES};
 pub use truth::{Attribution, GroundTruth, IncidentTruth, JobTruth};
 pub use world::SimEvent;
 
@@ -35,25 +35,25 @@ pub struct SimulateArgs {
     /// The scenario: quiet-week, april-2022, target-outage, bad-host, user-error-storm,
     /// dns-outage, cache-outage, slow-burn, small-region or two-regions.
     #[arg(long, env = "FAILSCOPE_SCENARIO", default_value = "quiet-week", value_parser = clap::builder::PossibleValuesParser::new(SCENARIO_NAMES))]
-    pub scenario: String,
+    pub(crate) scenario: String,
     /// Seed of the random choices; the same seed gives byte-identical output.
     #[arg(long, env = "FAILSCOPE_SEED", default_value_t = 1)]
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// Simulated seconds per wall-clock second; 0 replays as fast as possible.
     #[arg(long, env = "FAILSCOPE_SPEED", default_value_t = 0.0)]
-    pub speed: f64,
+    pub(crate) speed: f64,
     /// Write JSON lines to this file instead of producing them to Kafka.
     #[arg(long, env = "FAILSCOPE_SIMULATE_OUT")]
-    pub out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
     /// The brokers to produce to, when `--out` is not given.
     #[command(flatten)]
-    pub brokers: BrokersArgs,
+    pub(crate) brokers: BrokersArgs,
     #[command(flatten)]
-    pub topics: TopicsArgs,
+    pub(crate) topics: TopicsArgs,
     /// Where to write the ground truth; `<out>.truth.json`, or `simulate-truth.json` when
     /// producing to Kafka, by default.
     #[arg(long, env = "FAILSCOPE_TRUTH_OUT")]
-    pub truth: Option<PathBuf>,
+    pub(crate) truth: Option<PathBuf>,
 }
 
 /// Runs the named scenario with `seed`: the events in time order and the ground truth.

@@ -10,21 +10,21 @@ use super::fleet::{Target, Worker};
 use super::scenario::{IncidentKind, Scenario, TargetSel};
 
 /// Probability that any connect times out for no reason worth an incident.
-pub const NOISE_TIMEOUT_RATE: f64 = 0.0015;
+pub(super) const NOISE_TIMEOUT_RATE: f64 = 0.0015;
 
 /// How long a job's tools wait for a TCP connect before giving up, in milliseconds.
-pub const CONNECT_TIMEOUT_MS: f64 = 30_000.0;
+pub(super) const CONNECT_TIMEOUT_MS: f64 = 30_000.0;
 
 /// A connect that failed.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Failure {
-    pub outcome: ConnectOutcome,
+pub(super) struct Failure {
+    pub(crate) outcome: ConnectOutcome,
     /// Index of the incident that caused it; `None` for background noise.
-    pub incident: Option<usize>,
+    pub(crate) incident: Option<usize>,
 }
 
 /// The fate of one connect, drawing one number from `rng`.
-pub fn connect_fate(
+pub(super) fn connect_fate(
     scenario: &Scenario,
     worker: &Worker,
     target: &Target,
@@ -56,7 +56,7 @@ pub fn connect_fate(
 }
 
 /// The errno a worker's `connect()` reports for `outcome`.
-pub fn errno_of(outcome: ConnectOutcome) -> Option<i32> {
+pub(super) fn errno_of(outcome: ConnectOutcome) -> Option<i32> {
     match outcome {
         ConnectOutcome::Timeout => Some(110),
         ConnectOutcome::Refused => Some(111),
@@ -65,7 +65,12 @@ pub fn errno_of(outcome: ConnectOutcome) -> Option<i32> {
 }
 
 /// How long a connect with `outcome` took, in milliseconds.
-pub fn duration_ms(worker: &Worker, target: &Target, outcome: Option<ConnectOutcome>, rng: &mut ChaCha8Rng) -> f64 {
+pub(super) fn duration_ms(
+    worker: &Worker,
+    target: &Target,
+    outcome: Option<ConnectOutcome>,
+    rng: &mut ChaCha8Rng,
+) -> f64 {
     let rtt_ms = if worker.region.name == target.region {
         0.6
     } else {

@@ -7,7 +7,7 @@ use super::fleet::JobKind;
 
 /// What an incident breaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IncidentKind {
+pub(crate) enum IncidentKind {
     /// TCP connects hang until the client gives up.
     ConnectTimeout,
     /// The service is down: connects are refused.
@@ -21,7 +21,7 @@ pub enum IncidentKind {
 }
 
 impl IncidentKind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             IncidentKind::ConnectTimeout => "connect_timeout",
             IncidentKind::ServiceDown => "service_down",
@@ -32,7 +32,7 @@ impl IncidentKind {
     }
 
     /// The outcome a connect hit by this incident has.
-    pub fn outcome(self) -> ConnectOutcome {
+    pub(crate) fn outcome(self) -> ConnectOutcome {
         match self {
             IncidentKind::ServiceDown => ConnectOutcome::Refused,
             IncidentKind::DnsFailure => ConnectOutcome::DnsError,
@@ -43,7 +43,7 @@ impl IncidentKind {
 
 /// Which connections an incident affects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TargetSel {
+pub(crate) enum TargetSel {
     /// Every backend service in GCP.
     Backend,
     /// One backend service by name.
@@ -55,7 +55,7 @@ pub enum TargetSel {
 }
 
 impl TargetSel {
-    pub fn label(self) -> String {
+    pub(crate) fn label(self) -> String {
         match self {
             TargetSel::Backend => "backend".into(),
             TargetSel::Service(name) => name.into(),
@@ -67,24 +67,24 @@ impl TargetSel {
 
 /// One incident: a failure probability that follows a piecewise-linear curve over time.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Incident {
-    pub kind: IncidentKind,
+pub(crate) struct Incident {
+    pub(crate) kind: IncidentKind,
     /// The region of the affected workers; `None` for every region.
-    pub region: Option<&'static str>,
-    pub target: TargetSel,
+    pub(crate) region: Option<&'static str>,
+    pub(crate) target: TargetSel,
     /// Affected worker ids (bad hosts); empty for all workers of the region.
-    pub workers: &'static [&'static str],
+    pub(crate) workers: &'static [&'static str],
     /// Affected project (user error storms).
-    pub project: Option<&'static str>,
+    pub(crate) project: Option<&'static str>,
     /// `(time, probability)` points; zero before the first and after the last.
-    pub curve: &'static [(&'static str, f64)],
-    pub description: &'static str,
+    pub(crate) curve: &'static [(&'static str, f64)],
+    pub(crate) description: &'static str,
     /// `curve` with parsed times, in milliseconds since the epoch.
     pub(super) points: Vec<(i64, f64)>,
 }
 
 impl Incident {
-    pub fn new(
+    pub(crate) fn new(
         kind: IncidentKind,
         region: Option<&'static str>,
         target: TargetSel,
@@ -95,16 +95,16 @@ impl Incident {
         Incident { kind, region, target, workers: &[], project: None, curve, description, points }
     }
 
-    pub fn starts_at(&self) -> Timestamp {
+    pub(crate) fn starts_at(&self) -> Timestamp {
         parse(self.curve.first().map_or("1970-01-01T00:00:00Z", |p| p.0))
     }
 
-    pub fn ends_at(&self) -> Timestamp {
+    pub(crate) fn ends_at(&self) -> Timestamp {
         parse(self.curve.last().map_or("1970-01-01T00:00:00Z", |p| p.0))
     }
 
     /// The failure probability at `t`.
-    pub fn intensity(&self, t: Timestamp) -> f64 {
+    pub(crate) fn intensity(&self, t: Timestamp) -> f64 {
         let t = t.as_millis();
         for pair in self.points.windows(2) {
             let ((t0, p0), (t1, p1)) = (pair[0], pair[1]);
@@ -119,33 +119,33 @@ impl Incident {
 
 /// From `at` on, jobs of `kind` run in these regions, with these weights.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Routing {
-    pub at: &'static str,
-    pub kind: JobKind,
-    pub regions: &'static [(&'static str, f64)],
+pub(crate) struct Routing {
+    pub(crate) at: &'static str,
+    pub(crate) kind: JobKind,
+    pub(crate) regions: &'static [(&'static str, f64)],
 }
 
 /// A named, replayable situation.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Scenario {
-    pub name: &'static str,
-    pub starts_at: &'static str,
-    pub days: f64,
-    pub incidents: Vec<Incident>,
-    pub routing: Vec<Routing>,
+pub(crate) struct Scenario {
+    pub(crate) name: &'static str,
+    pub(crate) starts_at: &'static str,
+    pub(crate) days: f64,
+    pub(crate) incidents: Vec<Incident>,
+    pub(crate) routing: Vec<Routing>,
 }
 
 impl Scenario {
-    pub fn starts_at(&self) -> Timestamp {
+    pub(crate) fn starts_at(&self) -> Timestamp {
         parse(self.starts_at)
     }
 
-    pub fn ends_at(&self) -> Timestamp {
+    pub(crate) fn ends_at(&self) -> Timestamp {
         self.starts_at().add_millis((self.days * 86_400_000.0) as i64)
     }
 
     /// Where jobs of `kind` starting at `t` run: the latest routing entry in force.
-    pub fn routing_at(&self, kind: JobKind, t: Timestamp) -> &'static [(&'static str, f64)] {
+    pub(crate) fn routing_at(&self, kind: JobKind, t: Timestamp) -> &'static [(&'static str, f64)] {
         self.routing.iter().rev().find(|r| r.kind == kind && parse(r.at) <= t).map_or(&[], |r| r.regions)
     }
 }

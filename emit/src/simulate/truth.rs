@@ -10,7 +10,7 @@ use super::scenario::Scenario;
 #[derive(Debug, Clone, Serialize)]
 pub struct GroundTruth {
     pub scenario: &'static str,
-    pub seed: u64,
+    pub(crate) seed: u64,
     pub starts_at: Timestamp,
     pub ends_at: Timestamp,
     pub incidents: Vec<IncidentTruth>,
@@ -26,10 +26,10 @@ pub struct IncidentTruth {
     pub region: Option<&'static str>,
     pub target: String,
     pub workers: Vec<&'static str>,
-    pub project: Option<&'static str>,
+    pub(crate) project: Option<&'static str>,
     pub starts_at: Timestamp,
     pub ends_at: Timestamp,
-    pub peak_rate: f64,
+    pub(crate) peak_rate: f64,
     pub description: &'static str,
 }
 
@@ -60,12 +60,12 @@ pub struct JobTruth {
     pub incident_id: Option<String>,
 }
 
-pub fn incident_id(index: usize) -> String {
+pub(super) fn incident_id(index: usize) -> String {
     format!("incident-{}", index + 1)
 }
 
 impl GroundTruth {
-    pub fn new(scenario: &Scenario, seed: u64) -> GroundTruth {
+    pub(crate) fn new(scenario: &Scenario, seed: u64) -> GroundTruth {
         let incidents = scenario
             .incidents
             .iter()

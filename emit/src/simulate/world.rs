@@ -19,14 +19,14 @@ const PROBE_INTERVAL_MS: i64 = 15 * 60 * 1000;
 /// One produced event, ready to be written.
 #[derive(Debug, Clone)]
 pub struct SimEvent {
-    pub at: Timestamp,
-    pub event_id: String,
+    pub(crate) at: Timestamp,
+    pub(crate) event_id: String,
     pub json: Vec<u8>,
 }
 
 /// The simulation's state while it runs.
 #[derive(Debug)]
-pub struct World {
+pub(super) struct World {
     pub(super) rng: ChaCha8Rng,
     pub(super) scenario: Scenario,
     pub(super) workers: Vec<Worker>,
@@ -35,13 +35,13 @@ pub struct World {
 }
 
 impl World {
-    pub fn new(scenario: Scenario, seed: u64) -> World {
+    pub(super) fn new(scenario: Scenario, seed: u64) -> World {
         let truth = GroundTruth::new(&scenario, seed);
         World { rng: ChaCha8Rng::seed_from_u64(seed), scenario, workers: fleet::workers(), events: Vec::new(), truth }
     }
 
     /// Runs the whole scenario: the events in time order and the ground truth.
-    pub fn run(mut self) -> (Vec<SimEvent>, GroundTruth) {
+    pub(super) fn run(mut self) -> (Vec<SimEvent>, GroundTruth) {
         let (start, end) = (self.scenario.starts_at(), self.scenario.ends_at());
         let mut arrivals = Vec::new();
         for kind in JobKind::ALL {

@@ -19,14 +19,14 @@ const MAX_IN_FLIGHT: usize = 64;
 
 /// What became of the captured connects.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CaptureReport {
-    pub n_captured: u64,
-    pub n_delivered: u64,
-    pub n_spooled: u64,
+pub(crate) struct CaptureReport {
+    pub(crate) n_captured: u64,
+    pub(crate) n_delivered: u64,
+    pub(crate) n_spooled: u64,
     /// Events neither delivered nor spooled (the spool failed); logged.
-    pub n_failed: u64,
+    pub(crate) n_failed: u64,
     /// Records the job's processes could not send because the wrapper was behind (preload).
-    pub n_dropped: u64,
+    pub(crate) n_dropped: u64,
 }
 
 /// The task emitting captured connects, and the way to end it.

@@ -17,14 +17,14 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use emit::CaptureEmitter;
-pub use emit::CaptureReport;
+pub(crate) use emit::CaptureReport;
 use services::ServiceMap;
 
 use crate::Emitter;
 
 /// Which backend records the connects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum CaptureBackend {
+pub(crate) enum CaptureBackend {
     /// Inject the preload library (`libfailscope_capture.so`, shipped next to the binary) with
     /// `LD_PRELOAD`: cheap (a few microseconds per connect), sees the host names programs
     /// resolve and the names that do not resolve; does not see statically linked programs (Go
@@ -42,28 +42,28 @@ pub enum CaptureBackend {
 
 /// Connect capture flags of `failscope run`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct CaptureArgs {
+pub(crate) struct CaptureArgs {
     /// Record every TCP connect of the job and its descendants as a `connect_attempt` event
     /// (off by default). Neither backend sees processes started by a container daemon (`docker
     /// run` talks to dockerd, whose containers are not the job's descendants): use
     /// `failscope probe` on the worker for those targets.
     #[arg(long, env = "FAILSCOPE_CAPTURE_CONNECTS", value_name = "BACKEND", num_args = 0..=1,
           require_equals = true, default_missing_value = "preload")]
-    pub capture_connects: Option<CaptureBackend>,
+    pub(crate) capture_connects: Option<CaptureBackend>,
     /// Turn connect capture off for this job, even when the worker's environment turns it on.
     #[arg(long, env = "FAILSCOPE_NO_CAPTURE_CONNECTS", value_parser = clap::builder::FalseyValueParser::new())]
-    pub no_capture_connects: bool,
+    pub(crate) no_capture_connects: bool,
     /// TOML file naming the platform's services by host pattern, CIDR and port (`[[service]]`
     /// with `name`, `hosts`, `cidrs`, `ports`, `owner`), or the prober's file (`[[target]]`).
     /// Unnamed loopback and local targets are the job's own, anything else a third party.
     #[arg(long, env = "FAILSCOPE_CAPTURE_SERVICES", value_name = "FILE")]
-    pub capture_services: Option<PathBuf>,
+    pub(crate) capture_services: Option<PathBuf>,
 }
 
 /// What the job's event carries about it, for the captured events.
 #[derive(Debug, Clone)]
 pub(crate) struct JobContext {
-    pub job_id: String,
+    pub(crate) job_id: String,
 }
 
 /// A capture in progress.

@@ -9,19 +9,19 @@ use failscope_schemas::ConnectOutcome;
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct CapturedConnect {
     /// Microseconds since the Unix epoch when the attempt started.
-    pub started_at_us: i64,
+    pub(crate) started_at_us: i64,
     /// Microseconds until the outcome was known (for `abandoned`, how long it had been hanging).
-    pub duration_us: i64,
+    pub(crate) duration_us: i64,
     /// The name the program resolved, when the backend sees names.
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
     /// The address connected to; `None` for a name that did not resolve.
-    pub addr: Option<IpAddr>,
+    pub(crate) addr: Option<IpAddr>,
     /// The port connected to; 0 when a failed resolution named none.
-    pub port: u16,
-    pub outcome: ConnectOutcome,
-    pub errno: Option<i32>,
+    pub(crate) port: u16,
+    pub(crate) outcome: ConnectOutcome,
+    pub(crate) errno: Option<i32>,
     /// Short text saying how the backend decided the outcome, when it was not an errno.
-    pub note: Option<&'static str>,
+    pub(crate) note: Option<&'static str>,
 }
 
 /// An `errno` name as strace prints it, as its number on Linux, for the names a connect, a

@@ -43,8 +43,8 @@ pub(crate) enum ServiceMapError {
 /// The service and owner a target was mapped to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ServiceMatch {
-    pub service: String,
-    pub owner: TargetOwner,
+    pub(crate) service: String,
+    pub(crate) owner: TargetOwner,
 }
 
 /// The rules, in file order; the first that matches wins.

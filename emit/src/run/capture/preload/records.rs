@@ -111,7 +111,7 @@ impl RecordMatcher {
     }
 
     /// Records the processes said they could not send.
-    pub(crate) fn n_dropped(&self) -> u64 {
+    pub(super) fn n_dropped(&self) -> u64 {
         self.dropped_by_pid.values().sum()
     }
 

@@ -10,13 +10,13 @@ const IN_FLIGHT: u32 = 2;
 /// A connect a process had started and not ended when its slots were read.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct InFlight {
-    pub pid: u32,
-    pub fd: i32,
-    pub seq: u32,
-    pub started_at_us: i64,
-    pub addr: IpAddr,
-    pub port: u16,
-    pub host: Option<String>,
+    pub(crate) pid: u32,
+    pub(crate) fd: i32,
+    pub(crate) seq: u32,
+    pub(crate) started_at_us: i64,
+    pub(crate) addr: IpAddr,
+    pub(crate) port: u16,
+    pub(crate) host: Option<String>,
 }
 
 /// Every connect in flight in the slot files of `dir`.

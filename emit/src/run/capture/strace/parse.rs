@@ -6,10 +6,10 @@
 /// One parsed line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TraceLine<'a> {
-    pub pid: u32,
+    pub(crate) pid: u32,
     /// Microseconds since the Unix epoch when the call started (or the process ended).
-    pub at_us: i64,
-    pub kind: LineKind<'a>,
+    pub(crate) at_us: i64,
+    pub(crate) kind: LineKind<'a>,
 }
 
 /// What the line says.

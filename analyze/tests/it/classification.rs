@@ -1,15 +1,14 @@
 //! Every rule of the classification's decision order, one fixture job per case, all in one
 //! fixture lake read through `job_classifications`.
 
-mod support;
-
 use std::borrow::Cow;
 use std::collections::HashMap;
 
 use arrow::array::AsArray;
 use arrow::datatypes::{Float64Type, Int64Type};
 use failscope_schemas::{ConnectAttempt, ConnectOutcome as C, JobOutcome, JobStatus, TargetOwner};
-use support::{MINUTE, T0, connect, job, probe, write_lake};
+
+use crate::support::{self, MINUTE, T0, connect, job, probe, write_lake};
 
 struct Case {
     name: &'static str,

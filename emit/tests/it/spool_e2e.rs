@@ -2,61 +2,35 @@
 //! killed with SIGKILL; after the broker is back, a new emitter delivers every event, each
 //! `event_id` once, with its original timestamps.
 
-mod support;
-
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use failscope_emit::{Emitter, EmitterConfig, Topics, WorkerIdentity, create_topics};
-use failscope_schemas::{ConnectAttempt, ConnectOutcome, Event, EventType, Timestamp, decode};
-use support::{OwnBroker, consume_payloads, unique};
+use failscope_emit::{Emitter, EmitterConfig, create_topics};
+use failscope_schemas::{ConnectAttempt, ConnectOutcome, Event, Timestamp, decode};
+use failscope_test_support::kafka::{consume_payloads, unique};
+use failscope_test_support::process::{test_binary, test_name};
+use failscope_test_support::tansu::OwnBroker;
+
+use crate::support::{connect_attempt, emitter_config};
 
 const N_EVENTS: usize = 25;
 const HELPER_ENV: &str = "FAILSCOPE_SPOOL_TEST_HELPER";
 
 fn config(brokers: String, topic: &str, spool_dir: &Path) -> EmitterConfig {
-    EmitterConfig {
-        brokers,
-        topics: Topics { connect_attempts: topic.to_string(), job_outcomes: format!("{topic}-jobs") },
-        spool_dir: spool_dir.to_path_buf(),
-        max_spool_bytes: 1024 * 1024,
-        delivery_timeout: Duration::from_millis(300),
-        identity: WorkerIdentity {
-            worker_id: "w-spool".into(),
-            region: "us-east-2".into(),
-            provider: "aws".into(),
-            zone: None,
-        },
-    }
+    emitter_config(brokers, topic, spool_dir, "w-spool", Duration::from_millis(300))
 }
 
 fn attempt(run: &str, i: usize) -> ConnectAttempt<'static> {
-    ConnectAttempt {
-        event_type: EventType::ConnectAttempt,
-        schema_version: 1,
-        event_id: Cow::Owned(format!("{run}-{i:03}")),
-        worker_id: Cow::Borrowed("w-spool"),
-        region: Cow::Borrowed("us-east-2"),
-        provider: Cow::Borrowed("aws"),
-        zone: None,
-        started_at: Timestamp::parse("2022-04-05T23:00:00Z").expect("valid").add_millis(i as i64 * 1000),
-        duration_ms: 3000.0,
-        target_service: Cow::Borrowed("api"),
-        target_host: Cow::Borrowed("api.example.com"),
-        target_port: 443,
-        target_addr: None,
-        target_region: None,
-        target_owner: None,
-        job_id: None,
-        phase: Some(Cow::Borrowed("probe")),
-        outcome: ConnectOutcome::Timeout,
-        errno: Some(110),
-        attempt: 1,
-        error: None,
-    }
+    let mut attempt = connect_attempt(&format!("{run}-{i:03}"), "w-spool");
+    attempt.started_at = attempt.started_at.add_millis(i as i64 * 1000);
+    attempt.duration_ms = 3000.0;
+    attempt.phase = Some(Cow::Borrowed("probe"));
+    attempt.outcome = ConnectOutcome::Timeout;
+    attempt.errno = Some(110);
+    attempt
 }
 
 /// Runs only as the child process of `spool_survives_sigkill_and_broker_outage`: emits the
@@ -91,8 +65,7 @@ async fn spool_survives_sigkill_and_broker_outage() {
 
     let run = unique("run");
     let spec = format!("{}|{topic}|{}|{run}", broker.address(), spool_dir.display());
-    let mut helper = Command::new(std::env::current_exe().expect("test binary"))
-        .args(["--exact", "spool_helper_process", "--nocapture"])
+    let mut helper = test_binary(&test_name(module_path!(), "spool_helper_process"))
         .env(HELPER_ENV, spec)
         .stdout(Stdio::null())
         .spawn()

@@ -1,6 +1,7 @@
-//! A deterministic lake generator for the benchmark: jobs in five regions over a number of
-//! hours, each with its runner's connect attempts, a regional connect incident in us-east-2,
-//! a mix of user and infra failures, and a few spool re-deliveries (duplicate event ids).
+//! A deterministic lake generator for the analysis benchmarks: jobs in five regions over a
+//! number of hours, each with its runner's connect attempts, a regional connect incident in
+//! us-east-2, a mix of user and infra failures, and a few spool re-deliveries (duplicate event
+//! ids).
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -12,9 +13,9 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
-use super::{MINUTE, T0, connect, job};
+use crate::fixtures::{MINUTE, T0, connect, job};
 
-pub const REGIONS: [&str; 5] = ["us-east-2", "us-east-1", "us-west-1", "eu-west-1", "online-par1"];
+const REGIONS: [&str; 5] = ["us-east-2", "us-east-1", "us-west-1", "eu-west-1", "online-par1"];
 const TARGETS: [(&str, &str); 5] = [
     ("api", "checkin"),
     ("git", "git_clone"),
@@ -73,7 +74,7 @@ pub fn generated(size: LakeSize, lake: Option<std::path::PathBuf>) -> std::path:
 }
 
 /// Writes the lake; hours are spread over `n_threads` threads, one file per table and hour.
-pub fn generate(lake: &Path, size: LakeSize, n_threads: u32) {
+fn generate(lake: &Path, size: LakeSize, n_threads: u32) {
     std::thread::scope(|s| {
         for t in 0..n_threads {
             s.spawn(move || {
@@ -87,9 +88,10 @@ pub fn generate(lake: &Path, size: LakeSize, n_threads: u32) {
 
 fn writer(lake: &Path, table: &str, start_ms: i64, schema: arrow::datatypes::SchemaRef) -> ArrowWriter<File> {
     let (date, hour) = failscope_schemas::Timestamp::from_millis(start_ms).date_hour();
-    let dir = lake.join(table).join(format!("date={date}")).join(format!("hour={hour:02}"));
+    let dir = lake.join(table).join(failscope_schemas::lake::partition_dir(&date, hour));
     std::fs::create_dir_all(&dir).expect("create partition dir");
-    let file = File::create(dir.join(format!("ci.{table}+0+{:020}.parquet", 0))).expect("create file");
+    let file =
+        File::create(dir.join(failscope_schemas::lake::file_name(&format!("ci.{table}"), 0, 0))).expect("create file");
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("valid level")))
         .set_max_row_group_row_count(Some(256 * 1024))

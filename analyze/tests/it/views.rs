@@ -1,14 +1,13 @@
 //! Snapshot tests of the region/time views through their named queries, over a small fixture
 //! lake: two regions, two hours, a connect incident in us-east-2 during the second hour.
 
-mod support;
-
 use std::borrow::Cow;
 
 use failscope_analyze::output::{Format, write_batches};
 use failscope_analyze::{Analyzer, QueryParams};
 use failscope_schemas::{ConnectOutcome as C, JobStatus, Timestamp};
-use support::{MINUTE, T0, connect, job, probe, write_lake};
+
+use crate::support::{self, MINUTE, T0, connect, job, probe, write_lake};
 
 const HOUR: i64 = 60 * MINUTE;
 

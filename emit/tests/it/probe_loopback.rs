@@ -68,8 +68,8 @@ async fn a_full_accept_backlog_times_out_at_the_deadline() {
 
 #[tokio::test]
 async fn an_untrusted_certificate_is_a_tls_error() {
-    let cert = CertificateDer::from_pem_slice(include_bytes!("fixtures/self_signed.crt")).expect("cert");
-    let key = PrivateKeyDer::from_pem_slice(include_bytes!("fixtures/self_signed.key")).expect("key");
+    let cert = CertificateDer::from_pem_slice(include_bytes!("../fixtures/self_signed.crt")).expect("cert");
+    let key = PrivateKeyDer::from_pem_slice(include_bytes!("../fixtures/self_signed.key")).expect("key");
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
         .expect("protocols")

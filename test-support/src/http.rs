@@ -22,14 +22,20 @@ pub fn get(port: u16, path: &str) -> Option<(u16, String)> {
     Some((status, body))
 }
 
-/// The sum of every sample of the metric family `name` (e.g. `failscope_ingest_flush_errors_total`).
-pub fn metric(port: u16, name: &str) -> Option<f64> {
+/// Every sample of the metric family `name` (e.g. `failscope_ingest_flush_errors_total`),
+/// `None` if `/metrics` did not answer 200.
+pub fn samples(port: u16, name: &str) -> Option<Vec<f64>> {
     let (status, body) = get(port, "/metrics")?;
     if status != 200 {
         return None;
     }
     let samples = body.lines().filter(|l| l.strip_prefix(name).is_some_and(|rest| rest.starts_with([' ', '{'])));
-    Some(samples.filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum())
+    Some(samples.filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).collect())
+}
+
+/// The sum of every sample of the metric family `name`.
+pub fn metric(port: u16, name: &str) -> Option<f64> {
+    samples(port, name).map(|samples| samples.iter().sum())
 }
 
 /// The status `/healthz` answers with, `None` if nothing answered.

@@ -1,15 +1,12 @@
-//! Fixture lakes for the tests and the benchmark: events built with the contract's types,
-//! written with the schemas' Arrow builders and the parquet crate in the ingest's hive layout.
-#![allow(dead_code)] // Each test binary uses a different part of this module.
-
-pub mod generator;
+//! Fixture lakes for the analysis: events built with the contract's types, written with the
+//! schemas' Arrow builders and the parquet crate in the lake's layout (`failscope_schemas::lake`),
+//! as the ingest writes them.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use failscope_analyze::{Analyzer, CatalogConfig};
 use failscope_schemas::arrow::{ConnectAttemptsBuilder, JobOutcomesBuilder};
 use failscope_schemas::{ConnectAttempt, ConnectOutcome, EventType, JobOutcome, JobStatus, Timestamp};
 use parquet::arrow::ArrowWriter;
@@ -19,20 +16,6 @@ use parquet::file::properties::WriterProperties;
 /// 2022-04-05T23:00:00Z, the first failure of the incident.
 pub const T0: i64 = 1_649_199_600_000;
 pub const MINUTE: i64 = 60_000;
-
-pub fn queries_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../queries")
-}
-
-pub async fn open(lake: &Path) -> Analyzer {
-    let config = CatalogConfig {
-        lake: lake.to_path_buf(),
-        queries_dir: None,
-        memory_limit_bytes: None,
-        target_partitions: Some(2),
-    };
-    Analyzer::open(&config).await.expect("fixture lake opens")
-}
 
 /// A job that started at `start_ms` and ran ten minutes, in `region`; adjust fields after.
 pub fn job(job_id: &str, region: &str, start_ms: i64, status: JobStatus) -> JobOutcome<'static> {
@@ -134,7 +117,7 @@ pub fn write_lake(lake: &Path, jobs: &[JobOutcome<'_>], connects: &[ConnectAttem
     }
 }
 
-pub fn write_file(lake: &Path, table: &str, date: &str, hour: u32, file_index: u64, batch: &arrow::array::RecordBatch) {
+fn write_file(lake: &Path, table: &str, date: &str, hour: u32, file_index: u64, batch: &arrow::array::RecordBatch) {
     let dir = lake.join(table).join(failscope_schemas::lake::partition_dir(date, hour));
     std::fs::create_dir_all(&dir).expect("create partition dir");
     let file_index = i64::try_from(file_index).expect("a small index");
@@ -146,4 +129,9 @@ pub fn write_file(lake: &Path, table: &str, date: &str, hour: u32, file_index: u
         .expect("parquet writer");
     writer.write(batch).expect("write batch");
     writer.close().expect("close parquet");
+}
+
+/// The repository's `queries/`, the statements built into the binary.
+pub fn queries_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../queries")
 }

@@ -1,17 +1,17 @@
 //! The HTTP API without a socket (`tower::ServiceExt::oneshot`): authentication, the
 //! read-only guard, the statement timeout, the row cap and the output formats.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use failscope_analyze::http::{ApiConfig, ApiState, router};
-use failscope_schemas::{ConnectOutcome, JobStatus};
+use failscope_schemas::ConnectOutcome;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
+
+use crate::support;
 
 const TOKEN: &str = "s3cret";
 
@@ -45,13 +45,6 @@ async fn slots_free_within(state: &ApiState, deadline: Duration) -> bool {
     true
 }
 
-fn fixture_lake() -> tempfile::TempDir {
-    let lake = tempfile::tempdir().expect("temp dir");
-    let jobs = [support::job("a", "us-east-2", support::T0, JobStatus::Failed)];
-    support::write_lake(lake.path(), &jobs, &[], 0);
-    lake
-}
-
 fn post_sql(sql: &str, token: Option<&str>, accept: &str) -> Request<Body> {
     let mut request = Request::post("/v1/sql").header("content-type", "application/json").header("accept", accept);
     if let Some(token) = token {
@@ -73,7 +66,7 @@ fn json(body: &[u8]) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requires_the_configured_token() {
-    let lake = fixture_lake();
+    let lake = support::one_job_lake();
     let state = state(lake.path()).await;
     for token in [None, Some("wrong"), Some("s3cre")] {
         let (status, _, _) = send(&state, post_sql("SELECT 1", token, "application/json")).await;
@@ -91,7 +84,7 @@ async fn requires_the_configured_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refuses_every_kind_of_non_query() {
-    let lake = fixture_lake();
+    let lake = support::one_job_lake();
     let state = state(lake.path()).await;
     let cases = [
         ("CREATE TABLE t AS SELECT 1", "ddl"),
@@ -114,7 +107,7 @@ async fn refuses_every_kind_of_non_query() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stops_a_runaway_query_at_the_timeout() {
-    let lake = fixture_lake();
+    let lake = support::one_job_lake();
     let state = state(lake.path()).await;
     let runaway = "SELECT SUM(value % 7) FROM range(100000000000000)";
     let started = std::time::Instant::now();
@@ -126,7 +119,7 @@ async fn stops_a_runaway_query_at_the_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cuts_a_huge_result_at_the_row_cap() {
-    let lake = fixture_lake();
+    let lake = support::one_job_lake();
     let state = state(lake.path()).await;
     let huge = "SELECT value FROM range(100000000)";
     let (status, _, body) = send(&state, post_sql(huge, Some(TOKEN), "application/json")).await;
@@ -150,7 +143,7 @@ async fn cuts_a_huge_result_at_the_row_cap() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lists_and_describes_named_queries() {
-    let lake = fixture_lake();
+    let lake = support::one_job_lake();
     let state = state(lake.path()).await;
     let get = |uri: &str| {
         Request::get(uri).header("authorization", format!("Bearer {TOKEN}")).body(Body::empty()).expect("request")
@@ -274,7 +267,7 @@ async fn the_health_feed_follows_the_lake_within_a_tick_with_an_etag() {
 
 #[tokio::test]
 async fn without_the_detector_the_feed_is_not_found() {
-    let lake = fixture_lake();
+    let lake = support::one_job_lake();
     let state = state(lake.path()).await;
     let (status, _, body) = get_health(&state, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{}", String::from_utf8_lossy(&body));
@@ -288,8 +281,7 @@ async fn region_states_are_published_to_a_compacted_topic() {
     use rdkafka::consumer::{Consumer, StreamConsumer};
     use rdkafka::message::Message;
 
-    let brokers = std::env::var("FAILSCOPE_TEST_BROKERS")
-        .expect("FAILSCOPE_TEST_BROKERS is not set: run the tests with scripts/test.sh, which starts the test broker");
+    let brokers = failscope_test_support::kafka::brokers();
     let topic_name = format!("region-health-{}", uuid::Uuid::now_v7().simple());
     let lake = tempfile::tempdir().expect("temp dir");
     let now = failscope_schemas::Timestamp::now().as_millis();
@@ -344,7 +336,7 @@ async fn region_states_are_published_to_a_compacted_topic() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_statement_whose_client_hangs_up_is_cancelled() {
-    let lake = fixture_lake();
+    let lake = support::one_job_lake();
     let state = state_with(lake.path(), 1, Duration::from_secs(60)).await;
     // The server drops a request's future when its client disconnects: here, at 300 ms.
     let request = router(state.clone()).oneshot(post_sql(HEAVY, Some(TOKEN), "application/json"));
@@ -354,7 +346,7 @@ async fn a_statement_whose_client_hangs_up_is_cancelled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_server_answers_503_with_retry_after() {
-    let lake = fixture_lake();
+    let lake = support::one_job_lake();
     let state = state_with(lake.path(), 1, Duration::from_secs(60)).await;
     let heavy = tokio::spawn(router(state.clone()).oneshot(post_sql(HEAVY, Some(TOKEN), "application/json")));
     while state.statements.available_permits() > 0 {

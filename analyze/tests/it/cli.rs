@@ -1,13 +1,12 @@
 //! The `run_*` entry points the `failscope` binary calls, over a fixture lake.
 
-mod support;
-
 use std::process::ExitCode;
 
 use clap::Parser;
 use failscope_analyze::cli::{QueryArgs, SqlArgs, run_query, run_sql};
-use failscope_schemas::JobStatus;
 use tokio_util::sync::CancellationToken;
+
+use crate::support;
 
 #[derive(Debug, Parser)]
 struct Sql {
@@ -19,12 +18,6 @@ struct Sql {
 struct Query {
     #[command(flatten)]
     args: QueryArgs,
-}
-
-fn fixture_lake() -> tempfile::TempDir {
-    let lake = tempfile::tempdir().expect("temp dir");
-    support::write_lake(lake.path(), &[support::job("a", "us-east-2", support::T0, JobStatus::Failed)], &[], 0);
-    lake
 }
 
 fn common(lake: &tempfile::TempDir) -> Vec<String> {
@@ -40,7 +33,7 @@ fn common(lake: &tempfile::TempDir) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sql_command_runs_and_refuses_writes() {
-    let lake = fixture_lake();
+    let lake = support::one_job_lake();
     let run = |extra: &[&str]| {
         let mut argv = common(&lake);
         argv.extend(extra.iter().map(|s| s.to_string()));
@@ -58,7 +51,7 @@ async fn sql_command_runs_and_refuses_writes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn query_lists_and_runs_named_queries() {
-    let lake = fixture_lake();
+    let lake = support::one_job_lake();
     let run = |extra: &[&str]| {
         let mut argv = common(&lake);
         argv.extend(extra.iter().map(|s| s.to_string()));

@@ -1,15 +1,14 @@
 //! The deduplicating scan: every event counts once in the `_unique` tables and the views over
 //! them, however many files hold copies of it, whatever columns a query reads and filters on.
 
-mod support;
-
 use std::borrow::Cow;
 
 use arrow::array::AsArray;
 use arrow::datatypes::Int64Type;
 use failscope_analyze::{Analyzer, CatalogConfig};
 use failscope_schemas::{ConnectAttempt, ConnectOutcome, JobStatus};
-use support::{MINUTE, T0, connect, job, write_lake};
+
+use crate::support::{self, MINUTE, T0, connect, job, write_lake};
 
 /// Distinct events of one job: canonical UUIDs, ids of another form, and upper-case spellings
 /// of some of the UUIDs, which are other ids and must stay apart from them.

@@ -2,86 +2,24 @@
 //! back to producing directly and counts what it loses; the spool is private to its user; a
 //! spooled entry that no longer decodes is counted as lost, not deleted silently.
 
-mod support;
-
-use std::borrow::Cow;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Duration;
 
 use failscope_emit::spool::{Spool, SpoolError};
-use failscope_emit::{Delivery, Emitter, EmitterConfig, Topics, WorkerIdentity, create_topics};
-use failscope_schemas::{ConnectAttempt, ConnectOutcome, Event, EventType, Timestamp};
-use support::{consume_payloads, shared_brokers, unique};
+use failscope_emit::{Delivery, Emitter, EmitterConfig, create_topics};
+use failscope_schemas::Event;
+use failscope_test_support::fs::{Tmpfs, fill};
+use failscope_test_support::kafka::{brokers, consume_payloads, unique};
+
+use crate::support::{connect_attempt, emitter_config};
 
 fn config(brokers: String, topic: &str, spool_dir: &Path) -> EmitterConfig {
-    EmitterConfig {
-        brokers,
-        topics: Topics { connect_attempts: topic.to_string(), job_outcomes: format!("{topic}-jobs") },
-        spool_dir: spool_dir.to_path_buf(),
-        max_spool_bytes: 1024 * 1024,
-        delivery_timeout: Duration::from_secs(5),
-        identity: WorkerIdentity {
-            worker_id: "w".into(),
-            region: "us-east-2".into(),
-            provider: "aws".into(),
-            zone: None,
-        },
-    }
+    emitter_config(brokers, topic, spool_dir, "w", Duration::from_secs(5))
 }
 
 fn attempt(id: &str) -> Event<'static> {
-    Event::ConnectAttempt(ConnectAttempt {
-        event_type: EventType::ConnectAttempt,
-        schema_version: 1,
-        event_id: Cow::Owned(id.to_string()),
-        worker_id: Cow::Borrowed("w"),
-        region: Cow::Borrowed("us-east-2"),
-        provider: Cow::Borrowed("aws"),
-        zone: None,
-        started_at: Timestamp::parse("2022-04-05T23:00:00Z").expect("valid"),
-        duration_ms: 3.0,
-        target_service: Cow::Borrowed("api"),
-        target_host: Cow::Borrowed("api.example.com"),
-        target_port: 443,
-        target_addr: None,
-        target_region: None,
-        job_id: None,
-        phase: None,
-        outcome: ConnectOutcome::Ok,
-        errno: None,
-        attempt: 1,
-        error: None,
-        target_owner: None,
-    })
-}
-
-/// A small tmpfs mounted for one test (the tests run as root), unmounted when dropped.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount_full(at: &Path) -> Tmpfs {
-        std::fs::create_dir_all(at).expect("mount point");
-        let out =
-            Command::new("mount").args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"]).arg(at).output().expect("mount");
-        assert!(
-            out.status.success(),
-            "this test mounts a tmpfs and must run as root: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let disk = Tmpfs(at.to_path_buf());
-        let filler = vec![0_u8; 4096];
-        let mut file = std::fs::File::create(at.join("filler")).expect("filler");
-        while std::io::Write::write_all(&mut file, &filler).is_ok() {}
-        disk
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
+    Event::ConnectAttempt(connect_attempt(id, "w"))
 }
 
 fn mode(path: &Path) -> u32 {
@@ -93,15 +31,16 @@ async fn a_spool_that_cannot_be_written_falls_back_to_producing_directly_and_cou
     let dir = tempfile::tempdir().expect("temp dir");
     let spool_dir = dir.path().join("spool");
     // Opening needs a little room (its own directory); the disk fills up afterwards.
-    let _disk = Tmpfs::mount_full(&spool_dir);
+    let _disk = Tmpfs::mount(&spool_dir, "256k");
+    fill(&spool_dir.join("filler"));
     let topic = unique("spool-full");
-    create_topics(&shared_brokers(), &[&topic], 1).await.expect("create topic");
+    create_topics(&brokers(), &[&topic], 1).await.expect("create topic");
 
-    let emitter = Emitter::open(config(shared_brokers(), &topic, &spool_dir)).expect("open emitter");
+    let emitter = Emitter::open(config(brokers(), &topic, &spool_dir)).expect("open emitter");
     assert_eq!(emitter.emit(&attempt("direct-1")).await.expect("emit"), Delivery::Delivered);
     assert_eq!(emitter.stats().n_unspooled, 1);
     assert_eq!(emitter.stats().n_dropped, 0);
-    let payloads = consume_payloads(&shared_brokers(), &topic, 1, Duration::from_secs(60));
+    let payloads = consume_payloads(&brokers(), &topic, 1, Duration::from_secs(60));
     assert!(String::from_utf8_lossy(&payloads[0]).contains("direct-1"));
 
     // Neither the spool nor the broker (nothing listens on port 1): the event is lost, counted.

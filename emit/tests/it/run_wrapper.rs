@@ -1,7 +1,9 @@
 //! `failscope run` through its library entry point: exit codes and signal deaths preserved,
 //! a fast and correct exit with no broker, and the outcome delivered when there is one.
-
-mod support;
+//!
+//! The wrapper installs handlers for SIGTERM, SIGHUP and SIGINT (to forward them to its job),
+//! which stay for the life of the process: each test runs in a process of its own
+//! ([`rerun_alone`]), so that the other tests of this binary keep the default dispositions.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -10,7 +12,8 @@ use clap::Parser;
 use failscope_emit::run::{OOM_REASON, RunArgs, run_wrapped};
 use failscope_emit::{Delivery, create_topics};
 use failscope_schemas::{Event, JobStatus, decode};
-use support::{consume_payloads, shared_brokers, unique};
+use failscope_test_support::kafka::{brokers, consume_payloads, unique};
+use failscope_test_support::process::rerun_alone;
 
 #[derive(Debug, Parser)]
 struct Cli {
@@ -61,6 +64,9 @@ type Case = (&'static str, u8, JobStatus, Option<i32>, Option<i32>, Option<&'sta
 
 #[tokio::test]
 async fn exit_codes_and_signals_survive_an_unreachable_broker() {
+    if rerun_alone(module_path!(), "exit_codes_and_signals_survive_an_unreachable_broker") {
+        return;
+    }
     let cases: [Case; 6] = [
         ("echo fine", 0, JobStatus::Passed, Some(0), None, None),
         ("echo broken >&2; exit 1", 1, JobStatus::Failed, Some(1), None, None),
@@ -87,6 +93,9 @@ async fn exit_codes_and_signals_survive_an_unreachable_broker() {
 
 #[tokio::test]
 async fn a_missing_command_exits_127_and_is_reported() {
+    if rerun_alone(module_path!(), "a_missing_command_exits_127_and_is_reported") {
+        return;
+    }
     let spool = tempfile::tempdir().expect("temp dir");
     let mut args = args(&closed_port_address(), "unused", spool.path(), "");
     args.command = vec!["/nonexistent/failscope-test-command".into()];
@@ -98,7 +107,10 @@ async fn a_missing_command_exits_127_and_is_reported() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_outcome_reaches_the_broker_with_the_log_tail() {
-    let brokers = shared_brokers();
+    if rerun_alone(module_path!(), "the_outcome_reaches_the_broker_with_the_log_tail") {
+        return;
+    }
+    let brokers = brokers();
     let topic = unique("run-outcomes");
     create_topics(&brokers, &[&topic], 1).await.expect("create topic");
     let spool = tempfile::tempdir().expect("temp dir");
