@@ -6,12 +6,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::assess::{Assessment, OpenAlarms, RegionVerdict, Windows, assess};
+use super::assess::{Assessment, OpenAlarms, RegionVerdict, assess};
 use super::baseline::Baselines;
 use super::config::DetectorConfig;
 use super::feed::{Evidence, Flag, HealthChange, HealthSnapshot, Kind, RETRY_ADVICE, RegionHealth, Scope, Status};
 use super::observations::{Minute, Observations, timestamp_of};
 use super::state::{FlagState, Level, RegionState};
+use super::windows::Windows;
 
 type Name = Arc<str>;
 
@@ -20,6 +21,8 @@ type Name = Arc<str>;
 pub struct Detector {
     config: DetectorConfig,
     observations: Observations,
+    /// The sums of the windows ending at the last judged minute.
+    windows: Windows,
     baselines: Baselines,
     regions: BTreeMap<Name, RegionEntry>,
     targets: BTreeMap<Name, FlagEntry>,
@@ -47,6 +50,7 @@ impl Detector {
     /// A detector whose first judged minute is `start`.
     pub fn new(config: DetectorConfig, start: Minute) -> Detector {
         Detector {
+            windows: Windows::new(&config),
             config,
             observations: Observations::default(),
             baselines: Baselines::default(),
@@ -70,7 +74,9 @@ impl Detector {
 
     /// Takes the observations of every minute from `from` on, replacing what it held for them.
     pub fn observe(&mut self, from: Minute, fresh: Observations) {
+        self.windows.retract_from(from, &self.observations);
         self.observations.replace_from(from, fresh);
+        self.windows.restore_from(from, &self.observations);
     }
 
     /// Judges every minute up to and including `until`; returns the state changes in order.
@@ -160,7 +166,7 @@ impl Detector {
     }
 
     fn judge(&mut self, t: Minute, changes: &mut Vec<HealthChange>) {
-        let windows = self.windows(t);
+        self.windows.slide_to(t, &self.observations);
         let open = OpenAlarms {
             regions: self
                 .regions
@@ -171,7 +177,7 @@ impl Detector {
             targets: self.targets.iter().filter(|(_, e)| e.state.raised).map(|(n, _)| n.clone()).collect(),
             workers: self.workers.iter().filter(|(_, e)| e.state.raised).map(|(n, _)| n.clone()).collect(),
         };
-        let assessment = assess(&windows, &self.baselines, &open, &self.config);
+        let assessment = assess(&self.windows, &self.baselines, &open, &self.config);
         self.move_regions(t, &assessment, changes);
         let config = &self.config;
         let outages = assessment.outages.iter();
@@ -252,31 +258,6 @@ impl Detector {
                 });
             }
         }
-    }
-
-    /// Sums the observations of the windows ending at `t` (exclusive).
-    fn windows(&self, t: Minute) -> Windows {
-        let mut w = Windows::default();
-        for m in (t - self.config.long_window_minutes)..t {
-            let in_short = m >= t - self.config.window_minutes;
-            let in_burst = m >= t - self.config.burst_minutes;
-            for row in self.observations.connects_at(m) {
-                let key = (Arc::clone(&row.region), Arc::clone(&row.target), Arc::clone(&row.worker));
-                if in_burst {
-                    w.burst.entry(key.clone()).or_default().add(&row.counts);
-                }
-                if in_short {
-                    w.connects.entry(key.clone()).or_default().add(&row.counts);
-                }
-                w.long.entry(key).or_default().add(&row.counts);
-            }
-        }
-        for m in (t - self.config.job_window_minutes)..t {
-            for row in self.observations.jobs_at(m) {
-                w.jobs.entry((Arc::clone(&row.region), Arc::clone(&row.project))).or_default().add(&row.counts);
-            }
-        }
-        w
     }
 }
 

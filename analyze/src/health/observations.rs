@@ -61,6 +61,16 @@ impl ConnectCounts {
         self.n_other_failed += other.n_other_failed;
         self.n_inconclusive += other.n_inconclusive;
     }
+
+    /// Takes out counts that were added before (never below zero).
+    pub fn sub(&mut self, other: &ConnectCounts) {
+        self.n_attempts = self.n_attempts.saturating_sub(other.n_attempts);
+        self.n_timeouts = self.n_timeouts.saturating_sub(other.n_timeouts);
+        self.n_refused = self.n_refused.saturating_sub(other.n_refused);
+        self.n_dns = self.n_dns.saturating_sub(other.n_dns);
+        self.n_other_failed = self.n_other_failed.saturating_sub(other.n_other_failed);
+        self.n_inconclusive = self.n_inconclusive.saturating_sub(other.n_inconclusive);
+    }
 }
 
 /// Finished jobs of one region and project.
@@ -80,6 +90,15 @@ impl JobCounts {
         self.n_infra += other.n_infra;
         self.n_user += other.n_user;
         self.n_unknown += other.n_unknown;
+    }
+
+    /// Takes out counts that were added before (never below zero).
+    pub fn sub(&mut self, other: &JobCounts) {
+        self.n_jobs = self.n_jobs.saturating_sub(other.n_jobs);
+        self.n_failed = self.n_failed.saturating_sub(other.n_failed);
+        self.n_infra = self.n_infra.saturating_sub(other.n_infra);
+        self.n_user = self.n_user.saturating_sub(other.n_user);
+        self.n_unknown = self.n_unknown.saturating_sub(other.n_unknown);
     }
 }
 
