@@ -16,7 +16,7 @@ use rdkafka::producer::{DefaultProducerContext, ThreadedProducer};
 use rdkafka::topic_partition_list::Offset;
 use support::lake::{
     IngestSetup, all_files, assert_clean_exit, assert_exactly_once, assert_no_incomplete_flush, event, flush, lake_ids,
-    lake_rows, producer, send, signal, soak_events, wait_exit, wait_for_rows,
+    lake_rows, producer, send, signal, soak_events, wait_exit, wait_for_rows, wait_until,
 };
 
 /// Produces `n` events to the setup's topics, `per_burst` at a time with `pause` between
@@ -117,13 +117,23 @@ fn a_member_killed_mid_stream_hands_over_its_partitions() {
     let lake = dir.path().join("lake");
     let setup = Arc::new(IngestSetup::new("rebalance", &lake, 6));
     let (first_log, second_log) = (dir.path().join("first.log"), dir.path().join("second.log"));
-    let mut first = setup.spawn(&["--max-rows", "5000"], &first_log);
-    let mut second = setup.spawn(&["--max-rows", "5000"], &second_log);
+    let ports = [free_port(), free_port()];
+    let spawn = |port: u16, log: &std::path::Path| {
+        setup.spawn(&["--max-rows", "5000", "--http-addr", &format!("127.0.0.1:{port}")], log)
+    };
+    let mut first = spawn(ports[0], &first_log);
+    let mut second = spawn(ports[1], &second_log);
     let producer_thread = {
         let setup = Arc::clone(&setup);
         std::thread::spawn(move || produce(&setup, soak_events(20_000), 1_000, Duration::from_millis(300)))
     };
-    std::thread::sleep(Duration::from_secs(4));
+    // Mid-stream means both members own partitions and consume them; a member killed while
+    // still joining tests tansu's join path instead, which can leave the survivor waiting.
+    for (port, log) in ports.iter().zip([&first_log, &second_log]) {
+        wait_until("both members consume", Duration::from_secs(120), log, || {
+            messages_consumed(*port).is_some_and(|n| n > 0)
+        });
+    }
     signal(&first, "KILL");
     wait_exit(&mut first, Duration::from_secs(10));
     let produced = producer_thread.join().expect("producer thread");
@@ -218,7 +228,7 @@ fn sigterm_publishes_commits_and_duckdb_reads_the_lake() {
     let mut child = setup.spawn(&["--max-age", "1h", "--http-addr", &http], &log);
     let started = Instant::now();
     while messages_consumed(port) != Some(20_000) {
-        assert!(started.elapsed() < Duration::from_secs(120), "ingest did not consume everything");
+        assert!(started.elapsed() < Duration::from_secs(300), "ingest did not consume everything");
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(lake_ids(&lake, "connect_attempts").is_empty(), "nothing published before shutdown");
