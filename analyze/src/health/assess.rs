@@ -185,11 +185,12 @@ fn rate(k: u64, n: u64) -> f64 {
     if n == 0 { 0.0 } else { k as f64 / n as f64 }
 }
 
-/// A window's (region, target) sums, leaving quarantined workers out.
+/// A window's (region, target) sums, leaving quarantined workers out. A quarantined worker
+/// without failures in the window counts again: it no longer drags its cells down.
 fn cell_sums(window: &ConnectSums, quarantined: &BTreeSet<Name>) -> Cells {
     let mut cells: Cells = window.cells().iter().map(|(key, counts)| (key.clone(), *counts)).collect();
     for worker in quarantined {
-        for cell in window.worker(worker).map_or(&[][..], |w| w.cells.as_slice()) {
+        for cell in window.failing_worker(worker).map_or(&[][..], |w| w.cells.as_slice()) {
             let key = (Arc::clone(&cell.region), Arc::clone(&cell.target));
             if let Some(counts) = cells.get_mut(&key) {
                 counts.sub(&cell.counts);
@@ -202,27 +203,32 @@ fn cell_sums(window: &ConnectSums, quarantined: &BTreeSet<Name>) -> Cells {
     cells
 }
 
-/// How many workers made attempts from `region` in the window to targets that are not out,
-/// quarantined workers left out.
-fn active_workers(
+/// The attempts made from `region` in the window to targets that are not out, quarantined
+/// workers left out: what a few workers' share is measured against.
+fn region_attempts(
     window: &ConnectSums,
     region: &str,
     quarantined: &BTreeSet<Name>,
     outages: &BTreeMap<Name, Evidence>,
-) -> usize {
-    if outages.is_empty() {
-        let n_quarantined = quarantined.iter().filter(|q| window.worker(q).is_some_and(|w| w.serves(region))).count();
-        return window.n_workers(region) - n_quarantined.min(window.n_workers(region));
-    }
-    // A worker that only reached targets that are out does not count: walk them all (only
-    // while a target is out).
-    window
-        .workers()
-        .filter(|(name, w)| {
-            !quarantined.contains(*name)
-                && w.cells.iter().any(|c| &*c.region == region && !outages.contains_key(&c.target))
-        })
-        .count()
+) -> u64 {
+    let reached = |target: &Name| !outages.contains_key(target);
+    let all: u64 =
+        window.cells().iter().filter(|((r, t), _)| &**r == region && reached(t)).map(|(_, c)| c.n_judged()).sum();
+    let left_out: u64 = quarantined
+        .iter()
+        .filter_map(|q| window.failing_worker(q))
+        .flat_map(|w| w.cells.iter())
+        .filter(|c| &*c.region == region && reached(&c.target))
+        .map(|c| c.counts.n_judged())
+        .sum();
+    all - left_out.min(all)
+}
+
+/// At most one worker, or workers that make at most `share` of `total` attempts: few enough to
+/// be bad hosts rather than the region. (Measured in attempts, not in workers: a busy worker
+/// weighs more, and the count of the workers without failures is never needed.)
+fn few(n_workers: usize, their_attempts: u64, total_attempts: u64, share: f64) -> bool {
+    n_workers <= 1 || their_attempts as f64 <= share * total_attempts as f64
 }
 
 /// Workers that fail most of their own attempts while the rest of their region, reaching the
@@ -262,11 +268,10 @@ fn find_bad_hosts(w: &Windows, baselines: &Baselines, config: &DetectorConfig, o
                 total.add(counts);
             }
         }
-        let n_workers = active_workers(long, &region, &BTreeSet::new(), &out.outages);
-        (region, (total, n_workers, candidates))
+        (region, (total, candidates))
     });
     let mut quarantined = BTreeSet::new();
-    for (region, (total, n_workers, candidates)) in per_region {
+    for (region, (total, candidates)) in per_region {
         // The rest of the region, all candidates left out, must be healthy next to them: a
         // region-wide fault also makes some workers fail half their attempts.
         let (bad_k, bad_n) = candidates.iter().fold((0, 0), |(k, n), (_, c, _)| (k + c.n_failed(), n + c.n_judged()));
@@ -276,7 +281,8 @@ fn find_bad_hosts(w: &Windows, baselines: &Baselines, config: &DetectorConfig, o
             .filter(|(_, c, _)| rate(c.n_failed(), c.n_judged()) >= config.bad_host_ratio * rest_rate)
             .collect();
         let bad_failures: u64 = bad.iter().map(|(_, c, _)| c.n_failed()).sum();
-        let few = bad.len() as f64 <= (config.max_bad_host_share * n_workers as f64).max(1.0);
+        let bad_attempts: u64 = bad.iter().map(|(_, c, _)| c.n_judged()).sum();
+        let few = few(bad.len(), bad_attempts, total.n_judged(), config.max_bad_host_share);
         if bad.is_empty() || !few || (bad_failures as f64) < config.bad_host_failure_share * total.n_failed() as f64 {
             continue;
         }
@@ -305,9 +311,10 @@ fn find_bad_hosts(w: &Windows, baselines: &Baselines, config: &DetectorConfig, o
 }
 
 /// Regions whose failures (over one window, outages and quarantined workers left out) sit on
-/// a few workers, at least two each: likely bad hosts that the bad-host test, which needs more
-/// attempts per worker, has not confirmed yet. A fault of the region's path spreads its
-/// failures over about as many workers as there are failures. (With a handful of failures
+/// a few workers, at least two each, that make a small share of the region's attempts: likely
+/// bad hosts that the bad-host test, which needs more attempts per worker, has not confirmed
+/// yet. A fault of the region's path spreads its failures over about as many workers as there
+/// are failures, and those make most of the region's attempts. (With a handful of failures
 /// the two can look alike; see the README on what this costs.)
 fn concentrated_regions(
     window: &ConnectSums,
@@ -315,42 +322,36 @@ fn concentrated_regions(
     outages: &BTreeMap<Name, Evidence>,
     config: &DetectorConfig,
 ) -> BTreeMap<Name, String> {
-    // (failures, failing workers) per region; a worker without failures only counts as active.
-    let mut failing: BTreeMap<Name, (u64, usize)> = BTreeMap::new();
+    // (failures, failing workers, their attempts) per region.
+    let mut failing: BTreeMap<Name, (u64, usize, u64)> = BTreeMap::new();
     for (worker, sums) in window.failing_workers() {
         if quarantined.contains(worker) {
             continue;
         }
-        let mut served: BTreeMap<&Name, u64> = BTreeMap::new();
+        let mut served: BTreeMap<&Name, ConnectCounts> = BTreeMap::new();
         for cell in sums.cells.iter().filter(|c| !outages.contains_key(&c.target)) {
-            *served.entry(&cell.region).or_default() += cell.counts.n_failed();
+            served.entry(&cell.region).or_default().add(&cell.counts);
         }
-        for (region, failed) in served.into_iter().filter(|(_, failed)| *failed > 0) {
+        for (region, counts) in served.into_iter().filter(|(_, c)| c.n_failed() > 0) {
             let entry = failing.entry(Arc::clone(region)).or_default();
-            entry.0 += failed;
+            entry.0 += counts.n_failed();
             entry.1 += 1;
+            entry.2 += counts.n_judged();
         }
     }
-    // (failures, active workers, failing workers) per region.
-    let regions: Vec<(Name, (u64, usize, usize))> = failing
+    failing
         .into_iter()
-        .map(|(region, (failed, n_failing))| {
-            let active = active_workers(window, &region, quarantined, outages);
-            (region, (failed, active, n_failing))
-        })
-        .collect();
-    regions
-        .into_iter()
-        .filter(|(_, (failed, active, failing))| {
-            *failing > 0
-                && *failed >= 2 * *failing as u64
-                && *failing as f64 <= (config.max_bad_host_share * *active as f64).max(1.0)
-        })
-        .map(|(region, (failed, active, failing))| {
-            let note = format!(
-                "{failed} failed connects on {failing} of {active} workers: bad hosts are suspected, the region is not blamed"
-            );
-            (region, note)
+        .filter_map(|(region, (failed, n_failing, their_attempts))| {
+            let total = region_attempts(window, &region, quarantined, outages);
+            let concentrated = failed >= 2 * n_failing as u64
+                && few(n_failing, their_attempts, total, config.max_bad_host_share);
+            concentrated.then(|| {
+                let note = format!(
+                    "{failed} failed connects on {n_failing} workers making {:.0} % of the region's attempts: bad hosts are suspected, the region is not blamed",
+                    100.0 * rate(their_attempts, total)
+                );
+                (region, note)
+            })
         })
         .collect()
 }

@@ -1,13 +1,18 @@
 //! The sums of the detector's sliding windows, kept up to date as minutes enter and leave: a
-//! step costs what its minute brings and what is failing, not what the windows hold. A window
+//! step costs what its minute brings and what is failing, not what the windows hold. (A window
 //! of an hour over a large fleet holds tens of thousands of (region, target, worker) cells;
-//! summing them again at every minute made a 48-hour replay cost hundreds of lake scans.
+//! summing them again at every minute made a 48-hour replay cost hundreds of lake scans.)
+//!
+//! Workers: the observations hold the rows of the workers that failed somewhere in what was
+//! read, which differs between a replay (its whole period) and a live tick (the last hour).
+//! So that both decide alike, nothing here looks at a worker without failures in the window:
+//! only [`ConnectSums::failing_worker`] and [`ConnectSums::failing_workers`] are offered.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::config::DetectorConfig;
-use super::observations::{ConnectCounts, ConnectRow, JobCounts, JobRow, Minute, Observations};
+use super::observations::{CellRow, ConnectCounts, ConnectRow, JobCounts, JobRow, Minute, Observations};
 
 type Name = Arc<str>;
 
@@ -59,12 +64,10 @@ impl Windows {
     }
 }
 
-/// Sums that rows of one minute enter and leave.
+/// Sums that the rows of one minute enter and leave.
 pub(crate) trait Sums: Default {
-    type Row;
-    fn rows_at(observations: &Observations, minute: Minute) -> &[Self::Row];
-    fn add(&mut self, row: &Self::Row);
-    fn remove(&mut self, row: &Self::Row);
+    fn add_minute(&mut self, observations: &Observations, minute: Minute);
+    fn remove_minute(&mut self, observations: &Observations, minute: Minute);
 }
 
 /// A window of `minutes` minutes ending at `end` (exclusive), and its sums.
@@ -90,20 +93,14 @@ impl<S: Sums> Sliding<S> {
         match self.end {
             Some(end) if end <= t && t - end < self.minutes => {
                 for m in end..t {
-                    for row in S::rows_at(observations, m) {
-                        self.sums.add(row);
-                    }
-                    for row in S::rows_at(observations, m - self.minutes) {
-                        self.sums.remove(row);
-                    }
+                    self.sums.add_minute(observations, m);
+                    self.sums.remove_minute(observations, m - self.minutes);
                 }
             }
             _ => {
                 self.sums = S::default();
                 for m in (t - self.minutes)..t {
-                    for row in S::rows_at(observations, m) {
-                        self.sums.add(row);
-                    }
+                    self.sums.add_minute(observations, m);
                 }
             }
         }
@@ -118,30 +115,25 @@ impl<S: Sums> Sliding<S> {
 
     fn retract_from(&mut self, from: Minute, observations: &Observations) {
         for m in self.affected(from) {
-            for row in S::rows_at(observations, m) {
-                self.sums.remove(row);
-            }
+            self.sums.remove_minute(observations, m);
         }
     }
 
     fn restore_from(&mut self, from: Minute, observations: &Observations) {
         for m in self.affected(from) {
-            for row in S::rows_at(observations, m) {
-                self.sums.add(row);
-            }
+            self.sums.add_minute(observations, m);
         }
     }
 }
 
-/// Connect attempts in a window: by cell, by worker, and the workers that failed.
+/// Connect attempts in a window: by cell, and by worker for the workers that failed.
 #[derive(Debug, Default)]
 pub(crate) struct ConnectSums {
     /// (region, target) → the attempts of every worker.
     cells: HashMap<(Name, Name), ConnectCounts>,
+    /// The workers the observations hold rows of (see the module's note).
     workers: HashMap<Name, WorkerSums>,
-    /// region → how many workers made attempts from it.
-    n_workers: HashMap<Name, usize>,
-    /// Workers with at least one failed attempt.
+    /// Workers with at least one failed attempt in the window.
     failing: HashSet<Name>,
 }
 
@@ -151,12 +143,6 @@ pub(crate) struct ConnectSums {
 pub(crate) struct WorkerSums {
     pub cells: Vec<WorkerCell>,
     n_failed: u64,
-}
-
-impl WorkerSums {
-    pub fn serves(&self, region: &str) -> bool {
-        self.cells.iter().any(|c| &*c.region == region)
-    }
 }
 
 #[derive(Debug)]
@@ -173,12 +159,9 @@ impl ConnectSums {
         &self.cells
     }
 
-    pub fn worker(&self, worker: &str) -> Option<&WorkerSums> {
-        self.workers.get(worker)
-    }
-
-    pub fn workers(&self) -> impl Iterator<Item = (&Name, &WorkerSums)> {
-        self.workers.iter()
+    /// `worker`'s attempts, if it failed any in the window.
+    pub fn failing_worker(&self, worker: &str) -> Option<&WorkerSums> {
+        self.failing.contains(worker).then(|| self.workers.get(worker)).flatten()
     }
 
     /// The workers with failed attempts, in no particular order.
@@ -186,26 +169,22 @@ impl ConnectSums {
         self.failing.iter().filter_map(|w| self.workers.get_key_value(w))
     }
 
-    /// How many workers made attempts from `region`.
-    pub fn n_workers(&self, region: &str) -> usize {
-        self.n_workers.get(region).copied().unwrap_or(0)
-    }
-}
-
-impl Sums for ConnectSums {
-    type Row = ConnectRow;
-
-    fn rows_at(observations: &Observations, minute: Minute) -> &[ConnectRow] {
-        observations.connects_at(minute)
+    fn add_cell(&mut self, row: &CellRow) {
+        self.cells.entry((Arc::clone(&row.region), Arc::clone(&row.target))).or_default().add(&row.counts);
     }
 
-    fn add(&mut self, row: &ConnectRow) {
-        let cell_key = (Arc::clone(&row.region), Arc::clone(&row.target));
-        self.cells.entry(cell_key).or_default().add(&row.counts);
-        let worker = self.workers.entry(Arc::clone(&row.worker)).or_default();
-        if !worker.serves(&row.region) {
-            *self.n_workers.entry(Arc::clone(&row.region)).or_default() += 1;
+    fn remove_cell(&mut self, row: &CellRow) {
+        let key = (Arc::clone(&row.region), Arc::clone(&row.target));
+        if let Some(cell) = self.cells.get_mut(&key) {
+            cell.sub(&row.counts);
+            if cell.n_attempts == 0 {
+                self.cells.remove(&key);
+            }
         }
+    }
+
+    fn add_worker(&mut self, row: &ConnectRow) {
+        let worker = self.workers.entry(Arc::clone(&row.worker)).or_default();
         match worker.cells.iter_mut().find(|c| c.region == row.region && c.target == row.target) {
             Some(cell) => {
                 cell.counts.add(&row.counts);
@@ -224,14 +203,7 @@ impl Sums for ConnectSums {
         }
     }
 
-    fn remove(&mut self, row: &ConnectRow) {
-        let cell_key = (Arc::clone(&row.region), Arc::clone(&row.target));
-        if let Some(cell) = self.cells.get_mut(&cell_key) {
-            cell.sub(&row.counts);
-            if cell.n_attempts == 0 {
-                self.cells.remove(&cell_key);
-            }
-        }
+    fn remove_worker(&mut self, row: &ConnectRow) {
         let Some(worker) = self.workers.get_mut(&row.worker) else { return };
         let Some(i) = worker.cells.iter().position(|c| c.region == row.region && c.target == row.target) else {
             return;
@@ -241,14 +213,6 @@ impl Sums for ConnectSums {
         cell.n_rows -= 1;
         if cell.n_rows == 0 {
             worker.cells.swap_remove(i);
-            if !worker.serves(&row.region)
-                && let Some(n) = self.n_workers.get_mut(&row.region)
-            {
-                *n -= 1;
-                if *n == 0 {
-                    self.n_workers.remove(&row.region);
-                }
-            }
         }
         worker.n_failed -= row.counts.n_failed().min(worker.n_failed);
         if worker.n_failed == 0 {
@@ -256,6 +220,26 @@ impl Sums for ConnectSums {
         }
         if worker.cells.is_empty() {
             self.workers.remove(&row.worker);
+        }
+    }
+}
+
+impl Sums for ConnectSums {
+    fn add_minute(&mut self, observations: &Observations, minute: Minute) {
+        for row in observations.cells_at(minute) {
+            self.add_cell(row);
+        }
+        for row in observations.connects_at(minute) {
+            self.add_worker(row);
+        }
+    }
+
+    fn remove_minute(&mut self, observations: &Observations, minute: Minute) {
+        for row in observations.cells_at(minute) {
+            self.remove_cell(row);
+        }
+        for row in observations.connects_at(minute) {
+            self.remove_worker(row);
         }
     }
 }
@@ -282,12 +266,20 @@ impl JobSums {
 }
 
 impl Sums for JobSums {
-    type Row = JobRow;
-
-    fn rows_at(observations: &Observations, minute: Minute) -> &[JobRow] {
-        observations.jobs_at(minute)
+    fn add_minute(&mut self, observations: &Observations, minute: Minute) {
+        for row in observations.jobs_at(minute) {
+            self.add(row);
+        }
     }
 
+    fn remove_minute(&mut self, observations: &Observations, minute: Minute) {
+        for row in observations.jobs_at(minute) {
+            self.remove(row);
+        }
+    }
+}
+
+impl JobSums {
     fn add(&mut self, row: &JobRow) {
         self.regions.entry(Arc::clone(&row.region)).or_default().add(&row.counts);
         let key = (Arc::clone(&row.region), Arc::clone(&row.project));
@@ -349,7 +341,8 @@ mod tests {
     }
 
     fn flattened(sums: &ConnectSums) -> BTreeMap<(Name, Name, Name), ConnectCounts> {
-        sums.workers()
+        sums.workers
+            .iter()
             .flat_map(|(w, s)| {
                 s.cells.iter().map(|c| ((Arc::clone(&c.region), Arc::clone(&c.target), Arc::clone(w)), c.counts))
             })
@@ -361,16 +354,11 @@ mod tests {
         let sums = sliding.sums();
         assert_eq!(flattened(sums), want, "by worker at {t}");
         let mut cells = BTreeMap::<(Name, Name), ConnectCounts>::new();
-        let mut workers = BTreeMap::<Name, BTreeSet<Name>>::new();
-        for ((r, target, w), c) in &want {
+        for ((r, target, _), c) in &want {
             cells.entry((Arc::clone(r), Arc::clone(target))).or_default().add(c);
-            workers.entry(Arc::clone(r)).or_default().insert(Arc::clone(w));
         }
         let got: BTreeMap<_, _> = sums.cells().iter().map(|(k, c)| (k.clone(), *c)).collect();
         assert_eq!(got, cells, "by cell at {t}");
-        for (region, names) in &workers {
-            assert_eq!(sums.n_workers(region), names.len(), "workers of {region} at {t}");
-        }
         let failing: BTreeSet<Name> =
             want.iter().filter(|(_, c)| c.n_failed() > 0).map(|((_, _, w), _)| Arc::clone(w)).collect();
         let got: BTreeSet<Name> = sums.failing_workers().map(|(w, _)| Arc::clone(w)).collect();
