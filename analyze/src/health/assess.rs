@@ -203,9 +203,9 @@ fn cell_sums(window: &ConnectSums, quarantined: &BTreeSet<Name>) -> Cells {
     cells
 }
 
-/// The attempts made from `region` in the window to targets that are not out, quarantined
-/// workers left out: what a few workers' share is measured against.
-fn region_attempts(
+/// The connects that succeeded from `region` in the window to targets that are not out,
+/// quarantined workers left out: what a few workers' share is measured against.
+fn region_successes(
     window: &ConnectSums,
     region: &str,
     quarantined: &BTreeSet<Name>,
@@ -213,22 +213,28 @@ fn region_attempts(
 ) -> u64 {
     let reached = |target: &Name| !outages.contains_key(target);
     let all: u64 =
-        window.cells().iter().filter(|((r, t), _)| &**r == region && reached(t)).map(|(_, c)| c.n_judged()).sum();
+        window.cells().iter().filter(|((r, t), _)| &**r == region && reached(t)).map(|(_, c)| successes(c)).sum();
     let left_out: u64 = quarantined
         .iter()
         .filter_map(|q| window.failing_worker(q))
         .flat_map(|w| w.cells.iter())
         .filter(|c| &*c.region == region && reached(&c.target))
-        .map(|c| c.counts.n_judged())
+        .map(|c| successes(&c.counts))
         .sum();
     all - left_out.min(all)
 }
 
-/// At most one worker, or workers that make at most `share` of `total` attempts: few enough to
-/// be bad hosts rather than the region. (Measured in attempts, not in workers: a busy worker
-/// weighs more, and the count of the workers without failures is never needed.)
-fn few(n_workers: usize, their_attempts: u64, total_attempts: u64, share: f64) -> bool {
-    n_workers <= 1 || their_attempts as f64 <= share * total_attempts as f64
+/// At most one worker, or workers that made at most `share` of the region's successful
+/// connects: few enough to be bad hosts rather than the region. Measured in the work they
+/// still got done, not in workers (the workers without failures are never read) and not in
+/// attempts (a bad host retries its failures, and its attempts grow as it fails): a fault of
+/// the region's path leaves each worker most of its successes, bad hosts lose theirs.
+fn few(n_workers: usize, their_successes: u64, region_successes: u64, share: f64) -> bool {
+    n_workers <= 1 || their_successes as f64 <= share * region_successes as f64
+}
+
+fn successes(counts: &ConnectCounts) -> u64 {
+    counts.n_judged() - counts.n_failed().min(counts.n_judged())
 }
 
 /// Workers that fail most of their own attempts while the rest of their region, reaching the
@@ -281,8 +287,8 @@ fn find_bad_hosts(w: &Windows, baselines: &Baselines, config: &DetectorConfig, o
             .filter(|(_, c, _)| rate(c.n_failed(), c.n_judged()) >= config.bad_host_ratio * rest_rate)
             .collect();
         let bad_failures: u64 = bad.iter().map(|(_, c, _)| c.n_failed()).sum();
-        let bad_attempts: u64 = bad.iter().map(|(_, c, _)| c.n_judged()).sum();
-        let few = few(bad.len(), bad_attempts, total.n_judged(), config.max_bad_host_share);
+        let bad_successes: u64 = bad.iter().map(|(_, c, _)| successes(c)).sum();
+        let few = few(bad.len(), bad_successes, successes(&total), config.max_bad_host_share);
         if bad.is_empty() || !few || (bad_failures as f64) < config.bad_host_failure_share * total.n_failed() as f64 {
             continue;
         }
@@ -311,10 +317,10 @@ fn find_bad_hosts(w: &Windows, baselines: &Baselines, config: &DetectorConfig, o
 }
 
 /// Regions whose failures (over one window, outages and quarantined workers left out) sit on
-/// a few workers, at least two each, that make a small share of the region's attempts: likely
-/// bad hosts that the bad-host test, which needs more attempts per worker, has not confirmed
-/// yet. A fault of the region's path spreads its failures over about as many workers as there
-/// are failures, and those make most of the region's attempts. (With a handful of failures
+/// a few workers, at least two each, that made a small share of the region's successful
+/// connects: likely bad hosts that the bad-host test, which needs more attempts per worker,
+/// has not confirmed yet. A fault of the region's path spreads its failures over about as many
+/// workers as there are failures, and those still make most of the region's connects. (With a handful of failures
 /// the two can look alike; see the README on what this costs.)
 fn concentrated_regions(
     window: &ConnectSums,
@@ -322,7 +328,7 @@ fn concentrated_regions(
     outages: &BTreeMap<Name, Evidence>,
     config: &DetectorConfig,
 ) -> BTreeMap<Name, String> {
-    // (failures, failing workers, their attempts) per region.
+    // (failures, failing workers, their successes) per region.
     let mut failing: BTreeMap<Name, (u64, usize, u64)> = BTreeMap::new();
     for (worker, sums) in window.failing_workers() {
         if quarantined.contains(worker) {
@@ -336,19 +342,19 @@ fn concentrated_regions(
             let entry = failing.entry(Arc::clone(region)).or_default();
             entry.0 += counts.n_failed();
             entry.1 += 1;
-            entry.2 += counts.n_judged();
+            entry.2 += successes(&counts);
         }
     }
     failing
         .into_iter()
-        .filter_map(|(region, (failed, n_failing, their_attempts))| {
-            let total = region_attempts(window, &region, quarantined, outages);
+        .filter_map(|(region, (failed, n_failing, their_successes))| {
+            let total = region_successes(window, &region, quarantined, outages);
             let concentrated = failed >= 2 * n_failing as u64
-                && few(n_failing, their_attempts, total, config.max_bad_host_share);
+                && few(n_failing, their_successes, total, config.max_bad_host_share);
             concentrated.then(|| {
                 let note = format!(
-                    "{failed} failed connects on {n_failing} workers making {:.0} % of the region's attempts: bad hosts are suspected, the region is not blamed",
-                    100.0 * rate(their_attempts, total)
+                    "{failed} failed connects on {n_failing} workers with {:.0} % of the region's successful connects: bad hosts are suspected, the region is not blamed",
+                    100.0 * rate(their_successes, total)
                 );
                 (region, note)
             })
