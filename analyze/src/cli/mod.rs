@@ -157,8 +157,13 @@ pub struct ServeArgs {
     #[arg(long, env = "FAILSCOPE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: std::net::SocketAddr,
 
-    /// Bearer token required on every request; no authentication when absent, which is only
-    /// allowed on a loopback address.
+    /// Address for the Postgres wire protocol (psql, Grafana, DBeaver): any user name, the
+    /// API token as password. Off when absent.
+    #[arg(long, env = "FAILSCOPE_PG_LISTEN")]
+    pub pg_listen: Option<std::net::SocketAddr>,
+
+    /// Bearer token required on every request (and the Postgres password); no authentication
+    /// when absent, which is only allowed on loopback addresses.
     #[arg(long, env = "FAILSCOPE_API_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
 
