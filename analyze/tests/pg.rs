@@ -1,7 +1,8 @@
 //! The Postgres endpoint on a loopback socket, driven by real clients: Debian's `psql` and
 //! psycopg (from the interpreter in `FAILSCOPE_TEST_PYTHON`, which `scripts/test.sh` sets up).
 //! Catalog browsing, the same rows as `failscope sql`, bound timestamp parameters, refusals,
-//! authentication and the statement timeout.
+//! authentication, the statement timeout, and the Grafana dashboard's queries with Grafana's
+//! macros expanded as Grafana expands them.
 
 mod support;
 
@@ -267,4 +268,163 @@ async fn a_long_result_is_cut_at_the_row_cap_with_a_notice() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).lines().count(), 5, "{}", text(&out.stdout));
     assert!(text(&out.stderr).contains("row cap of 5"), "{}", text(&out.stderr));
+}
+
+/// The Grafana dashboard of `grafana/`: every panel's query, its macros expanded for a time
+/// range as Grafana's Postgres data source does, runs through the endpoint and gives the rows
+/// the analyzer gives for the same text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_grafana_dashboard_queries_run_with_their_macros_expanded() {
+    let lake = fixture_lake();
+    let server = start(lake.path(), Duration::from_secs(30), 1000).await;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../grafana/failscope-dashboard.json");
+    let dashboard: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("the dashboard is in the repository")).expect("JSON");
+    let panels = dashboard["panels"].as_array().expect("panels");
+    let titles: Vec<&str> = panels.iter().filter_map(|p| p["title"].as_str()).collect();
+    for want in ["Region health", "Infra-failure rate by region", "Connect failures by target", "Unknown rate"] {
+        assert!(titles.iter().any(|t| t.starts_with(want)), "no {want} panel: {titles:?}");
+    }
+    let (from, to) = (chrono_utc(support::T0), chrono_utc(support::T0 + 2 * HOUR));
+    for panel in panels {
+        let title = panel["title"].as_str().expect("title");
+        for target in panel["targets"].as_array().expect("targets") {
+            let raw = target["rawSql"].as_str().expect("raw SQL");
+            let sql = grafana::interpolate(raw, from, to).unwrap_or_else(|e| panic!("{title}: {e}"));
+            assert!(!sql.contains("$__"), "{title}: {sql}");
+            let out = psql(server.port, TOKEN, &["--csv", "-c", &sql]).await;
+            assert!(out.status.success(), "{title}: {}\n{sql}", text(&out.stderr));
+            let got = normalized(&text(&out.stdout));
+            let want = normalized(&failscope_sql_csv(&server.analyzer, &sql).await);
+            // Arrow's CSV writer writes no header for a result without batches.
+            if want.is_empty() {
+                assert_eq!(got.len(), 1, "{title}: rows the analyzer did not give\n{sql}");
+            } else {
+                assert_eq!(got, want, "{title}\n{sql}");
+            }
+            // The region health panel may be empty over the fixture; the others have rows.
+            if !title.starts_with("Region health") {
+                assert!(got.len() > 1, "{title}: no rows\n{sql}");
+            }
+        }
+    }
+}
+
+fn chrono_utc(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(ms).expect("valid instant")
+}
+
+/// CSV rows with every field in one spelling: psql writes `2022-04-05 23:00:00+00` and
+/// `1649199600`, Arrow's CSV `2022-04-05T23:00:00Z` and `1649199600.0`.
+fn normalized(csv: &str) -> Vec<Vec<String>> {
+    csv.lines()
+        .map(|line| {
+            line.split(',')
+                .map(|field| {
+                    if let Ok(v) = field.parse::<f64>() {
+                        return format!("{v:.9}");
+                    }
+                    let instant = chrono::DateTime::parse_from_rfc3339(field)
+                        .or_else(|_| chrono::DateTime::parse_from_str(&format!("{field}00"), "%Y-%m-%d %H:%M:%S%.f%z"));
+                    match instant {
+                        Ok(t) => t.with_timezone(&chrono::Utc).to_rfc3339(),
+                        Err(_) => field.to_string(),
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Grafana's Postgres macros, expanded as `pkg/tsdb/grafana-postgresql-datasource/macros.go`
+/// does (without TimescaleDB): the same pattern, the same argument splitting, the same output.
+mod grafana {
+    use chrono::{DateTime, Utc};
+    use regex::{Captures, Regex};
+
+    pub fn interpolate(sql: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<String, String> {
+        let pattern = Regex::new(r"\$([_a-zA-Z0-9]+)\(([^\)]*)\)").expect("valid pattern");
+        let mut error = None;
+        let expanded = pattern.replace_all(sql, |c: &Captures<'_>| {
+            let mut name = c[1].to_string();
+            // Before Grafana 5.3, `$__timeGroup(...)` followed by a comma also named the column.
+            if name == "__timeGroup" && sql[c.get(0).expect("match").end()..].starts_with(',') {
+                name = "__timeGroupAlias".to_string();
+            }
+            let args: Vec<&str> = c[2].split(',').map(str::trim).collect();
+            match evaluate(&name, &args, from, to) {
+                Ok(text) => text,
+                Err(e) => {
+                    error.get_or_insert(e);
+                    "macro_error()".to_string()
+                }
+            }
+        });
+        match error {
+            Some(e) => Err(e),
+            None => Ok(expanded.into_owned()),
+        }
+    }
+
+    fn evaluate(name: &str, args: &[&str], from: DateTime<Utc>, to: DateTime<Utc>) -> Result<String, String> {
+        let rfc3339 = |t: DateTime<Utc>| {
+            // Go's RFC3339Nano: the fraction without trailing zeros, none when zero.
+            let fraction = format!("{:09}", t.timestamp_subsec_nanos());
+            let fraction = fraction.trim_end_matches('0');
+            let dot = if fraction.is_empty() { "" } else { "." };
+            format!("{}{dot}{fraction}Z", t.format("%Y-%m-%dT%H:%M:%S"))
+        };
+        let column =
+            || args.first().filter(|a| !a.is_empty()).ok_or(format!("missing time column argument for macro {name}"));
+        Ok(match name {
+            "__time" => format!("{} AS \"time\"", column()?),
+            "__timeEpoch" => format!("extract(epoch from {}) as \"time\"", column()?),
+            "__timeFilter" => format!("{} BETWEEN '{}' AND '{}'", column()?, rfc3339(from), rfc3339(to)),
+            "__timeFrom" => format!("'{}'", rfc3339(from)),
+            "__timeTo" => format!("'{}'", rfc3339(to)),
+            "__timeGroup" | "__timeGroupAlias" => {
+                let [column, interval, ..] = args else {
+                    return Err(format!("macro {name} needs time column and interval and optional fill value"));
+                };
+                let seconds = interval_seconds(interval.trim_matches('\''))?;
+                let group = format!("floor(extract(epoch from {column})/{seconds})*{seconds}");
+                if name == "__timeGroupAlias" { format!("{group} AS \"time\"") } else { group }
+            }
+            _ => return Err(format!("unknown macro {name:?}")),
+        })
+    }
+
+    /// `gtime.ParseInterval` for the units a dashboard uses; whole seconds print as Go's `%v`
+    /// prints a float64 of whole seconds (`300`, `3600`).
+    fn interval_seconds(text: &str) -> Result<u64, String> {
+        let split = text.find(|c: char| !c.is_ascii_digit()).ok_or(format!("error parsing interval {text}"))?;
+        let (n, unit) = text.split_at(split);
+        let n: u64 = n.parse().map_err(|_| format!("error parsing interval {text}"))?;
+        let unit_seconds = match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            _ => return Err(format!("error parsing interval {text}")),
+        };
+        Ok(n * unit_seconds)
+    }
+
+    #[test]
+    fn expands_as_grafana_does() {
+        let from = DateTime::parse_from_rfc3339("2022-04-05T23:00:00Z").expect("valid").with_timezone(&Utc);
+        let to = DateTime::parse_from_rfc3339("2022-04-06T01:00:00.5Z").expect("valid").with_timezone(&Utc);
+        let cases = [
+            ("WHERE $__timeFilter(t)", "WHERE t BETWEEN '2022-04-05T23:00:00Z' AND '2022-04-06T01:00:00.5Z'"),
+            ("SELECT $__timeGroupAlias(t, '5m')", "SELECT floor(extract(epoch from t)/300)*300 AS \"time\""),
+            ("SELECT $__timeGroup(t,'1h'), v", "SELECT floor(extract(epoch from t)/3600)*3600 AS \"time\", v"),
+            ("GROUP BY $__timeGroup(t,'1h')", "GROUP BY floor(extract(epoch from t)/3600)*3600"),
+            ("f($__timeFrom(), $__timeTo())", "f('2022-04-05T23:00:00Z', '2022-04-06T01:00:00.5Z')"),
+        ];
+        for (sql, want) in cases {
+            assert_eq!(interpolate(sql, from, to).as_deref(), Ok(want), "{sql}");
+        }
+        assert!(interpolate("$__timeGroup(t)", from, to).is_err());
+        assert!(interpolate("$__nope(t)", from, to).is_err());
+    }
 }
