@@ -2,9 +2,9 @@
 //!
 //! A front end like the HTTP API: it holds no SQL and no business logic. The protocol, the
 //! `pg_catalog` tables and the Arrow-to-Postgres encoding come from `datafusion-postgres`
-//! (on `pgwire`); this module puts the analyzer's catalog behind it ([`session`]), the same
+//! (on `pgwire`); this module puts the analyzer's catalog behind it (`session.rs`), the same
 //! read-only guard, statement slots, statement timeout and row cap as the HTTP API in front of
-//! every statement ([`handler`]), and password authentication with the API token ([`auth`]).
+//! every statement (`handler.rs`), and password authentication with the API token (`auth.rs`).
 
 mod auth;
 mod error;
