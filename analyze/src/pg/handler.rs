@@ -86,8 +86,12 @@ impl SimpleQueryHandler for GuardedQueries {
         let Some(statement) = statements.into_iter().next() else {
             return Ok(vec![Response::EmptyQuery]);
         };
-        if !is_query(&statement) {
-            return SimpleQueryHandler::do_query(self.inner.as_ref(), client, query).await;
+        // Only what `check` admitted reaches a handler, whatever `check` says: the inner handler
+        // runs the transaction commands and `SHOW`, and would run anything else unchecked.
+        match role(&statement) {
+            Some(Role::Query) => {}
+            Some(Role::Session) => return SimpleQueryHandler::do_query(self.inner.as_ref(), client, query).await,
+            None => return Err(error::forbidden(Forbidden { kind: StatementKind::Other })),
         }
         let format_options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
         let run = async {
@@ -117,9 +121,15 @@ impl ExtendedQueryHandler for GuardedQueries {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let query = matches!(&portal.statement.statement, (_, Some((statement, _))) if is_query(statement));
-        if !query {
-            return ExtendedQueryHandler::do_query(self.inner.as_ref(), client, portal, max_rows).await;
+        match &portal.statement.statement {
+            (_, Some((statement, _))) => match role(statement) {
+                Some(Role::Query) => {}
+                Some(Role::Session) => {
+                    return ExtendedQueryHandler::do_query(self.inner.as_ref(), client, portal, max_rows).await;
+                }
+                None => return Err(error::forbidden(Forbidden { kind: StatementKind::Other })),
+            },
+            (_, None) => return Ok(Response::EmptyQuery),
         }
         // Bound parameters, planning and encoding are `datafusion-postgres`'; the plan was
         // checked when the statement was parsed.
@@ -159,9 +169,7 @@ impl QueryParser for GuardedParser {
     {
         self.parse(sql)?;
         let prepared = self.inner.parse_sql(client, sql, types).await?;
-        if let Some((_, Some((statement, plan)))) = &prepared
-            && is_query(statement)
-        {
+        if let Some((_, Some((_, plan)))) = &prepared {
             verify(plan)?;
         }
         Ok(prepared)
@@ -181,17 +189,31 @@ impl QueryParser for GuardedParser {
 fn check(statements: &[Statement]) -> Result<(), Forbidden> {
     match statements {
         [] => Ok(()),
-        [Statement::StartTransaction { .. } | Statement::Commit { .. } | Statement::Rollback { .. }] => Ok(()),
-        [Statement::ShowVariable { .. }] => Ok(()),
+        [statement] if role(statement) == Some(Role::Session) => Ok(()),
         [statement] => guard::check_statement(statement),
         _ => Err(Forbidden { kind: StatementKind::MultipleStatements }),
     }
 }
 
-/// A statement that reads the lake (and so runs under the limits), rather than a transaction
-/// command or `SHOW`.
-fn is_query(statement: &Statement) -> bool {
-    matches!(statement, Statement::Query(_) | Statement::Explain { .. })
+/// What an admitted statement is to the endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Reads the lake: runs under the limits.
+    Query,
+    /// A transaction command or `SHOW`: answered by `datafusion-postgres`' hooks.
+    Session,
+}
+
+/// `None` for a statement no handler may run.
+fn role(statement: &Statement) -> Option<Role> {
+    match statement {
+        Statement::Query(_) | Statement::Explain { .. } => Some(Role::Query),
+        Statement::StartTransaction { .. }
+        | Statement::Commit { .. }
+        | Statement::Rollback { .. }
+        | Statement::ShowVariable { .. } => Some(Role::Session),
+        _ => None,
+    }
 }
 
 /// Plans one statement, DataFusion refusing DDL, DML and `SET` as a second line of defence.
