@@ -270,6 +270,39 @@ async fn a_long_result_is_cut_at_the_row_cap_with_a_notice() {
     assert!(text(&out.stderr).contains("row cap of 5"), "{}", text(&out.stderr));
 }
 
+/// Fifty clients at once, half over HTTP and half over Postgres, sharing four statement slots:
+/// every one gets its rows, the same number either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_clients_over_http_and_postgres_at_once_all_get_their_rows() {
+    let lake = fixture_lake();
+    let server = start(lake.path(), Duration::from_secs(30), 1000).await;
+    let config = failscope_analyze::http::ApiConfig {
+        token: Some(TOKEN.to_string()),
+        statement_timeout: Duration::from_secs(30),
+        row_cap: 1000,
+        max_concurrent_statements: 4,
+        queue_timeout: Duration::from_secs(30),
+    };
+    let state = failscope_analyze::http::ApiState::new(Arc::clone(&server.analyzer), config);
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("loopback port");
+    let http_port = listener.local_addr().expect("bound").port();
+    let shutdown = server.shutdown.clone();
+    tokio::spawn(async move {
+        axum::serve(listener, failscope_analyze::http::router(state))
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+    });
+    let window = ["2022-04-05T23:00:00+00:00", "2022-04-06T01:00:00+00:00"];
+    let http_port = http_port.to_string();
+    let answer = psycopg("mixed", server.port, TOKEN, &[&http_port, "50", window[0], window[1]]).await;
+    let results = answer["results"].as_array().expect("results");
+    assert_eq!(results.len(), 50);
+    let failed: Vec<_> = results.iter().filter(|r| r["ok"] != true).collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    let want = failscope_sql_csv(&server.analyzer, "SELECT job_id FROM job_classifications").await.lines().count() - 1;
+    assert!(want > 0 && results.iter().all(|r| r["rows"] == want), "want {want} rows each: {answer}");
+}
+
 /// The Grafana dashboard of `grafana/`: every panel's query, its macros expanded for a time
 /// range as Grafana's Postgres data source does, runs through the endpoint and gives the rows
 /// the analyzer gives for the same text.

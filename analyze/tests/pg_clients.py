@@ -68,7 +68,50 @@ def timeout(port, password, heavy):
     return {"sqlstate": state, "after": after}
 
 
-CHECKS = {"window": window, "refusals": refusals, "login": login, "timeout": timeout}
+def mixed(port, password, http_port, n_clients, since, until):
+    """`n_clients` at once, every other one over HTTP (`POST /v1/queries/classifications`) and
+    the rest over Postgres (the same question in SQL): what failed, and the latencies."""
+    import threading
+    import time
+    import urllib.request
+
+    n_clients = int(n_clients)
+    barrier = threading.Barrier(n_clients)
+    results = [None] * n_clients
+
+    def http(i):
+        body = json.dumps({"since": since, "until": until}).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{http_port}/v1/queries/classifications", data=body, method="POST",
+            headers={"authorization": f"Bearer {password}", "accept": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.load(response)["row_count"]
+
+    def pg(i):
+        with connect(port, password) as conn:
+            rows = conn.execute(
+                "SELECT job_id FROM job_classifications WHERE finished_at >= %s AND finished_at < %s",
+                (datetime.datetime.fromisoformat(since), datetime.datetime.fromisoformat(until))).fetchall()
+        return len(rows)
+
+    def client(i):
+        barrier.wait()
+        started = time.monotonic()
+        try:
+            n = (http if i % 2 == 0 else pg)(i)
+            results[i] = {"ok": True, "rows": n, "ms": (time.monotonic() - started) * 1000}
+        except Exception as e:  # noqa: BLE001 - every failure is reported to the test
+            results[i] = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(n_clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"results": results}
+
+
+CHECKS = {"window": window, "refusals": refusals, "login": login, "timeout": timeout, "mixed": mixed}
 
 if __name__ == "__main__":
     check, port, password, *args = sys.argv[1:]
