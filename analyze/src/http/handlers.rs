@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{ApiError, ApiState};
-use crate::cli::parse_instant;
+use crate::cli::{DEFAULT_SINCE, parse_instant};
 use crate::output::{Format, write_batches};
 use crate::{Analyzer, QueryParams, QueryResult};
 
@@ -86,9 +86,6 @@ pub async fn post_named_query(
     let result = run_limited(&state, move |analyzer| async move { analyzer.named(&name, &params).await }).await?;
     encode(format, &result)
 }
-
-/// The window of a named query when the request names no start, as for `failscope query`.
-const DEFAULT_SINCE: &str = "24h";
 
 /// Waits for a statement slot, then plans with `plan` and collects at most the row cap, all
 /// within the statement timeout.
