@@ -15,6 +15,7 @@ pub mod health;
 pub mod http;
 pub mod named_query;
 pub mod output;
+pub mod pg;
 pub mod query_set;
 pub mod signatures;
 

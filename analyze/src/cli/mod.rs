@@ -99,7 +99,7 @@ pub struct QueryArgs {
     pub list: bool,
 
     /// Start of the window: RFC 3339 (2022-04-05T23:00:00Z) or a duration ago (24h, 7d).
-    #[arg(long, env = "FAILSCOPE_SINCE", default_value = "24h")]
+    #[arg(long, env = "FAILSCOPE_SINCE", default_value = DEFAULT_SINCE)]
     pub since: String,
 
     /// End of the window (exclusive): RFC 3339, a duration ago, or `now`.
@@ -157,8 +157,13 @@ pub struct ServeArgs {
     #[arg(long, env = "FAILSCOPE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: std::net::SocketAddr,
 
-    /// Bearer token required on every request; no authentication when absent, which is only
-    /// allowed on a loopback address.
+    /// Address for the Postgres wire protocol (psql, Grafana, DBeaver): any user name, the
+    /// API token as password. Off when absent.
+    #[arg(long, env = "FAILSCOPE_PG_LISTEN")]
+    pub pg_listen: Option<std::net::SocketAddr>,
+
+    /// Bearer token required on every request (and the Postgres password); no authentication
+    /// when absent, which is only allowed on loopback addresses.
     #[arg(long, env = "FAILSCOPE_API_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
 
@@ -196,6 +201,10 @@ pub struct ServeArgs {
     #[arg(long, env = "FAILSCOPE_QUEUE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub queue_timeout: Duration,
 }
+
+/// Where a named query's window starts when nobody said: `failscope query` and
+/// `POST /v1/queries/{name}`.
+pub const DEFAULT_SINCE: &str = "24h";
 
 /// The error a command ends with when SIGINT or SIGTERM stopped it.
 fn interrupted() -> anyhow::Error {
