@@ -5,7 +5,9 @@ use std::fmt::Write as _;
 use super::svg::{escape, open, text};
 use super::{PALETTE, WIDTH};
 
-const LEFT: f64 = 260.0;
+const LEFT: f64 = 340.0;
+/// Longer labels are cut (the tooltip keeps them whole).
+const MAX_LABEL_CHARS: usize = 48;
 const RIGHT: f64 = 80.0;
 const TOP: f64 = 30.0;
 const ROW_HEIGHT: f64 = 24.0;
@@ -30,7 +32,7 @@ pub fn bars(label: &str, items: &[Bar], x_title: &str) -> String {
     for (i, b) in items.iter().enumerate() {
         let y = TOP + ROW_HEIGHT * i as f64;
         let width = b.value / max * plot_width;
-        text(&mut out, LEFT - 8.0, y + ROW_HEIGHT / 2.0 + 4.0, "end", "", &b.label);
+        text(&mut out, LEFT - 8.0, y + ROW_HEIGHT / 2.0 + 4.0, "end", "", &shortened(&b.label));
         let _ = write!(
             out,
             r#"<rect x="{LEFT}" y="{:.1}" width="{width:.1}" height="{:.1}" fill="{}"><title>{}: {}</title></rect>"#,
@@ -52,4 +54,13 @@ pub fn bars(label: &str, items: &[Bar], x_title: &str) -> String {
     );
     out.push_str("</svg>");
     out
+}
+
+fn shortened(label: &str) -> String {
+    if label.chars().count() <= MAX_LABEL_CHARS {
+        return label.to_string();
+    }
+    let mut cut: String = label.chars().take(MAX_LABEL_CHARS - 1).collect();
+    cut.push('…');
+    cut
 }

@@ -7,7 +7,7 @@ use super::axis::time_ticks;
 use super::svg::{escape, legend, open, text};
 
 const LEFT: f64 = 120.0;
-const RIGHT: f64 = 20.0;
+const RIGHT: f64 = 40.0;
 const TOP: f64 = 36.0;
 const ROW_HEIGHT: f64 = 30.0;
 

@@ -1,5 +1,6 @@
 //! A rows × hours heatmap: one cell per row and hour, shaded by its value, white to red, with
-//! hours without data in grey.
+//! hours without data in grey. The shade follows the square root of the value, so that a few
+//! per cent stay visible beside an hour at 100 %.
 
 use std::fmt::Write as _;
 
@@ -9,7 +10,7 @@ use super::svg::{escape, open, text};
 
 const HOUR_MS: i64 = 3_600_000;
 const LEFT: f64 = 120.0;
-const RIGHT: f64 = 20.0;
+const RIGHT: f64 = 40.0;
 const TOP: f64 = 36.0;
 const ROW_HEIGHT: f64 = 26.0;
 
@@ -71,7 +72,7 @@ pub fn heatmap(h: &Heatmap<'_>) -> String {
             TOP + ROW_HEIGHT * c.row as f64,
             cell_width,
             ROW_HEIGHT,
-            shade(c.value / max),
+            shade((c.value / max).sqrt()),
             escape(&c.tooltip)
         );
     }
@@ -92,13 +93,13 @@ pub fn heatmap(h: &Heatmap<'_>) -> String {
         out,
         r##"<rect x="{bar_x:.1}" y="{legend_y:.1}" width="160" height="14" fill="url(#heat-scale)" stroke="#555" stroke-width="0.5"/>"##
     );
-    text(&mut out, bar_x + 166.0, legend_y + 11.0, "start", "", &format!("{:.1} %", max * 100.0));
+    text(&mut out, bar_x + 166.0, legend_y + 11.0, "start", "", &format!("{:.1} % (square-root scale)", max * 100.0));
     let _ = write!(
         out,
         r##"<rect x="{:.1}" y="{legend_y:.1}" width="14" height="14" fill="#e8e8e8" stroke="#555" stroke-width="0.5"/>"##,
-        bar_x + 230.0
+        bar_x + 330.0
     );
-    text(&mut out, bar_x + 250.0, legend_y + 11.0, "start", "", "no jobs");
+    text(&mut out, bar_x + 350.0, legend_y + 11.0, "start", "", "no jobs");
     out.push_str("</svg>");
     out
 }

@@ -7,7 +7,7 @@ use super::svg::{escape, legend, open, text};
 use super::{PALETTE, WIDTH};
 
 const LEFT: f64 = 120.0;
-const RIGHT: f64 = 20.0;
+const RIGHT: f64 = 40.0;
 const TOP: f64 = 36.0;
 const PLOT_HEIGHT: f64 = 220.0;
 
