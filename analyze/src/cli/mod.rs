@@ -222,6 +222,11 @@ pub struct ServeArgs {
     /// How long a statement waits for a slot before the answer is 503 with `Retry-After`.
     #[arg(long, env = "FAILSCOPE_QUEUE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub queue_timeout: Duration,
+
+    /// A TOML file of report schedules (cron time, period, formats, output directory,
+    /// optional webhook; see the README); no scheduled reports when absent.
+    #[arg(long, env = "FAILSCOPE_REPORT_SCHEDULES")]
+    pub report_schedules: Option<PathBuf>,
 }
 
 /// The error a command ends with when SIGINT or SIGTERM stopped it.

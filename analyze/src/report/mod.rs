@@ -13,12 +13,14 @@ mod markdown;
 mod model;
 mod output;
 mod rows;
-mod words;
+pub mod schedule;
+pub(crate) mod words;
 
 pub use html::html;
 pub use incidents::{Band, Episode};
 pub use markdown::markdown;
 pub use model::{
     CauseCount, Incident, RegionHour, RegionTimeline, Report, SignatureCount, Summary, TargetHour, UnknownHour, build,
+    build_from_replay,
 };
 pub use output::{ReportFormat, render, write_atomically};

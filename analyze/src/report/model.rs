@@ -11,7 +11,7 @@ use super::incidents::{Band, Episode, bands, episodes};
 use super::rows::{instant, run, text};
 use crate::analyzer::Analyzer;
 use crate::error::{AnalyzeError, Result};
-use crate::health::{DetectorConfig, Evidence, Kind, Scope, Status, replay};
+use crate::health::{DetectorConfig, Evidence, Kind, Replay, Scope, Status, replay};
 
 const SUMMARY_SQL: &str = include_str!("../../../queries/report/summary.sql");
 const INCIDENT_JOBS_SQL: &str = include_str!("../../../queries/report/incident_jobs.sql");
@@ -125,7 +125,18 @@ pub async fn build(analyzer: &Analyzer, since: Timestamp, until: Timestamp, gene
     }
     // The replay judges the minute holding `until` too; its changes there are outside.
     let replayed = replay(analyzer, since, until.add_millis(-1), DetectorConfig::default()).await?;
-    let changes: Vec<_> = replayed.changes.into_iter().filter(|c| c.at < until).collect();
+    build_from_replay(analyzer, &replayed, since, until, generated_at).await
+}
+
+/// [`build`] from a replay of the period the caller already has (the demo's).
+pub async fn build_from_replay(
+    analyzer: &Analyzer,
+    replayed: &Replay,
+    since: Timestamp,
+    until: Timestamp,
+    generated_at: Timestamp,
+) -> Result<Report> {
+    let changes: Vec<_> = replayed.changes.iter().filter(|c| c.at >= since && c.at < until).cloned().collect();
     let (episodes, n_degraded_only) = episodes(&changes, since);
     let mut incidents = Vec::with_capacity(episodes.len());
     for episode in episodes {
