@@ -18,6 +18,10 @@ export FAILSCOPE_TANSU
 if ! command -v strace >/dev/null || ! command -v curl >/dev/null || ! command -v psql >/dev/null; then
     apt-get update -qq && apt-get install -y -qq strace curl postgresql-client >/dev/null
 fi
+# The HTML report's browser test (tests/report_browser.rs) opens it in headless Chromium.
+if ! command -v chromium >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
 
 # DuckDB reads the lake in the interop test; it lives in a project venv, not the system.
 FAILSCOPE_TEST_PYTHON=$(scripts/duckdb-venv.sh)

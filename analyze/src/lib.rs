@@ -7,6 +7,7 @@
 
 pub mod analyzer;
 pub mod catalog;
+pub mod charts;
 pub mod cli;
 pub mod dedup;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod named_query;
 pub mod output;
 pub mod pg;
 pub mod query_set;
+pub mod report;
 pub mod signatures;
 
 pub use analyzer::{Analyzer, QueryResult};

@@ -3,6 +3,7 @@
 
 mod health;
 mod query;
+mod report;
 mod serve;
 mod sql;
 
@@ -17,6 +18,7 @@ use crate::output::Format;
 
 pub use health::run_health;
 pub use query::run_query;
+pub use report::run_report;
 pub use serve::run_serve;
 pub use sql::run_sql;
 
@@ -147,6 +149,31 @@ pub enum HealthFormat {
     Json,
 }
 
+/// `failscope report`: the anomaly report of a past period.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+
+    /// Start of the period: RFC 3339 (2022-04-05T00:00:00Z) or a duration ago (24h, 7d).
+    #[arg(long, env = "FAILSCOPE_REPORT_SINCE", default_value = "24h")]
+    pub since: String,
+
+    /// End of the period (exclusive): RFC 3339, a duration ago, or `now`.
+    #[arg(long, env = "FAILSCOPE_REPORT_UNTIL", default_value = "now")]
+    pub until: String,
+
+    /// `md` for chat and issues, `html` for one self-contained file with charts, `json` for
+    /// machines.
+    #[arg(long, env = "FAILSCOPE_REPORT_FORMAT", value_enum, default_value_t = crate::report::ReportFormat::Md)]
+    pub format: crate::report::ReportFormat,
+
+    /// Write the report to this file (atomically: a reader never sees a part of it) instead
+    /// of standard output.
+    #[arg(long, env = "FAILSCOPE_REPORT_OUT")]
+    pub out: Option<PathBuf>,
+}
+
 /// `failscope serve`: the HTTP API.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
@@ -200,6 +227,11 @@ pub struct ServeArgs {
     /// How long a statement waits for a slot before the answer is 503 with `Retry-After`.
     #[arg(long, env = "FAILSCOPE_QUEUE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub queue_timeout: Duration,
+
+    /// A TOML file of report schedules (cron time, period, formats, output directory,
+    /// optional webhook; see the README); no scheduled reports when absent.
+    #[arg(long, env = "FAILSCOPE_REPORT_SCHEDULES")]
+    pub report_schedules: Option<PathBuf>,
 }
 
 /// Where a named query's window starts when nobody said: `failscope query` and

@@ -13,6 +13,7 @@ use crate::Analyzer;
 use crate::health::{DetectorConfig, HealthTopic, spawn_live};
 use crate::http::{ApiConfig, ApiState, router};
 use crate::pg::{PgConfig, PgEndpoint};
+use crate::report::schedule::{self, Clock, RetryPolicy, spawn_schedules};
 
 /// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
 pub async fn run_serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
@@ -23,6 +24,10 @@ pub async fn run_serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::
     }
     let analyzer = Arc::new(Analyzer::open(&args.lake.catalog_config()?).await.context("cannot open the lake")?);
     anyhow::ensure!(args.max_concurrent_statements > 0, "--max-concurrent-statements must be at least 1");
+    let schedules = match &args.report_schedules {
+        Some(path) => schedule::load(path).with_context(|| format!("--report-schedules {}", path.display()))?,
+        None => Vec::new(),
+    };
     let topic = match (&args.health_brokers, args.health_interval.is_zero()) {
         (Some(brokers), false) => Some(
             HealthTopic::open(brokers, &args.health_topic)
@@ -44,6 +49,8 @@ pub async fn run_serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::
         row_cap: config.row_cap,
         queue_timeout: config.queue_timeout,
     });
+    let reports =
+        spawn_schedules(Arc::clone(&analyzer), schedules, Clock::System, RetryPolicy::default(), shutdown.clone());
     let mut state = ApiState::new(Arc::clone(&analyzer), config);
     if !args.health_interval.is_zero() {
         let (feed, _task) =
@@ -65,6 +72,7 @@ pub async fn run_serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
         .context("HTTP server failed")?;
+    reports.wait().await;
     Ok(ExitCode::SUCCESS)
 }
 
