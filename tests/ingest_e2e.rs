@@ -16,7 +16,7 @@ use rdkafka::producer::{DefaultProducerContext, ThreadedProducer};
 use rdkafka::topic_partition_list::Offset;
 use support::lake::{
     IngestSetup, all_files, assert_clean_exit, assert_exactly_once, assert_no_incomplete_flush, event, flush, lake_ids,
-    lake_rows, producer, send, signal, soak_events, wait_exit, wait_for_rows, wait_until,
+    lake_rows, producer, send, signal, soak_events, spawn_patient, wait_exit, wait_for_rows, wait_until,
 };
 
 /// Produces `n` events to the setup's topics, `per_burst` at a time with `pause` between
@@ -101,7 +101,7 @@ fn sigkill_at_random_instants_loses_and_duplicates_nothing() {
         "{N_KILLS} SIGKILLs in {:?}, {n_kills_mid_write} of them mid-write; lake at {rows} of {n_events} rows",
         started.elapsed()
     );
-    let mut last = setup.spawn(&[], &log);
+    let mut last = spawn_patient(&setup, &[], &log);
     wait_for_rows(&lake, n_events, Duration::from_secs(300), &[&log]);
     signal(&last, "TERM");
     assert_clean_exit(&mut last, Duration::from_secs(40), &log);
@@ -177,7 +177,7 @@ fn malformed_messages_go_to_the_dead_letter_topic_with_their_reason() {
     flush(&producer);
     assert_eq!((produced.len(), bad_reasons.values().sum::<usize>()), (n_valid, n_bad));
     let log = dir.path().join("ingest.log");
-    let mut child = setup.spawn(&[], &log);
+    let mut child = spawn_patient(&setup, &[], &log);
     wait_for_rows(&lake, n_valid, Duration::from_secs(240), &[&log]);
     let dead = support::consume_all(
         &format!("{}.dlq", setup.connect_topic),
@@ -225,7 +225,7 @@ fn sigterm_publishes_commits_and_duckdb_reads_the_lake() {
     let http = format!("127.0.0.1:{port}");
     // A max age of an hour: nothing is published before the shutdown.
     let log = dir.path().join("ingest.log");
-    let mut child = setup.spawn(&["--max-age", "1h", "--http-addr", &http], &log);
+    let mut child = spawn_patient(&setup, &["--max-age", "1h", "--http-addr", &http], &log);
     let started = Instant::now();
     while messages_consumed(port) != Some(20_000) {
         assert!(started.elapsed() < Duration::from_secs(300), "ingest did not consume everything");
