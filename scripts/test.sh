@@ -13,9 +13,14 @@ scripts/broker.sh install
 FAILSCOPE_TANSU=$(scripts/broker.sh path)
 export FAILSCOPE_TANSU
 
-# The connect capture's tracer backend and its end-to-end test run strace, curl and python3.
-if ! command -v strace >/dev/null || ! command -v curl >/dev/null; then
-    apt-get update -qq && apt-get install -y -qq strace curl >/dev/null
+# The connect capture's tracer backend and its end-to-end test run strace, curl and python3;
+# the Postgres endpoint's tests connect with Debian's psql.
+if ! command -v strace >/dev/null || ! command -v curl >/dev/null || ! command -v psql >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq strace curl postgresql-client >/dev/null
+fi
+# The HTML report's browser test (tests/report_browser.rs) opens it in headless Chromium.
+if ! command -v chromium >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 fi
 
 # DuckDB reads the lake in the interop test; it lives in a project venv, not the system.

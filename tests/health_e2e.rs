@@ -118,4 +118,8 @@ fn the_demo_diagnoses_april_2022_without_a_broker() {
     assert!(stdout.contains("degraded → unhealthy"), "{stdout}");
     assert!(!stdout.contains("us-west-1   healthy →"), "us-west-1 stays healthy:\n{stdout}");
     assert!(dir.path().join(".failscope/demo/lake/connect_attempts").is_dir(), "the lake is kept");
+    let report =
+        std::fs::read_to_string(dir.path().join(".failscope/demo/report.html")).expect("the report is written");
+    assert!(report.contains("class=\"chart heatmap\"") && report.contains("us-east-2"), "the report's heatmap");
+    assert!(stdout.contains(".failscope/demo/report.html"), "the demo names its report:\n{stdout}");
 }

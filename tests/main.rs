@@ -14,3 +14,4 @@ mod health_e2e;
 mod ingest_e2e;
 mod ingest_faults;
 mod ingest_timestamps;
+mod report_browser;

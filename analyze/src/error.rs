@@ -39,6 +39,10 @@ pub enum AnalyzeError {
     #[error("region health: {0}")]
     Health(String),
 
+    /// A report's statement answered something the report cannot read.
+    #[error("report: {0}")]
+    Report(String),
+
     /// Results could not be encoded in the requested format.
     #[error("cannot encode results")]
     Encode(#[from] arrow::error::ArrowError),

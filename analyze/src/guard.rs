@@ -83,6 +83,12 @@ pub(crate) fn check_read_only(sql: &str) -> Result<(), Forbidden> {
     }
 }
 
+/// The same check for one statement parsed already, by a front end with its own dialect (the
+/// Postgres endpoint parses as Postgres does, and checks what it will run).
+pub(crate) fn check_statement(statement: &Statement) -> Result<(), Forbidden> {
+    kind_of(statement).map_or(Ok(()), |kind| Err(Forbidden { kind }))
+}
+
 /// `None` for a read-only statement.
 fn kind_of(statement: &Statement) -> Option<StatementKind> {
     Some(match statement {

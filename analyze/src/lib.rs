@@ -7,6 +7,7 @@
 
 mod analyzer;
 mod catalog;
+mod charts;
 pub mod cli;
 mod dedup;
 mod error;
@@ -15,7 +16,9 @@ pub mod health;
 pub mod http;
 mod named_query;
 pub mod output;
+pub mod pg;
 mod query_set;
+pub mod report;
 mod signatures;
 
 pub use analyzer::{Analyzer, QueryResult};

@@ -26,7 +26,7 @@ pub enum Format {
 
 impl Format {
     /// The HTTP content type of this format.
-    pub(crate) fn content_type(self) -> &'static str {
+    pub fn content_type(self) -> &'static str {
         match self {
             Format::Table => "text/plain; charset=utf-8",
             Format::Csv => "text/csv; charset=utf-8",

@@ -6,4 +6,4 @@
 pub mod demo;
 mod embedded_broker;
 pub mod eval;
-mod scenario_run;
+pub mod scenario_run;

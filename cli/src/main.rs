@@ -47,6 +47,8 @@ enum Command {
     Query(failscope_analyze::cli::QueryArgs),
     /// Region health: the state of every region at an instant, or the state changes of a period.
     Health(failscope_analyze::cli::HealthArgs),
+    /// The anomaly report of a past period: incidents, flagged targets, charts (md, html, json).
+    Report(failscope_analyze::cli::ReportArgs),
     /// Replay the April 2022 incident (or another scenario) through the whole pipeline on an
     /// embedded broker, print the diagnosis and serve the API over the lake.
     Demo(failscope::demo::DemoArgs),
@@ -92,6 +94,7 @@ fn main() -> ExitCode {
             Command::Sql(args) => failscope_analyze::cli::run_sql(args, shutdown).await,
             Command::Query(args) => failscope_analyze::cli::run_query(args, shutdown).await,
             Command::Health(args) => failscope_analyze::cli::run_health(args, shutdown).await,
+            Command::Report(args) => failscope_analyze::cli::run_report(args, shutdown).await,
             Command::Demo(args) => failscope::demo::run_demo(args, progress, shutdown).await,
             Command::Eval(args) => failscope::eval::run_eval(args, shutdown).await,
             Command::Serve(args) => failscope_analyze::cli::run_serve(args, shutdown).await,

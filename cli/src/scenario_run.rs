@@ -26,27 +26,27 @@ const INGEST_DEADLINE: Duration = Duration::from_secs(600);
 
 /// What to run and where.
 #[derive(Debug, Clone)]
-pub(crate) struct ScenarioRun {
-    pub(crate) scenario: String,
-    pub(crate) seed: u64,
+pub struct ScenarioRun {
+    pub scenario: String,
+    pub seed: u64,
     /// A real Kafka; the embedded broker when `None`.
-    pub(crate) brokers: Option<String>,
-    pub(crate) lake: PathBuf,
+    pub brokers: Option<String>,
+    pub lake: PathBuf,
     /// Simulated seconds per wall-clock second; 0 produces as fast as possible.
-    pub(crate) speed: f64,
+    pub speed: f64,
 }
 
 /// What the run produced.
 #[derive(Debug)]
-pub(crate) struct RunOutcome {
-    pub(crate) truth: GroundTruth,
-    pub(crate) n_events: usize,
-    pub(crate) elapsed: Duration,
+pub struct RunOutcome {
+    pub truth: GroundTruth,
+    pub n_events: usize,
+    pub elapsed: Duration,
 }
 
 /// Runs the scenario into the lake. Stops early, with an error, when `shutdown` fires. When
 /// given, `progress` counts the events that reached the lake.
-pub(crate) async fn run_scenario(
+pub async fn run_scenario(
     run: &ScenarioRun,
     progress: Option<&ProgressBar>,
     shutdown: &CancellationToken,

@@ -3,6 +3,7 @@
 
 mod health;
 mod query;
+mod report;
 mod serve;
 mod sql;
 
@@ -18,6 +19,7 @@ use crate::output::Format;
 
 pub use health::run_health;
 pub use query::run_query;
+pub use report::run_report;
 pub use serve::run_serve;
 pub use sql::run_sql;
 
@@ -98,7 +100,7 @@ pub struct QueryArgs {
     pub(crate) list: bool,
 
     /// Start of the window: RFC 3339 (2022-04-05T23:00:00Z) or a duration ago (24h, 7d).
-    #[arg(long, env = "FAILSCOPE_SINCE", default_value = "24h")]
+    #[arg(long, env = "FAILSCOPE_SINCE", default_value = DEFAULT_SINCE)]
     pub(crate) since: String,
 
     /// End of the window (exclusive): RFC 3339, a duration ago, or `now`.
@@ -146,6 +148,31 @@ pub(crate) enum HealthFormat {
     Json,
 }
 
+/// `failscope report`: the anomaly report of a past period.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub(crate) lake: LakeArgs,
+
+    /// Start of the period: RFC 3339 (2022-04-05T00:00:00Z) or a duration ago (24h, 7d).
+    #[arg(long, env = "FAILSCOPE_REPORT_SINCE", default_value = "24h")]
+    pub(crate) since: String,
+
+    /// End of the period (exclusive): RFC 3339, a duration ago, or `now`.
+    #[arg(long, env = "FAILSCOPE_REPORT_UNTIL", default_value = "now")]
+    pub(crate) until: String,
+
+    /// `md` for chat and issues, `html` for one self-contained file with charts, `json` for
+    /// machines.
+    #[arg(long, env = "FAILSCOPE_REPORT_FORMAT", value_enum, default_value_t = crate::report::ReportFormat::Md)]
+    pub(crate) format: crate::report::ReportFormat,
+
+    /// Write the report to this file (atomically: a reader never sees a part of it) instead
+    /// of standard output.
+    #[arg(long, env = "FAILSCOPE_REPORT_OUT")]
+    pub(crate) out: Option<PathBuf>,
+}
+
 /// `failscope serve`: the HTTP API.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
@@ -156,8 +183,13 @@ pub struct ServeArgs {
     #[arg(long, env = "FAILSCOPE_LISTEN", default_value = "127.0.0.1:8080")]
     pub(crate) listen: std::net::SocketAddr,
 
-    /// Bearer token required on every request; no authentication when absent, which is only
-    /// allowed on a loopback address.
+    /// Address for the Postgres wire protocol (psql, Grafana, DBeaver): any user name, the
+    /// API token as password. Off when absent.
+    #[arg(long, env = "FAILSCOPE_PG_LISTEN")]
+    pub(crate) pg_listen: Option<std::net::SocketAddr>,
+
+    /// Bearer token required on every request (and the Postgres password); no authentication
+    /// when absent, which is only allowed on loopback addresses.
     #[arg(long, env = "FAILSCOPE_API_TOKEN", hide_env_values = true)]
     pub(crate) token: Option<String>,
 
@@ -194,7 +226,16 @@ pub struct ServeArgs {
     /// How long a statement waits for a slot before the answer is 503 with `Retry-After`.
     #[arg(long, env = "FAILSCOPE_QUEUE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub(crate) queue_timeout: Duration,
+
+    /// A TOML file of report schedules (cron time, period, formats, output directory,
+    /// optional webhook; see the README); no scheduled reports when absent.
+    #[arg(long, env = "FAILSCOPE_REPORT_SCHEDULES")]
+    pub(crate) report_schedules: Option<PathBuf>,
 }
+
+/// Where a named query's window starts when nobody said: `failscope query` and
+/// `POST /v1/queries/{name}`.
+pub(crate) const DEFAULT_SINCE: &str = "24h";
 
 /// The error a command ends with when SIGINT or SIGTERM stopped it.
 fn interrupted() -> anyhow::Error {

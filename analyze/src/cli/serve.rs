@@ -1,4 +1,4 @@
-//! `failscope serve`: the HTTP API on a socket until shutdown.
+//! `failscope serve`: the HTTP API, and the Postgres protocol when asked for, until shutdown.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -12,13 +12,22 @@ use super::ServeArgs;
 use crate::Analyzer;
 use crate::health::{DetectorConfig, HealthTopic, spawn_live};
 use crate::http::{ApiConfig, ApiState, router};
+use crate::pg::{PgConfig, PgEndpoint};
+use crate::report::schedule::{self, Clock, RetryPolicy, spawn_schedules};
 
 /// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
 pub async fn run_serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
     let token = args.token.clone().filter(|t| !t.is_empty());
     check_exposure(args.listen, token.as_deref(), args.allow_placeholder_token)?;
+    if let Some(pg_listen) = args.pg_listen {
+        check_exposure(pg_listen, token.as_deref(), args.allow_placeholder_token)?;
+    }
     let analyzer = Arc::new(Analyzer::open(&args.lake.catalog_config()?).await.context("cannot open the lake")?);
     anyhow::ensure!(args.max_concurrent_statements > 0, "--max-concurrent-statements must be at least 1");
+    let schedules = match &args.report_schedules {
+        Some(path) => schedule::load(path).with_context(|| format!("--report-schedules {}", path.display()))?,
+        None => Vec::new(),
+    };
     let topic = match (&args.health_brokers, args.health_interval.is_zero()) {
         (Some(brokers), false) => Some(
             HealthTopic::open(brokers, &args.health_topic)
@@ -34,6 +43,14 @@ pub async fn run_serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::
         max_concurrent_statements: args.max_concurrent_statements,
         queue_timeout: args.queue_timeout,
     };
+    let pg = args.pg_listen.map(|_| PgConfig {
+        token: config.token.clone(),
+        statement_timeout: config.statement_timeout,
+        row_cap: config.row_cap,
+        queue_timeout: config.queue_timeout,
+    });
+    let reports =
+        spawn_schedules(Arc::clone(&analyzer), schedules, Clock::System, RetryPolicy::default(), shutdown.clone());
     let mut state = ApiState::new(Arc::clone(&analyzer), config);
     if !args.health_interval.is_zero() {
         let (feed, _task) =
@@ -43,11 +60,19 @@ pub async fn run_serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
+    if let (Some(pg_listen), Some(pg)) = (args.pg_listen, pg) {
+        let endpoint = PgEndpoint::new(&state.analyzer, &pg, Arc::clone(&state.statements))
+            .context("cannot set up the Postgres endpoint")?;
+        let listener =
+            tokio::net::TcpListener::bind(pg_listen).await.with_context(|| format!("cannot listen on {pg_listen}"))?;
+        tokio::spawn(endpoint.serve(listener, shutdown.clone()));
+    }
     info!(listen = %args.listen, lake = %args.lake.lake.path.display(), "serving the HTTP API");
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
         .context("HTTP server failed")?;
+    reports.wait().await;
     Ok(ExitCode::SUCCESS)
 }
 

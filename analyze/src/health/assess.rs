@@ -12,7 +12,7 @@
 //!    `regional_dependency`;
 //! 4. user storms: user-attributed job failures far above their baseline, mostly one project.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::baseline::Baselines;
@@ -21,25 +21,13 @@ use super::feed::{Evidence, JobEvidence, Kind, Outcomes, TargetEvidence};
 use super::observations::{ConnectCounts, JobCounts};
 use super::state::Level;
 use super::stats::poisson_upper_tail;
+use super::windows::{ConnectSums, Windows};
 
 type Name = Arc<str>;
 /// (region, target) → counts over one window.
 type Cells = BTreeMap<(Name, Name), ConnectCounts>;
-/// A region's workers: all their attempts, how many, and the bad-host candidates.
-type RegionWorkers = (ConnectCounts, usize, Vec<(Name, ConnectCounts, f64)>);
-
-/// The sums of the windows that end at the tick.
-#[derive(Debug, Default)]
-pub(crate) struct Windows {
-    /// (region, target, worker) over the short window.
-    pub connects: HashMap<(Name, Name, Name), ConnectCounts>,
-    /// (region, target, worker) over the long window.
-    pub long: HashMap<(Name, Name, Name), ConnectCounts>,
-    /// (region, target, worker) over the burst window.
-    pub burst: HashMap<(Name, Name, Name), ConnectCounts>,
-    /// (region, project) over the job window.
-    pub jobs: HashMap<(Name, Name), JobCounts>,
-}
+/// A region's bad-host candidates: (worker, its attempts, p-value).
+type Candidates = Vec<(Name, ConnectCounts, f64)>;
 
 /// What the tick found.
 #[derive(Debug, Default)]
@@ -92,12 +80,12 @@ pub(crate) fn assess(w: &Windows, baselines: &Baselines, open: &OpenAlarms, conf
     let mut concentrated = BTreeMap::new();
     // Not the burst window: over three minutes only a few workers ever act.
     for window in [&w.connects, &w.long] {
-        for (region, note) in concentrated_regions(window, &quarantined, &out.outages, config) {
+        for (region, note) in concentrated_regions(window.sums(), &quarantined, &out.outages, config) {
             concentrated.entry(region).or_insert(note);
         }
     }
-    let short = cell_sums(&w.connects, &quarantined);
-    let long = cell_sums(&w.long, &quarantined);
+    let short = cell_sums(w.connects.sums(), &quarantined);
+    let long = cell_sums(w.long.sums(), &quarantined);
     let regions: BTreeSet<Name> =
         baselines.regions().cloned().chain(judged.keys().map(|(r, _)| Arc::clone(r))).collect();
     for region in regions {
@@ -142,9 +130,9 @@ fn judge_cells(
     baselines: &Baselines,
     config: &DetectorConfig,
 ) -> BTreeMap<(Name, Name), Judged> {
-    let short = cell_sums(&w.connects, quarantined);
-    let long = cell_sums(&w.long, quarantined);
-    let bursts = cell_sums(&w.burst, quarantined);
+    let short = cell_sums(w.connects.sums(), quarantined);
+    let long = cell_sums(w.long.sums(), quarantined);
+    let bursts = cell_sums(w.burst.sums(), quarantined);
     long.iter()
         .map(|(key, long_counts)| {
             let baseline = baselines.cell_rate(&key.0, &key.1, config);
@@ -197,50 +185,99 @@ fn rate(k: u64, n: u64) -> f64 {
     if n == 0 { 0.0 } else { k as f64 / n as f64 }
 }
 
-/// Sums (region, target, worker) counts by (region, target), leaving quarantined workers out.
-fn cell_sums(by_worker: &HashMap<(Name, Name, Name), ConnectCounts>, quarantined: &BTreeSet<Name>) -> Cells {
-    let mut cells = Cells::new();
-    for ((region, target, worker), counts) in by_worker {
-        if !quarantined.contains(worker) {
-            cells.entry((Arc::clone(region), Arc::clone(target))).or_default().add(counts);
+/// A window's (region, target) sums, leaving quarantined workers out. A quarantined worker
+/// without failures in the window counts again: it no longer drags its cells down.
+fn cell_sums(window: &ConnectSums, quarantined: &BTreeSet<Name>) -> Cells {
+    let mut cells: Cells = window.cells().iter().map(|(key, counts)| (key.clone(), *counts)).collect();
+    for worker in quarantined {
+        for cell in window.failing_worker(worker).map_or(&[][..], |w| w.cells.as_slice()) {
+            let key = (Arc::clone(&cell.region), Arc::clone(&cell.target));
+            if let Some(counts) = cells.get_mut(&key) {
+                counts.sub(&cell.counts);
+                if counts.n_attempts == 0 {
+                    cells.remove(&key);
+                }
+            }
         }
     }
     cells
+}
+
+/// The connects that succeeded from `region` in the window to targets that are not out,
+/// quarantined workers left out: what a few workers' share is measured against.
+fn region_successes(
+    window: &ConnectSums,
+    region: &str,
+    quarantined: &BTreeSet<Name>,
+    outages: &BTreeMap<Name, Evidence>,
+) -> u64 {
+    let reached = |target: &Name| !outages.contains_key(target);
+    let all: u64 =
+        window.cells().iter().filter(|((r, t), _)| &**r == region && reached(t)).map(|(_, c)| successes(c)).sum();
+    let left_out: u64 = quarantined
+        .iter()
+        .filter_map(|q| window.failing_worker(q))
+        .flat_map(|w| w.cells.iter())
+        .filter(|c| &*c.region == region && reached(&c.target))
+        .map(|c| successes(&c.counts))
+        .sum();
+    all - left_out.min(all)
+}
+
+/// At most one worker, or workers that made at most `share` of the region's successful
+/// connects: few enough to be bad hosts rather than the region. Measured in the work they
+/// still got done, not in workers (the workers without failures are never read) and not in
+/// attempts (a bad host retries its failures, and its attempts grow as it fails): a fault of
+/// the region's path leaves each worker most of its successes, bad hosts lose theirs.
+fn few(n_workers: usize, their_successes: u64, region_successes: u64, share: f64) -> bool {
+    n_workers <= 1 || their_successes as f64 <= share * region_successes as f64
+}
+
+fn successes(counts: &ConnectCounts) -> u64 {
+    counts.n_judged() - counts.n_failed().min(counts.n_judged())
 }
 
 /// Workers that fail most of their own attempts while the rest of their region, reaching the
 /// same targets, does not. Judged over the long window: a job's retries fail together on its
 /// one worker, so over a few minutes any region-wide fault looks concentrated on a few hosts.
 fn find_bad_hosts(w: &Windows, baselines: &Baselines, config: &DetectorConfig, out: &mut Assessment) -> BTreeSet<Name> {
-    // Per worker over every target but the ones out everywhere.
-    let mut workers: BTreeMap<(Name, Name), (ConnectCounts, f64)> = BTreeMap::new();
-    for ((region, target, worker), counts) in &w.long {
-        if out.outages.contains_key(target) {
-            continue;
+    let long = w.long.sums();
+    // Candidates fail most of their own attempts (targets out everywhere left out), improbably
+    // so: only a worker with failures can be one.
+    let mut per_region: BTreeMap<Name, Candidates> = BTreeMap::new();
+    for (worker, sums) in long.failing_workers() {
+        // Per region the worker served (one, as a rule): its attempts and the failures the
+        // cells' baselines expect of them.
+        let mut served: BTreeMap<&Name, (ConnectCounts, f64)> = BTreeMap::new();
+        for cell in sums.cells.iter().filter(|c| !out.outages.contains_key(&c.target)) {
+            let entry = served.entry(&cell.region).or_default();
+            entry.0.add(&cell.counts);
+            entry.1 += cell.counts.n_judged() as f64 * baselines.cell_rate(&cell.region, &cell.target, config);
         }
-        let entry = workers.entry((Arc::clone(region), Arc::clone(worker))).or_default();
-        entry.0.add(counts);
-        // Expected failures under the cells' baselines, for the significance test.
-        entry.1 += counts.n_judged() as f64 * baselines.cell_rate(region, target, config);
-    }
-    // Candidates fail most of their own attempts, improbably so.
-    let mut per_region: BTreeMap<Name, RegionWorkers> = BTreeMap::new();
-    for ((region, worker), (counts, expected)) in workers {
-        let entry = per_region.entry(region).or_default();
-        entry.0.add(&counts);
-        entry.1 += 1;
-        let (n, k) = (counts.n_judged(), counts.n_failed());
-        let p_value = poisson_upper_tail(k, expected);
-        if n >= config.worker_min_attempts
-            && k >= config.worker_min_failures
-            && rate(k, n) >= config.worker_min_rate
-            && p_value <= config.alpha
-        {
-            entry.2.push((worker, counts, p_value));
+        for (region, (counts, expected)) in served {
+            let (n, k) = (counts.n_judged(), counts.n_failed());
+            let p_value = poisson_upper_tail(k, expected);
+            if n >= config.worker_min_attempts
+                && k >= config.worker_min_failures
+                && rate(k, n) >= config.worker_min_rate
+                && p_value <= config.alpha
+            {
+                per_region.entry(Arc::clone(region)).or_default().push((Arc::clone(worker), counts, p_value));
+            }
         }
     }
+    let per_region = per_region.into_iter().map(|(region, mut candidates)| {
+        candidates.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut total = ConnectCounts::default();
+        for ((r, target), counts) in long.cells() {
+            if *r == region && !out.outages.contains_key(target) {
+                total.add(counts);
+            }
+        }
+        (region, (total, candidates))
+    });
     let mut quarantined = BTreeSet::new();
-    for (region, (total, n_workers, candidates)) in per_region {
+    for (region, (total, candidates)) in per_region {
         // The rest of the region, all candidates left out, must be healthy next to them: a
         // region-wide fault also makes some workers fail half their attempts.
         let (bad_k, bad_n) = candidates.iter().fold((0, 0), |(k, n), (_, c, _)| (k + c.n_failed(), n + c.n_judged()));
@@ -250,7 +287,8 @@ fn find_bad_hosts(w: &Windows, baselines: &Baselines, config: &DetectorConfig, o
             .filter(|(_, c, _)| rate(c.n_failed(), c.n_judged()) >= config.bad_host_ratio * rest_rate)
             .collect();
         let bad_failures: u64 = bad.iter().map(|(_, c, _)| c.n_failed()).sum();
-        let few = bad.len() as f64 <= (config.max_bad_host_share * n_workers as f64).max(1.0);
+        let bad_successes: u64 = bad.iter().map(|(_, c, _)| successes(c)).sum();
+        let few = few(bad.len(), bad_successes, successes(&total), config.max_bad_host_share);
         if bad.is_empty() || !few || (bad_failures as f64) < config.bad_host_failure_share * total.n_failed() as f64 {
             continue;
         }
@@ -279,42 +317,47 @@ fn find_bad_hosts(w: &Windows, baselines: &Baselines, config: &DetectorConfig, o
 }
 
 /// Regions whose failures (over one window, outages and quarantined workers left out) sit on
-/// a few workers, at least two each: likely bad hosts that the bad-host test, which needs more
-/// attempts per worker, has not confirmed yet. A fault of the region's path spreads its
-/// failures over about as many workers as there are failures. (With a handful of failures
+/// a few workers, at least two each, that made a small share of the region's successful
+/// connects: likely bad hosts that the bad-host test, which needs more attempts per worker,
+/// has not confirmed yet. A fault of the region's path spreads its failures over about as many
+/// workers as there are failures, and those still make most of the region's connects. (With a handful of failures
 /// the two can look alike; see the README on what this costs.)
 fn concentrated_regions(
-    window: &HashMap<(Name, Name, Name), ConnectCounts>,
+    window: &ConnectSums,
     quarantined: &BTreeSet<Name>,
     outages: &BTreeMap<Name, Evidence>,
     config: &DetectorConfig,
 ) -> BTreeMap<Name, String> {
-    let mut workers: BTreeMap<(Name, Name), u64> = BTreeMap::new();
-    for ((region, target, worker), counts) in window {
-        if !quarantined.contains(worker) && !outages.contains_key(target) {
-            *workers.entry((Arc::clone(region), Arc::clone(worker))).or_default() += counts.n_failed();
+    // (failures, failing workers, their successes) per region.
+    let mut failing: BTreeMap<Name, (u64, usize, u64)> = BTreeMap::new();
+    for (worker, sums) in window.failing_workers() {
+        if quarantined.contains(worker) {
+            continue;
+        }
+        let mut served: BTreeMap<&Name, ConnectCounts> = BTreeMap::new();
+        for cell in sums.cells.iter().filter(|c| !outages.contains_key(&c.target)) {
+            served.entry(&cell.region).or_default().add(&cell.counts);
+        }
+        for (region, counts) in served.into_iter().filter(|(_, c)| c.n_failed() > 0) {
+            let entry = failing.entry(Arc::clone(region)).or_default();
+            entry.0 += counts.n_failed();
+            entry.1 += 1;
+            entry.2 += successes(&counts);
         }
     }
-    // (failures, active workers, failing workers) per region.
-    let mut regions: BTreeMap<Name, (u64, usize, usize)> = BTreeMap::new();
-    for ((region, _), failed) in workers {
-        let entry = regions.entry(region).or_default();
-        entry.0 += failed;
-        entry.1 += 1;
-        entry.2 += usize::from(failed > 0);
-    }
-    regions
+    failing
         .into_iter()
-        .filter(|(_, (failed, active, failing))| {
-            *failing > 0
-                && *failed >= 2 * *failing as u64
-                && *failing as f64 <= (config.max_bad_host_share * *active as f64).max(1.0)
-        })
-        .map(|(region, (failed, active, failing))| {
-            let note = format!(
-                "{failed} failed connects on {failing} of {active} workers: bad hosts are suspected, the region is not blamed"
-            );
-            (region, note)
+        .filter_map(|(region, (failed, n_failing, their_successes))| {
+            let total = region_successes(window, &region, quarantined, outages);
+            let concentrated = failed >= 2 * n_failing as u64
+                && few(n_failing, their_successes, total, config.max_bad_host_share);
+            concentrated.then(|| {
+                let note = format!(
+                    "{failed} failed connects on {n_failing} workers with {:.0} % of the region's successful connects: bad hosts are suspected, the region is not blamed",
+                    100.0 * rate(their_successes, total)
+                );
+                (region, note)
+            })
         })
         .collect()
 }
@@ -490,12 +533,7 @@ fn judge_region(
 }
 
 fn job_evidence(region: &Name, w: &Windows, baselines: &Baselines) -> JobEvidence {
-    let mut jobs = JobCounts::default();
-    for ((r, _), counts) in &w.jobs {
-        if r == region {
-            jobs.add(counts);
-        }
-    }
+    let jobs = w.jobs.sums().region(region);
     JobEvidence {
         n_jobs: jobs.n_jobs,
         n_failed: jobs.n_failed,
@@ -509,14 +547,14 @@ fn job_evidence(region: &Name, w: &Windows, baselines: &Baselines) -> JobEvidenc
 /// Projects whose users' own failures storm: far above the region's usual user failure rate,
 /// mostly one project. They raise no infra alarm; the feed names them so nobody chases one.
 fn find_user_storms(w: &Windows, baselines: &Baselines, config: &DetectorConfig, out: &mut Assessment) {
-    let mut regions: BTreeMap<&Name, JobCounts> = BTreeMap::new();
+    // Only a project with user-attributed failures can storm.
+    let jobs = w.jobs.sums();
     let mut projects: BTreeMap<&Name, Vec<(&Name, JobCounts)>> = BTreeMap::new();
-    for ((region, project), counts) in &w.jobs {
-        regions.entry(region).or_default().add(counts);
+    for ((region, project), counts) in jobs.user_failing() {
         projects.entry(region).or_default().push((project, *counts));
     }
-    for (region, total) in regions {
-        let projects = projects.remove(region).unwrap_or_default();
+    for (region, projects) in projects {
+        let total = jobs.region(region);
         let Some((project, top)) = projects.iter().max_by(|a, b| a.1.n_user.cmp(&b.1.n_user).then(b.0.cmp(a.0))) else {
             continue;
         };

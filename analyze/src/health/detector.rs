@@ -3,15 +3,16 @@
 //! differ only in how the observations arrive (all at once, or the last minutes re-read on
 //! every tick).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use super::assess::{Assessment, OpenAlarms, RegionVerdict, Windows, assess};
+use super::assess::{Assessment, OpenAlarms, RegionVerdict, assess};
 use super::baseline::Baselines;
 use super::config::DetectorConfig;
 use super::feed::{Evidence, Flag, HealthChange, HealthSnapshot, Kind, RETRY_ADVICE, RegionHealth, Scope, Status};
-use super::observations::{Minute, Observations, timestamp_of};
+use super::observations::{ConnectCounts, Minute, Observations, timestamp_of};
 use super::state::{FlagState, Level, RegionState};
+use super::windows::Windows;
 
 type Name = Arc<str>;
 
@@ -20,6 +21,8 @@ type Name = Arc<str>;
 pub struct Detector {
     config: DetectorConfig,
     observations: Observations,
+    /// The sums of the windows ending at the last judged minute.
+    windows: Windows,
     baselines: Baselines,
     regions: BTreeMap<Name, RegionEntry>,
     targets: BTreeMap<Name, FlagEntry>,
@@ -47,6 +50,7 @@ impl Detector {
     /// A detector whose first judged minute is `start`.
     pub fn new(config: DetectorConfig, start: Minute) -> Detector {
         Detector {
+            windows: Windows::new(&config),
             config,
             observations: Observations::default(),
             baselines: Baselines::default(),
@@ -70,7 +74,9 @@ impl Detector {
 
     /// Takes the observations of every minute from `from` on, replacing what it held for them.
     pub fn observe(&mut self, from: Minute, fresh: Observations) {
+        self.windows.retract_from(from, &self.observations);
         self.observations.replace_from(from, fresh);
+        self.windows.restore_from(from, &self.observations);
     }
 
     /// Judges every minute up to and including `until`; returns the state changes in order.
@@ -145,13 +151,22 @@ impl Detector {
     fn absorb(&mut self, t: Minute) {
         self.baselines.decay(&self.config);
         let last = self.last.as_ref();
-        for row in self.observations.connects_at(t - self.config.long_window_minutes - 1) {
+        let leaving = t - self.config.long_window_minutes - 1;
+        // The bad hosts' attempts in each cell of the leaving minute, to take out.
+        let mut bad_hosts: HashMap<(&Name, &Name), ConnectCounts> = HashMap::new();
+        for row in self.observations.connects_at(leaving) {
             if last.is_some_and(|a| a.bad_hosts.contains_key(&row.worker)) {
-                continue;
+                bad_hosts.entry((&row.region, &row.target)).or_default().add(&row.counts);
+            }
+        }
+        for row in self.observations.cells_at(leaving) {
+            let mut counts = row.counts;
+            if let Some(bad) = bad_hosts.get(&(&row.region, &row.target)) {
+                counts.sub(bad);
             }
             let key = (Arc::clone(&row.region), Arc::clone(&row.target));
             let in_alarm = last.is_some_and(|a| a.cells_in_alarm.contains(&key));
-            self.baselines.absorb_connects(&row.region, &row.target, &row.counts, in_alarm);
+            self.baselines.absorb_connects(&row.region, &row.target, &counts, in_alarm);
         }
         for row in self.observations.jobs_at(t - self.config.job_window_minutes - 1) {
             let in_alarm = last.is_some_and(|a| a.regions_in_alarm.contains(&row.region));
@@ -160,7 +175,7 @@ impl Detector {
     }
 
     fn judge(&mut self, t: Minute, changes: &mut Vec<HealthChange>) {
-        let windows = self.windows(t);
+        self.windows.slide_to(t, &self.observations);
         let open = OpenAlarms {
             regions: self
                 .regions
@@ -171,7 +186,7 @@ impl Detector {
             targets: self.targets.iter().filter(|(_, e)| e.state.raised).map(|(n, _)| n.clone()).collect(),
             workers: self.workers.iter().filter(|(_, e)| e.state.raised).map(|(n, _)| n.clone()).collect(),
         };
-        let assessment = assess(&windows, &self.baselines, &open, &self.config);
+        let assessment = assess(&self.windows, &self.baselines, &open, &self.config);
         self.move_regions(t, &assessment, changes);
         let config = &self.config;
         let outages = assessment.outages.iter();
@@ -252,31 +267,6 @@ impl Detector {
                 });
             }
         }
-    }
-
-    /// Sums the observations of the windows ending at `t` (exclusive).
-    fn windows(&self, t: Minute) -> Windows {
-        let mut w = Windows::default();
-        for m in (t - self.config.long_window_minutes)..t {
-            let in_short = m >= t - self.config.window_minutes;
-            let in_burst = m >= t - self.config.burst_minutes;
-            for row in self.observations.connects_at(m) {
-                let key = (Arc::clone(&row.region), Arc::clone(&row.target), Arc::clone(&row.worker));
-                if in_burst {
-                    w.burst.entry(key.clone()).or_default().add(&row.counts);
-                }
-                if in_short {
-                    w.connects.entry(key.clone()).or_default().add(&row.counts);
-                }
-                w.long.entry(key).or_default().add(&row.counts);
-            }
-        }
-        for m in (t - self.config.job_window_minutes)..t {
-            for row in self.observations.jobs_at(m) {
-                w.jobs.entry((Arc::clone(&row.region), Arc::clone(&row.project))).or_default().add(&row.counts);
-            }
-        }
-        w
     }
 }
 
@@ -483,18 +473,26 @@ mod tests {
         let fault: Fault = |r, _, _, m| (r == "r-east" && m >= ONSET).then_some((0.3, "timeout"));
         let all = fleet(fault);
         let replayed = run(fault);
-        // Live: the detector sees each minute's data only once that minute is reached.
+        // A replay reads the workers that failed anywhere in its period, as the query does.
+        let mut detector = Detector::new(DetectorConfig::default(), 0);
+        detector.observe(0, all.clone().only_failing_workers());
+        assert_eq!(detector.advance_to(END - 1), replayed, "the workers that never fail change nothing");
+        // Live: the detector sees each minute's data only once that minute is reached, and
+        // only the workers that failed in what it reads again.
         let mut live = Detector::new(DetectorConfig::default(), 0);
         let mut changes = Vec::new();
         for t in 0..END {
             let mut fresh = Observations::default();
+            for (minute, rows) in all.cells.range(t - 80..=t) {
+                fresh.cells.insert(*minute, rows.clone());
+            }
             for (minute, rows) in all.connects.range(t - 80..=t) {
                 fresh.connects.insert(*minute, rows.clone());
             }
             for (minute, rows) in all.jobs.range(t - 80..=t) {
                 fresh.jobs.insert(*minute, rows.clone());
             }
-            live.observe(t - 80, fresh);
+            live.observe(t - 80, fresh.only_failing_workers());
             changes.extend(live.advance_to(t));
         }
         assert_eq!(changes, replayed);

@@ -19,6 +19,7 @@ mod state;
 mod stats;
 mod timeline;
 mod topic;
+mod windows;
 
 pub use config::DetectorConfig;
 pub use detector::Detector;

@@ -1,6 +1,7 @@
-//! What the detector reads from the lake: counts per minute, of connect attempts by region,
-//! target and worker, and of finished jobs by region and project. Read once for a replay,
-//! and for the last minutes again on every live tick.
+//! What the detector reads from the lake: counts per minute, of connect attempts by region and
+//! target (the cells), of the attempts of the workers that failed any by region, target and
+//! worker, and of finished jobs by region and project. Read once for a replay, and for the
+//! last minutes again on every live tick.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -26,7 +27,8 @@ pub(crate) fn timestamp_of(minute: Minute) -> Timestamp {
     Timestamp::from_millis(minute * 60_000)
 }
 
-const CONNECT_MINUTES_SQL: &str = include_str!("../../../queries/health/connect_minutes.sql");
+const CONNECT_CELLS_SQL: &str = include_str!("../../../queries/health/connect_cells.sql");
+const FAILING_WORKER_MINUTES_SQL: &str = include_str!("../../../queries/health/failing_worker_minutes.sql");
 const JOB_MINUTES_SQL: &str = include_str!("../../../queries/health/job_minutes.sql");
 
 /// Connect attempts of one cell, split by how they failed.
@@ -61,6 +63,16 @@ impl ConnectCounts {
         self.n_other_failed += other.n_other_failed;
         self.n_inconclusive += other.n_inconclusive;
     }
+
+    /// Takes out counts that were added before (never below zero).
+    pub(crate) fn sub(&mut self, other: &ConnectCounts) {
+        self.n_attempts = self.n_attempts.saturating_sub(other.n_attempts);
+        self.n_timeouts = self.n_timeouts.saturating_sub(other.n_timeouts);
+        self.n_refused = self.n_refused.saturating_sub(other.n_refused);
+        self.n_dns = self.n_dns.saturating_sub(other.n_dns);
+        self.n_other_failed = self.n_other_failed.saturating_sub(other.n_other_failed);
+        self.n_inconclusive = self.n_inconclusive.saturating_sub(other.n_inconclusive);
+    }
 }
 
 /// Finished jobs of one region and project.
@@ -81,9 +93,26 @@ impl JobCounts {
         self.n_user += other.n_user;
         self.n_unknown += other.n_unknown;
     }
+
+    /// Takes out counts that were added before (never below zero).
+    pub(crate) fn sub(&mut self, other: &JobCounts) {
+        self.n_jobs = self.n_jobs.saturating_sub(other.n_jobs);
+        self.n_failed = self.n_failed.saturating_sub(other.n_failed);
+        self.n_infra = self.n_infra.saturating_sub(other.n_infra);
+        self.n_user = self.n_user.saturating_sub(other.n_user);
+        self.n_unknown = self.n_unknown.saturating_sub(other.n_unknown);
+    }
 }
 
-/// One row of `connect_minutes.sql`.
+/// One row of `connect_cells.sql`: every worker's attempts in one cell and minute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CellRow {
+    pub region: Arc<str>,
+    pub target: Arc<str>,
+    pub counts: ConnectCounts,
+}
+
+/// One row of `failing_worker_minutes.sql`: one worker's attempts in one cell and minute.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ConnectRow {
     pub region: Arc<str>,
@@ -103,17 +132,23 @@ pub(crate) struct JobRow {
 /// The counts the detector holds, by minute.
 #[derive(Debug, Default, Clone)]
 pub struct Observations {
+    pub(crate) cells: BTreeMap<Minute, Vec<CellRow>>,
+    /// The workers that failed a connect somewhere in what was read: a worker that failed in
+    /// a window is here for every minute of that window.
     pub(crate) connects: BTreeMap<Minute, Vec<ConnectRow>>,
     pub(crate) jobs: BTreeMap<Minute, Vec<JobRow>>,
     names: HashSet<Arc<str>>,
 }
 
 impl Observations {
-    /// Reads the counts of `[since, until)` from the lake, each of the two queries once.
+    /// Reads the counts of `[since, until)` from the lake, each of the three queries once.
     pub async fn load(ctx: &SessionContext, since: Timestamp, until: Timestamp) -> Result<Observations> {
         let params = window_params(since, until);
         let mut observations = Observations::default();
-        for batch in run(ctx, CONNECT_MINUTES_SQL, &params).await? {
+        for batch in run(ctx, CONNECT_CELLS_SQL, &params).await? {
+            observations.add_cell_batch(&batch)?;
+        }
+        for batch in run(ctx, FAILING_WORKER_MINUTES_SQL, &params).await? {
             observations.add_connect_batch(&batch)?;
         }
         for batch in run(ctx, JOB_MINUTES_SQL, &params).await? {
@@ -125,8 +160,13 @@ impl Observations {
     /// Replaces every minute from `from` on with `fresh`'s: a live tick re-reads the recent
     /// minutes, which late files may have completed since the last tick.
     pub(crate) fn replace_from(&mut self, from: Minute, fresh: Observations) {
+        self.cells.split_off(&from);
         self.connects.split_off(&from);
         self.jobs.split_off(&from);
+        for (minute, rows) in fresh.cells.into_iter().filter(|(m, _)| *m >= from) {
+            let rows = rows.into_iter().map(|r| self.intern_cell(r)).collect();
+            self.cells.insert(minute, rows);
+        }
         for (minute, rows) in fresh.connects.into_iter().filter(|(m, _)| *m >= from) {
             let rows = rows.into_iter().map(|r| self.intern_connect(r)).collect();
             self.connects.insert(minute, rows);
@@ -139,8 +179,13 @@ impl Observations {
 
     /// Forgets the minutes before `minute` (they live on in the baselines).
     pub(crate) fn forget_before(&mut self, minute: Minute) {
+        self.cells = self.cells.split_off(&minute);
         self.connects = self.connects.split_off(&minute);
         self.jobs = self.jobs.split_off(&minute);
+    }
+
+    pub(crate) fn cells_at(&self, minute: Minute) -> &[CellRow] {
+        self.cells.get(&minute).map_or(&[], Vec::as_slice)
     }
 
     pub(crate) fn connects_at(&self, minute: Minute) -> &[ConnectRow] {
@@ -162,7 +207,28 @@ impl Observations {
     ) {
         let row = ConnectRow { region: region.into(), target: target.into(), worker: worker.into(), counts };
         let row = self.intern_connect(row);
+        let cells = self.cells.entry(minute).or_default();
+        match cells.iter_mut().find(|c| c.region == row.region && c.target == row.target) {
+            Some(cell) => cell.counts.add(&counts),
+            None => cells.push(CellRow { region: Arc::clone(&row.region), target: Arc::clone(&row.target), counts }),
+        }
         self.connects.entry(minute).or_default().push(row);
+    }
+
+    /// Leaves out the worker rows of the workers that never failed, as the query does.
+    #[cfg(test)]
+    pub(crate) fn only_failing_workers(mut self) -> Observations {
+        let failing: HashSet<Arc<str>> = self
+            .connects
+            .values()
+            .flatten()
+            .filter(|r| r.counts.n_failed() > 0)
+            .map(|r| Arc::clone(&r.worker))
+            .collect();
+        for rows in self.connects.values_mut() {
+            rows.retain(|r| failing.contains(&r.worker));
+        }
+        self
     }
 
     #[cfg(test)]
@@ -180,6 +246,10 @@ impl Observations {
         Arc::clone(name)
     }
 
+    fn intern_cell(&mut self, row: CellRow) -> CellRow {
+        CellRow { region: self.intern(&row.region), target: self.intern(&row.target), counts: row.counts }
+    }
+
     fn intern_connect(&mut self, row: ConnectRow) -> ConnectRow {
         ConnectRow {
             region: self.intern(&row.region),
@@ -193,21 +263,23 @@ impl Observations {
         JobRow { region: self.intern(&row.region), project: self.intern(&row.project), counts: row.counts }
     }
 
+    fn add_cell_batch(&mut self, batch: &RecordBatch) -> Result<()> {
+        let (regions, targets) = (strings(batch, 0)?, strings(batch, 1)?);
+        let minutes = ints(batch, 2)?;
+        let counts = connect_counts(batch, 3)?;
+        for (row, counts) in counts.into_iter().enumerate() {
+            let cell = CellRow { region: self.intern(&regions[row]), target: self.intern(&targets[row]), counts };
+            self.cells.entry(minutes[row]).or_default().push(cell);
+        }
+        Ok(())
+    }
+
     fn add_connect_batch(&mut self, batch: &RecordBatch) -> Result<()> {
         let text = |i: usize| strings(batch, i);
         let (regions, targets, workers) = (text(0)?, text(1)?, text(2)?);
         let minutes = ints(batch, 3)?;
-        let counts: Vec<Vec<i64>> = (4..10).map(|i| ints(batch, i)).collect::<Result<_>>()?;
-        for row in 0..batch.num_rows() {
-            let n = |c: usize| counts[c][row].max(0) as u64;
-            let counts = ConnectCounts {
-                n_attempts: n(0),
-                n_timeouts: n(1),
-                n_refused: n(2),
-                n_dns: n(3),
-                n_other_failed: n(4),
-                n_inconclusive: n(5),
-            };
+        let counts = connect_counts(batch, 4)?;
+        for (row, counts) in counts.into_iter().enumerate() {
             let connect = ConnectRow {
                 region: self.intern(&regions[row]),
                 target: self.intern(&targets[row]),
@@ -231,6 +303,22 @@ impl Observations {
         }
         Ok(())
     }
+}
+
+/// The six connect counts from column `first` on, row by row.
+fn connect_counts(batch: &RecordBatch, first: usize) -> Result<Vec<ConnectCounts>> {
+    let columns: Vec<Vec<i64>> = (first..first + 6).map(|i| ints(batch, i)).collect::<Result<_>>()?;
+    let n = |c: usize, row: usize| columns[c][row].max(0) as u64;
+    Ok((0..batch.num_rows())
+        .map(|row| ConnectCounts {
+            n_attempts: n(0, row),
+            n_timeouts: n(1, row),
+            n_refused: n(2, row),
+            n_dns: n(3, row),
+            n_other_failed: n(4, row),
+            n_inconclusive: n(5, row),
+        })
+        .collect())
 }
 
 /// The window as the queries' parameters: timestamps, and the dates and hours that bound the

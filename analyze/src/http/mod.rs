@@ -1,5 +1,6 @@
 //! The HTTP API of `failscope serve`: `POST /v1/sql`, `GET /v1/queries`,
-//! `GET /v1/queries/{name}`, `GET /v1/regions/health`. It holds no SQL and no business logic; it authenticates, limits
+//! `GET /v1/queries/{name}` (describes), `POST /v1/queries/{name}` (runs),
+//! `GET /v1/regions/health`. It holds no SQL and no business logic; it authenticates, limits
 //! and encodes, and leaves the rest to [`Analyzer`].
 
 mod error;
@@ -63,7 +64,7 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/v1/sql", post(handlers::post_sql))
         .route("/v1/queries", get(handlers::list_queries))
-        .route("/v1/queries/{name}", get(handlers::get_query))
+        .route("/v1/queries/{name}", get(handlers::get_query).post(handlers::post_named_query))
         .route("/v1/regions/health", get(health::get_region_health))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .with_state(state)

@@ -9,4 +9,8 @@ mod classification;
 mod cli;
 mod dedup;
 mod http;
+mod http_named;
+mod pg;
+mod report;
+mod schedule;
 mod views;

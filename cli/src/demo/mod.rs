@@ -1,8 +1,8 @@
 //! `failscope demo`: the April 2022 diagnosis with one command and nothing to install. It
 //! hosts an embedded Kafka-protocol broker (or uses `--brokers`), simulates the scenario,
 //! ingests it into a lake, classifies the failed jobs, replays the region-health detector,
-//! prints the timeline and the diagnosis, and serves the HTTP API over the lake until Ctrl-C
-//! (`--once` exits when done).
+//! prints the timeline and the diagnosis, writes the HTML anomaly report, and serves the HTTP
+//! API and the report over the lake until Ctrl-C (`--once` exits when done).
 
 mod summary;
 
@@ -12,10 +12,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use axum::response::Html;
 use failscope_analyze::Analyzer;
 use failscope_analyze::health::{DetectorConfig, PublishedHealth, decision_tag, replay};
 use failscope_analyze::http::{ApiConfig, ApiState, router};
+use failscope_analyze::report::{build_from_replay, html, write_atomically};
 use failscope_emit::simulate::SCENARIO_NAMES;
+use failscope_schemas::Timestamp;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
@@ -41,6 +44,9 @@ pub struct DemoArgs {
     /// Address of the HTTP API served over the lake once the demo is done.
     #[arg(long, env = "FAILSCOPE_DEMO_LISTEN", default_value = "127.0.0.1:8080")]
     pub(crate) listen: std::net::SocketAddr,
+    /// Where to write the HTML anomaly report of the scenario (served at /report.html too).
+    #[arg(long, env = "FAILSCOPE_DEMO_REPORT", default_value = ".failscope/demo/report.html")]
+    pub(crate) report: PathBuf,
     /// Exit when the diagnosis is printed instead of serving the API.
     #[arg(long, env = "FAILSCOPE_DEMO_ONCE", default_value_t = false)]
     pub(crate) once: bool,
@@ -92,9 +98,10 @@ pub async fn run_demo(
     let analysed = async {
         let replayed = replay(&analyzer, truth.starts_at, truth.ends_at, DetectorConfig::default()).await?;
         let tables = summary::tables(&analyzer, truth).await?;
-        anyhow::Ok((replayed, tables))
+        let report = build_from_replay(&analyzer, &replayed, truth.starts_at, truth.ends_at, Timestamp::now()).await?;
+        anyhow::Ok((replayed, tables, html(&report)))
     };
-    let (replayed, tables) = tokio::select! {
+    let (replayed, tables, report) = tokio::select! {
         analysed = analysed => analysed.context("the analysis failed")?,
         () = shutdown.cancelled() => return interrupted(&spinner),
     };
@@ -104,16 +111,24 @@ pub async fn run_demo(
     let mut stdout = std::io::stdout().lock();
     summary::write(&mut stdout, truth, &replayed.changes, &tables)?;
     drop(stdout);
+    let report_path = absolute(&args.report)?;
+    if let Some(dir) = report_path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    write_atomically(&report_path, report.as_bytes())
+        .with_context(|| format!("cannot write the report {}", report_path.display()))?;
+    println!("\nThe anomaly report, with its charts: {}", report_path.display());
     if args.once {
         return Ok(ExitCode::SUCCESS);
     }
-    serve(analyzer, replayed.snapshot, &args, shutdown).await
+    serve(analyzer, replayed.snapshot, report, &args, shutdown).await
 }
 
 /// Serves the API over the demo's lake, with the feed frozen at the end of the scenario.
 async fn serve(
     analyzer: Arc<Analyzer>,
     snapshot: failscope_analyze::health::HealthSnapshot,
+    report: String,
     args: &DemoArgs,
     shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
@@ -134,12 +149,15 @@ async fn serve(
         .with_context(|| format!("cannot listen on {} (choose another with --listen)", args.listen))?;
     let base = format!("http://{}", listener.local_addr()?);
     println!("\nServing the lake until Ctrl-C (no token: loopback only):");
+    println!("  {base}/report.html (the anomaly report, in a browser)");
     println!("  curl {base}/v1/regions/health");
     println!(
         "  curl -H 'content-type: application/json' -d '{{\"sql\": \"SELECT * FROM failures_by_region_hour LIMIT 5\"}}' {base}/v1/sql"
     );
     println!("  failscope sql --lake {}", args.lake.display());
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown.cancelled_owned()).await?;
+    // The report is the demo's own page, beside the API's routes.
+    let page = axum::Router::new().route("/report.html", axum::routing::get(move || async move { Html(report) }));
+    axum::serve(listener, router(state).merge(page)).with_graceful_shutdown(shutdown.cancelled_owned()).await?;
     Ok(ExitCode::SUCCESS)
 }
 

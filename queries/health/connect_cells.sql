@@ -1,9 +1,9 @@
--- health_connect_minutes: connect attempts per minute, region, target and worker, with the
--- failures by kind, for the region-health detector (analyze/src/health). Abandoned attempts
--- (a connect still hanging when its job ended) count as timeouts: a hung connect() is the
--- April 2022 symptom. `other` outcomes are neither successes nor failures of the path. A job's
--- connects to its own targets (a test's database on loopback) say nothing of the platform and
--- are left out.
+-- health_connect_cells: connect attempts per minute, region and target, with the failures by
+-- kind, for the region-health detector (analyze/src/health): the cells it judges. Abandoned
+-- attempts (a connect still hanging when its job ended) count as timeouts: a hung connect()
+-- is the April 2022 symptom. `other` outcomes are neither successes nor failures of the path.
+-- A job's connects to its own targets (a test's database on loopback) say nothing of the
+-- platform and are left out.
 --
 -- Parameters: $since/$until (timestamps, half-open window) and the same window as dates and
 -- hours ($since_date, $since_hour, $until_date, $until_hour). The date/hour conditions touch
@@ -12,7 +12,6 @@
 SELECT
     region,
     target_service,
-    worker_id,
     to_unixtime(started_at) / 60 AS minute,
     COUNT(*) AS n_attempts,
     COUNT(CASE WHEN outcome IN ('timeout', 'abandoned') THEN 1 END) AS n_timeouts,
@@ -26,4 +25,4 @@ WHERE date >= $since_date AND date <= $until_date
   AND (date < $until_date OR hour <= $until_hour)
   AND started_at >= $since AND started_at < $until
   AND target_owner <> 'job'
-GROUP BY region, target_service, worker_id, to_unixtime(started_at) / 60
+GROUP BY region, target_service, to_unixtime(started_at) / 60

@@ -1,0 +1,415 @@
+//! The sums of the detector's sliding windows, kept up to date as minutes enter and leave: a
+//! step costs what its minute brings and what is failing, not what the windows hold. (A window
+//! of an hour over a large fleet holds tens of thousands of (region, target, worker) cells;
+//! summing them again at every minute made a 48-hour replay cost hundreds of lake scans.)
+//!
+//! Workers: the observations hold the rows of the workers that failed somewhere in what was
+//! read, which differs between a replay (its whole period) and a live tick (the last hour).
+//! So that both decide alike, nothing here looks at a worker without failures in the window:
+//! only [`ConnectSums::failing_worker`] and [`ConnectSums::failing_workers`] are offered.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use super::config::DetectorConfig;
+use super::observations::{CellRow, ConnectCounts, ConnectRow, JobCounts, JobRow, Minute, Observations};
+
+type Name = Arc<str>;
+
+/// The windows that end at the minute being judged (exclusive).
+#[derive(Debug)]
+pub(crate) struct Windows {
+    /// Connect attempts over the short window.
+    pub connects: Sliding<ConnectSums>,
+    /// Connect attempts over the long window.
+    pub long: Sliding<ConnectSums>,
+    /// Connect attempts over the burst window.
+    pub burst: Sliding<ConnectSums>,
+    /// Finished jobs over the job window.
+    pub jobs: Sliding<JobSums>,
+}
+
+impl Windows {
+    pub(super) fn new(config: &DetectorConfig) -> Windows {
+        Windows {
+            connects: Sliding::new(config.window_minutes),
+            long: Sliding::new(config.long_window_minutes),
+            burst: Sliding::new(config.burst_minutes),
+            jobs: Sliding::new(config.job_window_minutes),
+        }
+    }
+
+    /// Moves every window to end at `t` (exclusive).
+    pub(super) fn slide_to(&mut self, t: Minute, observations: &Observations) {
+        self.connects.slide_to(t, observations);
+        self.long.slide_to(t, observations);
+        self.burst.slide_to(t, observations);
+        self.jobs.slide_to(t, observations);
+    }
+
+    /// Takes the minutes from `from` on out of the windows, before `observations` replaces
+    /// them; [`Windows::restore_from`] puts the new ones in after.
+    pub(super) fn retract_from(&mut self, from: Minute, observations: &Observations) {
+        self.connects.retract_from(from, observations);
+        self.long.retract_from(from, observations);
+        self.burst.retract_from(from, observations);
+        self.jobs.retract_from(from, observations);
+    }
+
+    pub(super) fn restore_from(&mut self, from: Minute, observations: &Observations) {
+        self.connects.restore_from(from, observations);
+        self.long.restore_from(from, observations);
+        self.burst.restore_from(from, observations);
+        self.jobs.restore_from(from, observations);
+    }
+}
+
+/// Sums that the rows of one minute enter and leave.
+pub(crate) trait Sums: Default {
+    fn add_minute(&mut self, observations: &Observations, minute: Minute);
+    fn remove_minute(&mut self, observations: &Observations, minute: Minute);
+}
+
+/// A window of `minutes` minutes ending at `end` (exclusive), and its sums.
+#[derive(Debug)]
+pub(crate) struct Sliding<S> {
+    minutes: i64,
+    end: Option<Minute>,
+    sums: S,
+}
+
+impl<S: Sums> Sliding<S> {
+    fn new(minutes: i64) -> Sliding<S> {
+        Sliding { minutes, end: None, sums: S::default() }
+    }
+
+    pub(super) fn sums(&self) -> &S {
+        &self.sums
+    }
+
+    /// Ends the window at `t`: one minute in and one out per minute moved, or summed afresh
+    /// when the window jumps (the first step, or a clock that went back).
+    fn slide_to(&mut self, t: Minute, observations: &Observations) {
+        match self.end {
+            Some(end) if end <= t && t - end < self.minutes => {
+                for m in end..t {
+                    self.sums.add_minute(observations, m);
+                    self.sums.remove_minute(observations, m - self.minutes);
+                }
+            }
+            _ => {
+                self.sums = S::default();
+                for m in (t - self.minutes)..t {
+                    self.sums.add_minute(observations, m);
+                }
+            }
+        }
+        self.end = Some(t);
+    }
+
+    /// The minutes of the window from `from` on: the ones a replacement of the observations
+    /// from `from` changes.
+    fn affected(&self, from: Minute) -> std::ops::Range<Minute> {
+        self.end.map_or(0..0, |end| from.max(end - self.minutes)..end)
+    }
+
+    fn retract_from(&mut self, from: Minute, observations: &Observations) {
+        for m in self.affected(from) {
+            self.sums.remove_minute(observations, m);
+        }
+    }
+
+    fn restore_from(&mut self, from: Minute, observations: &Observations) {
+        for m in self.affected(from) {
+            self.sums.add_minute(observations, m);
+        }
+    }
+}
+
+/// Connect attempts in a window: by cell, and by worker for the workers that failed.
+#[derive(Debug, Default)]
+pub(crate) struct ConnectSums {
+    /// (region, target) → the attempts of every worker.
+    cells: HashMap<(Name, Name), ConnectCounts>,
+    /// The workers the observations hold rows of (see the module's note).
+    workers: HashMap<Name, WorkerSums>,
+    /// Workers with at least one failed attempt in the window.
+    failing: HashSet<Name>,
+}
+
+/// One worker's attempts in a window, by (region, target): a worker serves one region and
+/// reaches a few targets, so a list is the right map.
+#[derive(Debug, Default)]
+pub(crate) struct WorkerSums {
+    pub cells: Vec<WorkerCell>,
+    n_failed: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct WorkerCell {
+    pub region: Name,
+    pub target: Name,
+    pub counts: ConnectCounts,
+    n_rows: u32,
+}
+
+impl ConnectSums {
+    /// (region, target) → the attempts of every worker.
+    pub(super) fn cells(&self) -> &HashMap<(Name, Name), ConnectCounts> {
+        &self.cells
+    }
+
+    /// `worker`'s attempts, if it failed any in the window.
+    pub(super) fn failing_worker(&self, worker: &str) -> Option<&WorkerSums> {
+        self.failing.contains(worker).then(|| self.workers.get(worker)).flatten()
+    }
+
+    /// The workers with failed attempts, in no particular order.
+    pub(super) fn failing_workers(&self) -> impl Iterator<Item = (&Name, &WorkerSums)> {
+        self.failing.iter().filter_map(|w| self.workers.get_key_value(w))
+    }
+
+    fn add_cell(&mut self, row: &CellRow) {
+        self.cells.entry((Arc::clone(&row.region), Arc::clone(&row.target))).or_default().add(&row.counts);
+    }
+
+    fn remove_cell(&mut self, row: &CellRow) {
+        let key = (Arc::clone(&row.region), Arc::clone(&row.target));
+        if let Some(cell) = self.cells.get_mut(&key) {
+            cell.sub(&row.counts);
+            if cell.n_attempts == 0 {
+                self.cells.remove(&key);
+            }
+        }
+    }
+
+    fn add_worker(&mut self, row: &ConnectRow) {
+        let worker = self.workers.entry(Arc::clone(&row.worker)).or_default();
+        match worker.cells.iter_mut().find(|c| c.region == row.region && c.target == row.target) {
+            Some(cell) => {
+                cell.counts.add(&row.counts);
+                cell.n_rows += 1;
+            }
+            None => worker.cells.push(WorkerCell {
+                region: Arc::clone(&row.region),
+                target: Arc::clone(&row.target),
+                counts: row.counts,
+                n_rows: 1,
+            }),
+        }
+        worker.n_failed += row.counts.n_failed();
+        if worker.n_failed > 0 {
+            self.failing.insert(Arc::clone(&row.worker));
+        }
+    }
+
+    fn remove_worker(&mut self, row: &ConnectRow) {
+        let Some(worker) = self.workers.get_mut(&row.worker) else { return };
+        let Some(i) = worker.cells.iter().position(|c| c.region == row.region && c.target == row.target) else {
+            return;
+        };
+        let cell = &mut worker.cells[i];
+        cell.counts.sub(&row.counts);
+        cell.n_rows -= 1;
+        if cell.n_rows == 0 {
+            worker.cells.swap_remove(i);
+        }
+        worker.n_failed -= row.counts.n_failed().min(worker.n_failed);
+        if worker.n_failed == 0 {
+            self.failing.remove(&row.worker);
+        }
+        if worker.cells.is_empty() {
+            self.workers.remove(&row.worker);
+        }
+    }
+}
+
+impl Sums for ConnectSums {
+    fn add_minute(&mut self, observations: &Observations, minute: Minute) {
+        for row in observations.cells_at(minute) {
+            self.add_cell(row);
+        }
+        for row in observations.connects_at(minute) {
+            self.add_worker(row);
+        }
+    }
+
+    fn remove_minute(&mut self, observations: &Observations, minute: Minute) {
+        for row in observations.cells_at(minute) {
+            self.remove_cell(row);
+        }
+        for row in observations.connects_at(minute) {
+            self.remove_worker(row);
+        }
+    }
+}
+
+/// Finished jobs in a window: by region, by (region, project), and the projects with
+/// user-attributed failures.
+#[derive(Debug, Default)]
+pub(crate) struct JobSums {
+    regions: HashMap<Name, JobCounts>,
+    projects: HashMap<(Name, Name), JobCounts>,
+    /// (region, project) with user-attributed failures.
+    user_failing: HashSet<(Name, Name)>,
+}
+
+impl JobSums {
+    pub(super) fn region(&self, region: &str) -> JobCounts {
+        self.regions.get(region).copied().unwrap_or_default()
+    }
+
+    /// (region, project) → jobs, for the projects with user-attributed failures.
+    pub(super) fn user_failing(&self) -> impl Iterator<Item = (&(Name, Name), &JobCounts)> {
+        self.user_failing.iter().filter_map(|k| self.projects.get_key_value(k))
+    }
+}
+
+impl Sums for JobSums {
+    fn add_minute(&mut self, observations: &Observations, minute: Minute) {
+        for row in observations.jobs_at(minute) {
+            self.add(row);
+        }
+    }
+
+    fn remove_minute(&mut self, observations: &Observations, minute: Minute) {
+        for row in observations.jobs_at(minute) {
+            self.remove(row);
+        }
+    }
+}
+
+impl JobSums {
+    fn add(&mut self, row: &JobRow) {
+        self.regions.entry(Arc::clone(&row.region)).or_default().add(&row.counts);
+        let key = (Arc::clone(&row.region), Arc::clone(&row.project));
+        let project = self.projects.entry(key.clone()).or_default();
+        project.add(&row.counts);
+        if project.n_user > 0 {
+            self.user_failing.insert(key);
+        }
+    }
+
+    fn remove(&mut self, row: &JobRow) {
+        if let Some(region) = self.regions.get_mut(&row.region) {
+            region.sub(&row.counts);
+            if region.n_jobs == 0 {
+                self.regions.remove(&row.region);
+            }
+        }
+        let key = (Arc::clone(&row.region), Arc::clone(&row.project));
+        if let Some(project) = self.projects.get_mut(&key) {
+            project.sub(&row.counts);
+            if project.n_user == 0 {
+                self.user_failing.remove(&key);
+            }
+            if project.n_jobs == 0 {
+                self.projects.remove(&key);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::*;
+
+    /// A small deterministic generator (xorshift): the test needs variety, not quality.
+    struct Dice(u64);
+
+    impl Dice {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    /// The sums of `[t - minutes, t)` from scratch: what the sliding sums must equal.
+    fn summed(observations: &Observations, t: Minute, minutes: i64) -> BTreeMap<(Name, Name, Name), ConnectCounts> {
+        let mut sums = BTreeMap::<(Name, Name, Name), ConnectCounts>::new();
+        for m in (t - minutes)..t {
+            for row in observations.connects_at(m) {
+                let key = (Arc::clone(&row.region), Arc::clone(&row.target), Arc::clone(&row.worker));
+                sums.entry(key).or_default().add(&row.counts);
+            }
+        }
+        sums
+    }
+
+    fn flattened(sums: &ConnectSums) -> BTreeMap<(Name, Name, Name), ConnectCounts> {
+        sums.workers
+            .iter()
+            .flat_map(|(w, s)| {
+                s.cells.iter().map(|c| ((Arc::clone(&c.region), Arc::clone(&c.target), Arc::clone(w)), c.counts))
+            })
+            .collect()
+    }
+
+    fn check(sliding: &Sliding<ConnectSums>, observations: &Observations, t: Minute) {
+        let want = summed(observations, t, sliding.minutes);
+        let sums = sliding.sums();
+        assert_eq!(flattened(sums), want, "by worker at {t}");
+        let mut cells = BTreeMap::<(Name, Name), ConnectCounts>::new();
+        for ((r, target, _), c) in &want {
+            cells.entry((Arc::clone(r), Arc::clone(target))).or_default().add(c);
+        }
+        let got: BTreeMap<_, _> = sums.cells().iter().map(|(k, c)| (k.clone(), *c)).collect();
+        assert_eq!(got, cells, "by cell at {t}");
+        let failing: BTreeSet<Name> =
+            want.iter().filter(|(_, c)| c.n_failed() > 0).map(|((_, _, w), _)| Arc::clone(w)).collect();
+        let got: BTreeSet<Name> = sums.failing_workers().map(|(w, _)| Arc::clone(w)).collect();
+        assert_eq!(got, failing, "failing workers at {t}");
+    }
+
+    fn random_minute(rng: &mut Dice, observations: &mut Observations, m: Minute) {
+        for _ in 0..rng.below(6) {
+            let region = ["r1", "r2"][rng.below(2) as usize];
+            let target = ["a", "b", "c"][rng.below(3) as usize];
+            // Some workers serve both regions: the sums must keep them apart.
+            let worker = format!("w{}", rng.below(5));
+            let n_attempts = 1 + rng.below(3);
+            let counts =
+                ConnectCounts { n_attempts, n_timeouts: rng.below(n_attempts + 1), ..ConnectCounts::default() };
+            // One row per (region, target, worker) and minute, as the query groups them.
+            if !observations
+                .connects_at(m)
+                .iter()
+                .any(|r| (&*r.region, &*r.target, &*r.worker) == (region, target, &*worker))
+            {
+                observations.push_connect(m, region, target, &worker, counts);
+            }
+        }
+    }
+
+    #[test]
+    fn sliding_sums_equal_the_sums_from_scratch_through_steps_jumps_and_rereads() {
+        let mut rng = Dice(0x9e37_79b9_7f4a_7c15);
+        let mut observations = Observations::default();
+        for m in 0..200 {
+            random_minute(&mut rng, &mut observations, m);
+        }
+        let mut sliding = Sliding::<ConnectSums>::new(15);
+        let mut t = 20;
+        while t < 200 {
+            sliding.slide_to(t, &observations);
+            check(&sliding, &observations, t);
+            if rng.below(4) == 0 {
+                // A live tick: the last minutes are read again and come back different.
+                let from = t - 1 - rng.below(19) as i64;
+                let mut fresh = Observations::default();
+                for m in from..200 {
+                    random_minute(&mut rng, &mut fresh, m);
+                }
+                sliding.retract_from(from, &observations);
+                observations.replace_from(from, fresh);
+                sliding.restore_from(from, &observations);
+                check(&sliding, &observations, t);
+            }
+            t += [1, 1, 1, 2, 30][rng.below(5) as usize];
+        }
+    }
+}
