@@ -10,7 +10,7 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -61,19 +61,41 @@ impl Drop for Listeners {
     }
 }
 
+/// The preload library as shipped, built with the `capture` profile (target/capture/, beside
+/// the binary's target/debug/; scripts/test.sh builds it).
+fn preload_library() -> PathBuf {
+    let target_dir = Path::new(env!("CARGO_BIN_EXE_failscope")).ancestors().nth(2).expect("target/<profile>/failscope");
+    let library = target_dir.join("capture").join("libfailscope_capture.so");
+    assert!(
+        library.is_file(),
+        "{} missing: build it with `cargo build --profile capture -p failscope-capture`",
+        library.display()
+    );
+    library
+}
+
+/// `failscope run` with `backend`, and the shipped preload library for the preload backend.
+fn capturing_run(backend: &str) -> Command {
+    let mut command = failscope();
+    command.args(["run", &format!("--capture-connects={backend}")]).env_remove("FAILSCOPE_NO_CAPTURE_CONNECTS");
+    if backend == "preload" {
+        command.env("FAILSCOPE_CAPTURE_LIBRARY", preload_library());
+    }
+    command
+}
+
 /// `failscope run` flags for `job_id` with telemetry to `setup`'s topics.
 fn run_command(backend: &str, setup: &IngestSetup, spool: &Path, job_id: &str, services: &Path) -> Command {
-    let mut command = failscope();
+    let mut command = capturing_run(backend);
     command
-        .args(["run", &format!("--capture-connects={backend}"), "--brokers", &brokers()])
+        .args(["--brokers", &brokers()])
         .args(["--connect-attempts-topic", &setup.connect_topic, "--job-outcomes-topic", &setup.job_topic])
         .arg("--spool-dir")
         .arg(spool)
         .arg("--capture-services")
         .arg(services)
         .args(["--worker-id", "w-capture", "--region", "us-east-2", "--provider", "aws"])
-        .args(["--job-id", job_id, "--telemetry-timeout", "20s"])
-        .env_remove("FAILSCOPE_NO_CAPTURE_CONNECTS");
+        .args(["--job-id", job_id, "--telemetry-timeout", "20s"]);
     command
 }
 
@@ -88,8 +110,6 @@ type WantRows = Vec<[String; 5]>;
 
 #[test]
 fn preload_captured_connects_reach_the_lake_and_explain_the_failure() {
-    let library = Path::new(env!("CARGO_BIN_EXE_failscope")).with_file_name("libfailscope_capture.so");
-    assert!(library.is_file(), "{} missing: build it with `cargo build -p failscope-capture`", library.display());
     // The preload library does not see the static binary; it sees the name that did not
     // resolve, once.
     connects_reach_the_lake("preload", |ok, closed, full| {
@@ -186,7 +206,7 @@ fn connects_reach_the_lake(backend: &str, want: impl Fn(&str, &str, &str) -> Wan
 
 /// A statically linked program (like a Go binary, it calls no libc function the preload
 /// library can wrap) that connects once to the loopback port given as its argument.
-fn static_connect_binary(dir: &Path) -> std::path::PathBuf {
+fn static_connect_binary(dir: &Path) -> PathBuf {
     let source = dir.join("static_connect.c");
     let binary = dir.join("static_connect");
     std::fs::write(
@@ -234,11 +254,14 @@ fn capture_changes_neither_the_exit_status_nor_the_output() {
         listeners.closed
     );
     let run = |backend: Option<&str>| -> Output {
-        let mut command = failscope();
-        command.arg("run");
-        if let Some(backend) = backend {
-            command.arg(format!("--capture-connects={backend}"));
-        }
+        let mut command = match backend {
+            Some(backend) => capturing_run(backend),
+            None => {
+                let mut plain = failscope();
+                plain.arg("run");
+                plain
+            }
+        };
         let spool = dir.path().join(format!("spool-{}", backend.unwrap_or("plain")));
         command
             .args(["--brokers", &closed_broker, "--delivery-timeout", "200ms", "--telemetry-timeout", "2s"])
@@ -290,8 +313,7 @@ fn sql(lake: &Path, query: &str) -> Vec<Vec<String>> {
 /// reaches the wrapper with the next record that gets through.
 #[test]
 fn a_slow_wrapper_costs_records_not_time() {
-    let library = Path::new(env!("CARGO_BIN_EXE_failscope")).with_file_name("libfailscope_capture.so");
-    assert!(library.is_file(), "{} missing: build it with `cargo build -p failscope-capture`", library.display());
+    let library = preload_library();
     let dir = tempfile::tempdir().expect("temp dir");
     let socket_path = dir.path().join("records.sock");
     let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).expect("bind");

@@ -2,9 +2,10 @@
 //! README): the preload library's overhead per connect, and the slowdown under each backend
 //! of a small C build (gcc, cp, ar) and of a worst case of 800 tiny processes.
 //!
-//! Both compare the same child with and without capture, alternating runs and keeping the
-//! median of the CPU time (user + system) the child's processes used, which other work on the
-//! machine disturbs less than wall time (both are printed). The connects go to a closed
+//! Both compare the same child with and without capture, alternating runs (7, or
+//! FAILSCOPE_BENCH_RUNS) and keeping the median of the CPU time (user + system) the child's
+//! processes used, which other work on the machine disturbs less than wall time (both are
+//! printed). FAILSCOPE_CAPTURE_LIBRARY names another build of the library to measure. The connects go to a closed
 //! loopback port: refused at once, so the kernel's cost is the smallest a connect can be and
 //! the library's share the largest. The wrapper's side is played by a thread draining the record socket, as
 //! `failscope run` does; strace writes to /dev/null, so its figure is the tracer's cost to the
@@ -14,12 +15,11 @@
 #![allow(unsafe_code)]
 
 use std::os::unix::net::UnixDatagram;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const N_CONNECTS: u32 = 20_000;
-const N_ROUNDS: usize = 7;
 /// A small C build: generate, compile and archive 24 files (gcc runs cc1 and as for each).
 const BUILD: &str = r#"d=$(mktemp -d); i=0
 while [ $i -lt 24 ]; do
@@ -42,9 +42,10 @@ fn main() {
         return;
     }
     let library = library_path();
+    println!("preload library: {}", library.display());
     assert!(
         library.is_file(),
-        "{} missing: build it with `cargo build --release -p failscope-capture` (scripts/bench.sh capture does)",
+        "{} missing: build it with `cargo build --profile capture -p failscope-capture` (scripts/bench.sh capture does)",
         library.display()
     );
     let dir = std::env::temp_dir().join(format!("failscope-capture-bench-{}", std::process::id()));
@@ -73,8 +74,9 @@ fn main() {
     let (plain, captured) = compare(|| loop_cmd(&[]), || loop_cmd(&preload));
     let per_connect_us = |d: Duration| d.as_secs_f64() * 1e6 / f64::from(N_CONNECTS);
     println!(
-        "connect (refused, {N_CONNECTS} per run, median of {N_ROUNDS}): CPU {:.2} us plain, {:.2} us with the \
+        "connect (refused, {N_CONNECTS} per run, median of {}): CPU {:.2} us plain, {:.2} us with the \
          preload library: {:+.2} us per connect; wall {:.2} us, {:.2} us: {:+.2} us",
+        n_rounds(),
         per_connect_us(plain.cpu),
         per_connect_us(captured.cpu),
         per_connect_us(captured.cpu) - per_connect_us(plain.cpu),
@@ -119,6 +121,11 @@ fn main() {
     drop(drained);
 }
 
+/// How many runs of each child to take the median of.
+fn n_rounds() -> usize {
+    std::env::var("FAILSCOPE_BENCH_RUNS").ok().and_then(|n| n.parse().ok()).filter(|&n| n > 0).unwrap_or(7)
+}
+
 /// CPU time and wall time of one run.
 #[derive(Debug, Clone, Copy)]
 struct Cost {
@@ -129,7 +136,7 @@ struct Cost {
 /// The median cost of `plain` and of `captured` over alternating runs.
 fn compare(plain: impl Fn() -> Command, captured: impl Fn() -> Command) -> (Cost, Cost) {
     let (mut a, mut b) = (Vec::new(), Vec::new());
-    for _ in 0..N_ROUNDS {
+    for _ in 0..n_rounds() {
         a.push(cost(plain()));
         b.push(cost(captured()));
     }
@@ -165,7 +172,8 @@ fn children_cpu() -> Duration {
 fn report(what: &str, plain: Cost, captured: Cost) {
     let change = |a: Duration, b: Duration| (b.as_secs_f64() / a.as_secs_f64() - 1.0) * 100.0;
     println!(
-        "{what} (median of {N_ROUNDS}): CPU {:.1} ms plain, {:.1} ms captured: {:+.1} %; wall {:.1} ms, {:.1} ms: {:+.1} %",
+        "{what} (median of {}): CPU {:.1} ms plain, {:.1} ms captured: {:+.1} %; wall {:.1} ms, {:.1} ms: {:+.1} %",
+        n_rounds(),
         plain.cpu.as_secs_f64() * 1e3,
         captured.cpu.as_secs_f64() * 1e3,
         change(plain.cpu, captured.cpu),
@@ -204,9 +212,14 @@ fn connect_loop(port: u16) {
     }
 }
 
-/// The library cargo built for this bench: target/release/, above this binary's deps/.
+/// The library at `FAILSCOPE_CAPTURE_LIBRARY` (as `failscope run` takes it; to compare two
+/// builds), or as shipped, built with the `capture` profile: target/capture/, beside this
+/// binary's target/release/.
 fn library_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("FAILSCOPE_CAPTURE_LIBRARY") {
+        return PathBuf::from(path);
+    }
     let exe = std::env::current_exe().expect("own path");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<bench>");
-    profile_dir.join("libfailscope_capture.so")
+    let target_dir = exe.ancestors().nth(3).expect("target/<profile>/deps/<bench>");
+    target_dir.join("capture").join("libfailscope_capture.so")
 }

@@ -11,7 +11,7 @@
 //!
 //! `dropped` is how many records this process could not send so far.
 
-use std::fmt::Write;
+use core::fmt::Write;
 
 use crate::channel;
 use crate::slots::Start;
@@ -59,7 +59,7 @@ pub(crate) fn resolution_failed(started_us: i64, port: u16, eai_code: i32, errno
 /// Microseconds since the Unix epoch.
 pub(crate) fn now_us() -> i64 {
     // SAFETY: timespec is plain data; clock_gettime writes it whole for a valid clock id.
-    let mut now: libc::timespec = unsafe { std::mem::zeroed() };
+    let mut now: libc::timespec = unsafe { core::mem::zeroed() };
     // SAFETY: `now` is a live, writable timespec.
     unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut now) };
     now.tv_sec * 1_000_000 + now.tv_nsec / 1_000
@@ -100,10 +100,10 @@ impl Line {
 }
 
 impl Write for Line {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
         let end = self.len + s.len();
         if end > self.buffer.len() {
-            return Err(std::fmt::Error);
+            return Err(core::fmt::Error);
         }
         self.buffer[self.len..end].copy_from_slice(s.as_bytes());
         self.len = end;
