@@ -4,8 +4,9 @@
 //! full (timeout, and abandoned when the job is killed mid-connect), and a name looked up in a
 //! network namespace the job creates, with no route to any name server (no real DNS server is
 //! ever asked). The events go through the real broker and ingest into
-//! the lake, where `job_classifications` must attribute the hung connect to the network. The
-//! job's exit status and output must be byte for byte those of an uncaptured run.
+//! the lake, where `job_classifications` must attribute the hung connect to the network. A
+//! step run with `FAILSCOPE_PHASE` and a run with `--phase` carry their phase into the lake.
+//! The job's exit status and output must be byte for byte those of an uncaptured run.
 
 mod support;
 
@@ -77,7 +78,10 @@ fn preload_library() -> PathBuf {
 /// `failscope run` with `backend`, and the shipped preload library for the preload backend.
 fn capturing_run(backend: &str) -> Command {
     let mut command = failscope();
-    command.args(["run", &format!("--capture-connects={backend}")]).env_remove("FAILSCOPE_NO_CAPTURE_CONNECTS");
+    command
+        .args(["run", &format!("--capture-connects={backend}")])
+        .env_remove("FAILSCOPE_NO_CAPTURE_CONNECTS")
+        .env_remove("FAILSCOPE_PHASE");
     if backend == "preload" {
         command.env("FAILSCOPE_CAPTURE_LIBRARY", preload_library());
     }
@@ -105,20 +109,21 @@ fn python_connect(port: u16, timeout: &str) -> String {
     )
 }
 
-/// The attempts of the mixed job, then of the hung one: outcome, port, errno, service, owner.
-type WantRows = Vec<[String; 5]>;
+/// The attempts of the mixed job, then of the hung one: outcome, port, errno, service, owner,
+/// phase.
+type WantRows = Vec<[String; 6]>;
 
 #[test]
 fn preload_captured_connects_reach_the_lake_and_explain_the_failure() {
     // The preload library does not see the static binary; it sees the name that did not
-    // resolve, once.
+    // resolve, once, and the phase of the step that set its own.
     connects_reach_the_lake("preload", |ok, closed, full| {
         rows(&[
-            ["ok", ok, "", "local", "job"],
-            ["refused", closed, "111", "local", "job"],
-            ["timeout", full, "", "registry", "platform"],
-            ["dns_error", "443", "", "dns", "platform"],
-            ["abandoned", full, "", "registry", "platform"],
+            ["ok", ok, "", "local", "job", ""],
+            ["refused", closed, "111", "local", "job", "checkout"],
+            ["timeout", full, "", "registry", "platform", ""],
+            ["dns_error", "443", "", "dns", "platform", ""],
+            ["abandoned", full, "", "registry", "platform", "test"],
         ])
     });
 }
@@ -126,21 +131,21 @@ fn preload_captured_connects_reach_the_lake_and_explain_the_failure() {
 #[test]
 fn strace_captured_connects_reach_the_lake_and_explain_the_failure() {
     // strace sees the static binary's connect, and the resolver fail to reach its server, for
-    // each of its two tries.
+    // each of its two tries; it sees the run's phase, not a step's own.
     connects_reach_the_lake("strace", |ok, closed, full| {
         rows(&[
-            ["ok", ok, "", "local", "job"],
-            ["ok", ok, "", "local", "job"],
-            ["refused", closed, "111", "local", "job"],
-            ["timeout", full, "", "registry", "platform"],
-            ["dns_error", "53", "101", "dns", "platform"],
-            ["dns_error", "53", "101", "dns", "platform"],
-            ["abandoned", full, "", "registry", "platform"],
+            ["ok", ok, "", "local", "job", ""],
+            ["ok", ok, "", "local", "job", ""],
+            ["refused", closed, "111", "local", "job", ""],
+            ["timeout", full, "", "registry", "platform", ""],
+            ["dns_error", "53", "101", "dns", "platform", ""],
+            ["dns_error", "53", "101", "dns", "platform", ""],
+            ["abandoned", full, "", "registry", "platform", "test"],
         ])
     });
 }
 
-fn rows(rows: &[[&str; 5]]) -> WantRows {
+fn rows(rows: &[[&str; 6]]) -> WantRows {
     rows.iter().map(|row| row.map(str::to_string)).collect()
 }
 
@@ -153,11 +158,13 @@ fn connects_reach_the_lake(backend: &str, want: impl Fn(&str, &str, &str) -> Wan
     let registry = format!("[[service]]\nname = \"registry\"\nhosts = [\"127.0.0.1\"]\nports = [{}]\n", listeners.full);
     std::fs::write(&services, registry).expect("write services");
 
-    // Job 1: a static binary, then every kind of ending, then a failure of its own.
+    // Job 1: a static binary, then every kind of ending (one step in a phase of its own), then
+    // a failure of its own. No phase for the run.
     let (mixed, hung) = (unique("job-mixed"), unique("job-hung"));
     let static_connect = static_connect_binary(dir.path());
     let script = format!(
-        "{static_connect} {ok}; curl -s -o /dev/null http://127.0.0.1:{ok}/; curl -s http://127.0.0.1:{closed}/; \
+        "{static_connect} {ok}; curl -s -o /dev/null http://127.0.0.1:{ok}/; \
+         FAILSCOPE_PHASE=checkout curl -s http://127.0.0.1:{closed}/; \
          {timeout}; unshare -rn {dns}; exit 1",
         static_connect = static_connect.display(),
         ok = listeners.ok,
@@ -171,9 +178,10 @@ fn connects_reach_the_lake(backend: &str, want: impl Fn(&str, &str, &str) -> Wan
         .expect("run job 1");
     assert_eq!(status.code(), Some(1));
 
-    // Job 2: hangs in a connect to the platform's registry and is cancelled mid-connect.
+    // Job 2, in phase `test`: hangs in a connect to the platform's registry and is cancelled
+    // mid-connect.
     let mut job = run_command(backend, &setup, &dir.path().join("spool-2"), &hung, &services)
-        .args(["--", "sh", "-c", &python_connect(listeners.full, "None")])
+        .args(["--phase", "test", "--", "sh", "-c", &python_connect(listeners.full, "None")])
         .spawn()
         .expect("run job 2");
     wait_for_syn_sent(listeners.full, Duration::from_secs(20));
@@ -192,8 +200,8 @@ fn connects_reach_the_lake(backend: &str, want: impl Fn(&str, &str, &str) -> Wan
     let attempts = sql(
         &lake,
         &format!(
-            "SELECT outcome, target_port, COALESCE(CAST(errno AS VARCHAR), ''), target_service, target_owner \
-             FROM connect_attempts ORDER BY job_id = '{mixed}' DESC, started_at"
+            "SELECT outcome, target_port, COALESCE(CAST(errno AS VARCHAR), ''), target_service, target_owner, \
+             COALESCE(phase, '') FROM connect_attempts ORDER BY job_id = '{mixed}' DESC, started_at"
         ),
     );
     let want: Vec<Vec<String>> = want.into_iter().map(|row| row.to_vec()).collect();
@@ -331,6 +339,7 @@ fn a_slow_wrapper_costs_records_not_time() {
         .args(["-c", &script])
         .env("LD_PRELOAD", &library)
         .env("FAILSCOPE_CAPTURE_SOCKET", &socket_path)
+        .env_remove("FAILSCOPE_PHASE")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -354,7 +363,8 @@ fn a_slow_wrapper_costs_records_not_time() {
     let n = socket.recv(&mut buffer).expect("the next record arrives");
     let record = String::from_utf8_lossy(&buffer[..n]).into_owned();
     let fields: Vec<&str> = record.split(' ').collect();
-    assert_eq!((fields[0], fields[10]), ("E", port.to_string().as_str()), "{record}");
+    // E pid fd seq time_us kind errno dropped phase start_us addr port host
+    assert_eq!((fields[0], fields[8], fields[11]), ("E", "-", port.to_string().as_str()), "{record}");
     assert_eq!(fields[7].parse::<u64>().expect("dropped count"), 3000 - n_queued, "{record}");
     assert!(child.wait().expect("python ends").success());
 }

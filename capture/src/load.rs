@@ -1,6 +1,6 @@
 //! What the library does once, when a process starts with it (at load, and again after each
-//! `exec`): read the wrapper's socket from the environment, create the re-entrancy guard's key
-//! and ask to be told of forks. Nothing more: a process that never connects pays only for the
+//! `exec`): read the wrapper's socket and the process's phase from the environment, create the
+//! re-entrancy guard's key and ask to be told of forks. Nothing more: a process that never connects pays only for the
 //! dynamic linker mapping the library, and without `FAILSCOPE_CAPTURE_SOCKET` not even this.
 
 use core::cell::UnsafeCell;
@@ -11,11 +11,39 @@ use crate::{channel, guard};
 
 /// The environment variable naming the wrapper's socket.
 const SOCKET_ENV: &CStr = c"FAILSCOPE_CAPTURE_SOCKET";
+/// The environment variable naming the CI step (phase) the process's connects belong to.
+const PHASE_ENV: &CStr = c"FAILSCOPE_PHASE";
+/// The longest phase kept, in bytes; the wrapper cuts `--phase` at the same length.
+pub(crate) const MAX_PHASE: usize = 63;
 
 /// What the process's environment said at load.
 pub(crate) struct Settings {
     /// The wrapper's socket.
     pub target: Target,
+    pub phase: Phase,
+}
+
+/// The value of `FAILSCOPE_PHASE` when the process started, as printable ASCII without spaces
+/// (other bytes become `?`, as in host names), at most `MAX_PHASE` bytes; empty when unset.
+#[derive(Clone, Copy)]
+pub(crate) struct Phase {
+    bytes: [u8; MAX_PHASE],
+    len: u8,
+}
+
+impl Phase {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+
+    fn of(value: &[u8]) -> Phase {
+        let mut phase = Phase { bytes: [0; MAX_PHASE], len: 0 };
+        for (slot, &byte) in phase.bytes.iter_mut().zip(value) {
+            *slot = if byte.is_ascii_graphic() { byte } else { b'?' };
+            phase.len += 1;
+        }
+        phase
+    }
 }
 
 /// A Unix socket address.
@@ -53,8 +81,9 @@ extern "C" fn at_load() {
         return;
     }
     channel::watch_forks();
+    let phase = with_env(PHASE_ENV, Phase::of).unwrap_or(Phase::of(b""));
     // SAFETY: the only write, before READY is set; settings() reads only after it is.
-    unsafe { *SETTINGS.0.get() = Some(Settings { target }) };
+    unsafe { *SETTINGS.0.get() = Some(Settings { target, phase }) };
     READY.store(true, Ordering::Release);
 }
 

@@ -4,14 +4,16 @@
 //! the start) instead of two; a slot still in use when the job is over is a connect the job
 //! was killed in or left hanging, which the wrapper reports as `abandoned`.
 //!
-//! Slot layout (256 bytes, native endianness, read by `emit/src/run/capture/preload/slots.rs`):
+//! Slot layout (304 bytes, native endianness, read by `emit/src/run/capture/preload/slots.rs`):
 //! `state u32` (0 free, 1 being written, 2 in flight), `fd i32`, `seq u32`, `port u16`,
-//! `family u8` (4 or 6), `host_len u8`, `started_us i64`, `addr [u8; 16]`, `host [u8; 200]`.
+//! `family u8` (4 or 6), `host_len u8`, `started_us i64`, `addr [u8; 16]`, `host [u8; 200]`,
+//! `phase_len u8`, `phase [u8; 63]` (the process's phase, `load.rs`).
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, Ordering};
 
 use crate::channel;
+use crate::load::{self, MAX_PHASE};
 
 const N_SLOTS: usize = 256;
 pub(crate) const MAX_HOST: usize = 200;
@@ -27,10 +29,11 @@ struct Slot {
     started_us: i64,
     addr: [u8; 16],
     host: [u8; MAX_HOST],
-    _pad: [u8; 16],
+    phase_len: u8,
+    phase: [u8; MAX_PHASE],
 }
 
-const _: () = assert!(core::mem::size_of::<Slot>() == 256);
+const _: () = assert!(core::mem::size_of::<Slot>() == 304);
 
 /// What a connect's start record would have said.
 #[derive(Clone, Copy)]
@@ -61,6 +64,9 @@ pub(crate) fn begin(fd: libc::c_int, seq: u32, start: &Start) -> Option<usize> {
         }
         IpAddr::V6(a) => (6, a.octets()),
     };
+    let phase = load::settings().map_or(&[][..], |s| s.phase.as_bytes());
+    let mut phase_bytes = [0u8; MAX_PHASE];
+    phase_bytes[..phase.len()].copy_from_slice(phase);
     let slot_ptr = core::ptr::from_ref(slot).cast_mut();
     // SAFETY: state 1, won by the compare-exchange above, makes this thread the slot's only
     // writer until it stores state 2; the mapping lives as long as the process.
@@ -73,6 +79,8 @@ pub(crate) fn begin(fd: libc::c_int, seq: u32, start: &Start) -> Option<usize> {
         (*slot_ptr).started_us = start.started_us;
         (*slot_ptr).addr = addr;
         (*slot_ptr).host = start.host;
+        (*slot_ptr).phase_len = phase.len() as u8;
+        (*slot_ptr).phase = phase_bytes;
     }
     slot.state.store(2, Ordering::Release);
     Some(index)
