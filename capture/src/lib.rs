@@ -14,11 +14,11 @@
 //! - state is per process: after a `fork` the child opens its own socket, after an `exec` the
 //!   library starts afresh (the environment carries `LD_PRELOAD` to every descendant).
 //!
-//!
 //! Every process of a job loads the library, so loading it must cost little: built with the
 //! `capture` profile (`panic = "abort"`, as shipped), it has no standard library and needs only
-//! libc; nothing runs at load but reading one environment variable (`load.rs`). Other profiles
-//! build the same code with `std` (cargo cannot abort on panic for one package alone).
+//! libc; nothing runs at load but reading the wrapper's socket and the process's phase from its
+//! environment (`load.rs`). Other profiles build the same code with `std` (cargo cannot abort
+//! on panic for one package alone).
 //!
 //! This crate is the one place for this kind of `unsafe` (calling C functions and reading C
 //! structures handed to us by the program); each use says why it holds.
