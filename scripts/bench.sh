@@ -25,7 +25,8 @@ if [[ $which == all || $which == analyze ]]; then
     PATH=$(dirname "$PYTHON"):$PATH cargo bench --locked -p failscope-analyze --bench analyze
 fi
 if [[ $which == all || $which == capture ]]; then
-    # The bench runs the preload library cargo builds beside it; cargo bench alone does not.
-    cargo build --locked --release -p failscope-capture
+    # The bench runs the preload library as shipped (target/capture/); cargo bench alone does
+    # not build it.
+    cargo build --locked --profile capture -p failscope-capture
     cargo bench --locked -p failscope-capture --bench capture_overhead
 fi

@@ -60,6 +60,6 @@ FAILSCOPE_TEST_BROKERS=$(scripts/broker.sh start "$RUN_DIR/broker")
 export FAILSCOPE_TEST_BROKERS
 echo "test broker at $FAILSCOPE_TEST_BROKERS" >&2
 
-# The connect capture's preload library is a cdylib next to the binary; tests run it.
-cargo build -p failscope-capture --locked
+# The connect capture's preload library, built as shipped (target/capture/); tests run it.
+cargo build --profile capture -p failscope-capture --locked
 cargo test --workspace --locked "$@"

@@ -4,11 +4,12 @@
 //! full (timeout, and abandoned when the job is killed mid-connect), and a name looked up in a
 //! network namespace the job creates, with no route to any name server (no real DNS server is
 //! ever asked). The events go through the real broker and ingest into
-//! the lake, where `job_classifications` must attribute the hung connect to the network. The
-//! job's exit status and output must be byte for byte those of an uncaptured run.
+//! the lake, where `job_classifications` must attribute the hung connect to the network. A
+//! step run with `FAILSCOPE_PHASE` and a run with `--phase` carry their phase into the lake.
+//! The job's exit status and output must be byte for byte those of an uncaptured run.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -61,19 +62,44 @@ impl Drop for Listeners {
     }
 }
 
-/// `failscope run` flags for `job_id` with telemetry to `setup`'s topics.
-fn run_command(backend: &str, setup: &IngestSetup, spool: &Path, job_id: &str, services: &Path) -> Command {
+/// The preload library as shipped, built with the `capture` profile (target/capture/, beside
+/// the binary's target/debug/; scripts/test.sh builds it).
+fn preload_library() -> PathBuf {
+    let target_dir = Path::new(env!("CARGO_BIN_EXE_failscope")).ancestors().nth(2).expect("target/<profile>/failscope");
+    let library = target_dir.join("capture").join("libfailscope_capture.so");
+    assert!(
+        library.is_file(),
+        "{} missing: build it with `cargo build --profile capture -p failscope-capture`",
+        library.display()
+    );
+    library
+}
+
+/// `failscope run` with `backend`, and the shipped preload library for the preload backend.
+fn capturing_run(backend: &str) -> Command {
     let mut command = failscope();
     command
-        .args(["run", &format!("--capture-connects={backend}"), "--brokers", &brokers()])
+        .args(["run", &format!("--capture-connects={backend}")])
+        .env_remove("FAILSCOPE_NO_CAPTURE_CONNECTS")
+        .env_remove("FAILSCOPE_PHASE");
+    if backend == "preload" {
+        command.env("FAILSCOPE_CAPTURE_LIBRARY", preload_library());
+    }
+    command
+}
+
+/// `failscope run` flags for `job_id` with telemetry to `setup`'s topics.
+fn run_command(backend: &str, setup: &IngestSetup, spool: &Path, job_id: &str, services: &Path) -> Command {
+    let mut command = capturing_run(backend);
+    command
+        .args(["--brokers", &brokers()])
         .args(["--connect-attempts-topic", &setup.connect_topic, "--job-outcomes-topic", &setup.job_topic])
         .arg("--spool-dir")
         .arg(spool)
         .arg("--capture-services")
         .arg(services)
         .args(["--worker-id", "w-capture", "--region", "us-east-2", "--provider", "aws"])
-        .args(["--job-id", job_id, "--telemetry-timeout", "20s"])
-        .env_remove("FAILSCOPE_NO_CAPTURE_CONNECTS");
+        .args(["--job-id", job_id, "--telemetry-timeout", "20s"]);
     command
 }
 
@@ -83,22 +109,21 @@ fn python_connect(port: u16, timeout: &str) -> String {
     )
 }
 
-/// The attempts of the mixed job, then of the hung one: outcome, port, errno, service, owner.
-type WantRows = Vec<[String; 5]>;
+/// The attempts of the mixed job, then of the hung one: outcome, port, errno, service, owner,
+/// phase.
+type WantRows = Vec<[String; 6]>;
 
 #[test]
 fn preload_captured_connects_reach_the_lake_and_explain_the_failure() {
-    let library = Path::new(env!("CARGO_BIN_EXE_failscope")).with_file_name("libfailscope_capture.so");
-    assert!(library.is_file(), "{} missing: build it with `cargo build -p failscope-capture`", library.display());
     // The preload library does not see the static binary; it sees the name that did not
-    // resolve, once.
+    // resolve, once, and the phase of the step that set its own.
     connects_reach_the_lake("preload", |ok, closed, full| {
         rows(&[
-            ["ok", ok, "", "local", "job"],
-            ["refused", closed, "111", "local", "job"],
-            ["timeout", full, "", "registry", "platform"],
-            ["dns_error", "443", "", "dns", "platform"],
-            ["abandoned", full, "", "registry", "platform"],
+            ["ok", ok, "", "local", "job", ""],
+            ["refused", closed, "111", "local", "job", "checkout"],
+            ["timeout", full, "", "registry", "platform", ""],
+            ["dns_error", "443", "", "dns", "platform", ""],
+            ["abandoned", full, "", "registry", "platform", "test"],
         ])
     });
 }
@@ -106,21 +131,21 @@ fn preload_captured_connects_reach_the_lake_and_explain_the_failure() {
 #[test]
 fn strace_captured_connects_reach_the_lake_and_explain_the_failure() {
     // strace sees the static binary's connect, and the resolver fail to reach its server, for
-    // each of its two tries.
+    // each of its two tries; it sees the run's phase, not a step's own.
     connects_reach_the_lake("strace", |ok, closed, full| {
         rows(&[
-            ["ok", ok, "", "local", "job"],
-            ["ok", ok, "", "local", "job"],
-            ["refused", closed, "111", "local", "job"],
-            ["timeout", full, "", "registry", "platform"],
-            ["dns_error", "53", "101", "dns", "platform"],
-            ["dns_error", "53", "101", "dns", "platform"],
-            ["abandoned", full, "", "registry", "platform"],
+            ["ok", ok, "", "local", "job", ""],
+            ["ok", ok, "", "local", "job", ""],
+            ["refused", closed, "111", "local", "job", ""],
+            ["timeout", full, "", "registry", "platform", ""],
+            ["dns_error", "53", "101", "dns", "platform", ""],
+            ["dns_error", "53", "101", "dns", "platform", ""],
+            ["abandoned", full, "", "registry", "platform", "test"],
         ])
     });
 }
 
-fn rows(rows: &[[&str; 5]]) -> WantRows {
+fn rows(rows: &[[&str; 6]]) -> WantRows {
     rows.iter().map(|row| row.map(str::to_string)).collect()
 }
 
@@ -133,11 +158,13 @@ fn connects_reach_the_lake(backend: &str, want: impl Fn(&str, &str, &str) -> Wan
     let registry = format!("[[service]]\nname = \"registry\"\nhosts = [\"127.0.0.1\"]\nports = [{}]\n", listeners.full);
     std::fs::write(&services, registry).expect("write services");
 
-    // Job 1: a static binary, then every kind of ending, then a failure of its own.
+    // Job 1: a static binary, then every kind of ending (one step in a phase of its own), then
+    // a failure of its own. No phase for the run.
     let (mixed, hung) = (unique("job-mixed"), unique("job-hung"));
     let static_connect = static_connect_binary(dir.path());
     let script = format!(
-        "{static_connect} {ok}; curl -s -o /dev/null http://127.0.0.1:{ok}/; curl -s http://127.0.0.1:{closed}/; \
+        "{static_connect} {ok}; curl -s -o /dev/null http://127.0.0.1:{ok}/; \
+         FAILSCOPE_PHASE=checkout curl -s http://127.0.0.1:{closed}/; \
          {timeout}; unshare -rn {dns}; exit 1",
         static_connect = static_connect.display(),
         ok = listeners.ok,
@@ -151,9 +178,10 @@ fn connects_reach_the_lake(backend: &str, want: impl Fn(&str, &str, &str) -> Wan
         .expect("run job 1");
     assert_eq!(status.code(), Some(1));
 
-    // Job 2: hangs in a connect to the platform's registry and is cancelled mid-connect.
+    // Job 2, in phase `test`: hangs in a connect to the platform's registry and is cancelled
+    // mid-connect.
     let mut job = run_command(backend, &setup, &dir.path().join("spool-2"), &hung, &services)
-        .args(["--", "sh", "-c", &python_connect(listeners.full, "None")])
+        .args(["--phase", "test", "--", "sh", "-c", &python_connect(listeners.full, "None")])
         .spawn()
         .expect("run job 2");
     wait_for_syn_sent(listeners.full, Duration::from_secs(20));
@@ -172,8 +200,8 @@ fn connects_reach_the_lake(backend: &str, want: impl Fn(&str, &str, &str) -> Wan
     let attempts = sql(
         &lake,
         &format!(
-            "SELECT outcome, target_port, COALESCE(CAST(errno AS VARCHAR), ''), target_service, target_owner \
-             FROM connect_attempts ORDER BY job_id = '{mixed}' DESC, started_at"
+            "SELECT outcome, target_port, COALESCE(CAST(errno AS VARCHAR), ''), target_service, target_owner, \
+             COALESCE(phase, '') FROM connect_attempts ORDER BY job_id = '{mixed}' DESC, started_at"
         ),
     );
     let want: Vec<Vec<String>> = want.into_iter().map(|row| row.to_vec()).collect();
@@ -186,7 +214,7 @@ fn connects_reach_the_lake(backend: &str, want: impl Fn(&str, &str, &str) -> Wan
 
 /// A statically linked program (like a Go binary, it calls no libc function the preload
 /// library can wrap) that connects once to the loopback port given as its argument.
-fn static_connect_binary(dir: &Path) -> std::path::PathBuf {
+fn static_connect_binary(dir: &Path) -> PathBuf {
     let source = dir.join("static_connect.c");
     let binary = dir.join("static_connect");
     std::fs::write(
@@ -234,11 +262,14 @@ fn capture_changes_neither_the_exit_status_nor_the_output() {
         listeners.closed
     );
     let run = |backend: Option<&str>| -> Output {
-        let mut command = failscope();
-        command.arg("run");
-        if let Some(backend) = backend {
-            command.arg(format!("--capture-connects={backend}"));
-        }
+        let mut command = match backend {
+            Some(backend) => capturing_run(backend),
+            None => {
+                let mut plain = failscope();
+                plain.arg("run");
+                plain
+            }
+        };
         let spool = dir.path().join(format!("spool-{}", backend.unwrap_or("plain")));
         command
             .args(["--brokers", &closed_broker, "--delivery-timeout", "200ms", "--telemetry-timeout", "2s"])
@@ -276,8 +307,7 @@ fn spooled_events(spool: &Path) -> usize {
 /// reaches the wrapper with the next record that gets through.
 #[test]
 fn a_slow_wrapper_costs_records_not_time() {
-    let library = Path::new(env!("CARGO_BIN_EXE_failscope")).with_file_name("libfailscope_capture.so");
-    assert!(library.is_file(), "{} missing: build it with `cargo build -p failscope-capture`", library.display());
+    let library = preload_library();
     let dir = tempfile::tempdir().expect("temp dir");
     let socket_path = dir.path().join("records.sock");
     let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).expect("bind");
@@ -295,6 +325,7 @@ fn a_slow_wrapper_costs_records_not_time() {
         .args(["-c", &script])
         .env("LD_PRELOAD", &library)
         .env("FAILSCOPE_CAPTURE_SOCKET", &socket_path)
+        .env_remove("FAILSCOPE_PHASE")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -318,7 +349,8 @@ fn a_slow_wrapper_costs_records_not_time() {
     let n = socket.recv(&mut buffer).expect("the next record arrives");
     let record = String::from_utf8_lossy(&buffer[..n]).into_owned();
     let fields: Vec<&str> = record.split(' ').collect();
-    assert_eq!((fields[0], fields[10]), ("E", port.to_string().as_str()), "{record}");
+    // E pid fd seq time_us kind errno dropped phase start_us addr port host
+    assert_eq!((fields[0], fields[8], fields[11]), ("E", "-", port.to_string().as_str()), "{record}");
     assert_eq!(fields[7].parse::<u64>().expect("dropped count"), 3000 - n_queued, "{record}");
     assert!(child.wait().expect("python ends").success());
 }

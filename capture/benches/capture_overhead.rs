@@ -2,24 +2,25 @@
 //! README): the preload library's overhead per connect, and the slowdown under each backend
 //! of a small C build (gcc, cp, ar) and of a worst case of 800 tiny processes.
 //!
-//! Both compare the same child with and without capture, alternating runs and keeping the
-//! median of the CPU time (user + system) the child's processes used, which other work on the
-//! machine disturbs less than wall time (both are printed). The connects go to a closed
-//! loopback port: refused at once, so the kernel's cost is the smallest a connect can be and
-//! the library's share the largest. The wrapper's side is played by a thread draining the record socket, as
-//! `failscope run` does; strace writes to /dev/null, so its figure is the tracer's cost to the
-//! job alone.
+//! Both compare the same child with and without capture in pairs of runs (7 pairs, or
+//! FAILSCOPE_BENCH_RUNS), on the CPU time (user + system) the child's processes used, which
+//! other work on the machine disturbs less than wall time (both are printed). The change is
+//! the median of the pairs' own changes: a pair's two runs see the same machine, so a load that
+//! comes and goes moves both. FAILSCOPE_CAPTURE_LIBRARY names another build of the library to
+//! measure. The connects go to a closed loopback port: refused at once, so the kernel's cost is
+//! the smallest a connect can be and the library's share the largest. The wrapper's side is
+//! played by a thread draining the record socket, as `failscope run` does; strace writes to
+//! /dev/null, so its figure is the tracer's cost to the job alone.
 // The child's loop calls connect through libc directly, so the figure is the library's and the
 // kernel's, not a standard-library wrapper's; the capture crate is where that unsafe lives.
 #![allow(unsafe_code)]
 
 use std::os::unix::net::UnixDatagram;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const N_CONNECTS: u32 = 20_000;
-const N_ROUNDS: usize = 7;
 /// A small C build: generate, compile and archive 24 files (gcc runs cc1 and as for each).
 const BUILD: &str = r#"d=$(mktemp -d); i=0
 while [ $i -lt 24 ]; do
@@ -42,9 +43,10 @@ fn main() {
         return;
     }
     let library = library_path();
+    println!("preload library: {}", library.display());
     assert!(
         library.is_file(),
-        "{} missing: build it with `cargo build --release -p failscope-capture` (scripts/bench.sh capture does)",
+        "{} missing: build it with `cargo build --profile capture -p failscope-capture` (scripts/bench.sh capture does)",
         library.display()
     );
     let dir = std::env::temp_dir().join(format!("failscope-capture-bench-{}", std::process::id()));
@@ -70,17 +72,18 @@ fn main() {
         c.args(["--connect-loop", &closed_port.to_string()]).envs(env.iter().copied());
         c
     };
-    let (plain, captured) = compare(|| loop_cmd(&[]), || loop_cmd(&preload));
-    let per_connect_us = |d: Duration| d.as_secs_f64() * 1e6 / f64::from(N_CONNECTS);
+    let connects = compare(|| loop_cmd(&[]), || loop_cmd(&preload));
+    let per_connect_us = |seconds: f64| seconds * 1e6 / f64::from(N_CONNECTS);
     println!(
-        "connect (refused, {N_CONNECTS} per run, median of {N_ROUNDS}): CPU {:.2} us plain, {:.2} us with the \
+        "connect (refused, {N_CONNECTS} per run, median of {}): CPU {:.2} us plain, {:.2} us with the \
          preload library: {:+.2} us per connect; wall {:.2} us, {:.2} us: {:+.2} us",
-        per_connect_us(plain.cpu),
-        per_connect_us(captured.cpu),
-        per_connect_us(captured.cpu) - per_connect_us(plain.cpu),
-        per_connect_us(plain.wall),
-        per_connect_us(captured.wall),
-        per_connect_us(captured.wall) - per_connect_us(plain.wall),
+        n_rounds(),
+        per_connect_us(connects.plain.cpu.as_secs_f64()),
+        per_connect_us(connects.captured.cpu.as_secs_f64()),
+        per_connect_us(connects.cpu_difference),
+        per_connect_us(connects.plain.wall.as_secs_f64()),
+        per_connect_us(connects.captured.wall.as_secs_f64()),
+        per_connect_us(connects.wall_difference),
     );
 
     let has_cc = Command::new("cc").arg("--version").output().is_ok_and(|o| o.status.success());
@@ -95,8 +98,7 @@ fn main() {
             c.args(["-c", workload]).envs(env.iter().copied());
             c
         };
-        let (plain, captured) = compare(|| shell(&[]), || shell(&preload));
-        report(&format!("{name}, preload"), plain, captured);
+        report(&format!("{name}, preload"), &compare(|| shell(&[]), || shell(&preload)));
         if has_strace {
             let traced = || {
                 let mut c = Command::new("strace");
@@ -110,13 +112,17 @@ fn main() {
                     .args(["--", "sh", "-c", workload]);
                 c
             };
-            let (plain, captured) = compare(|| shell(&[]), traced);
-            report(&format!("{name}, strace"), plain, captured);
+            report(&format!("{name}, strace"), &compare(|| shell(&[]), traced));
         }
     }
     let _ = std::fs::remove_file(&socket_path);
     let _ = std::fs::remove_dir(&dir);
     drop(drained);
+}
+
+/// How many runs of each child to take the median of.
+fn n_rounds() -> usize {
+    std::env::var("FAILSCOPE_BENCH_RUNS").ok().and_then(|n| n.parse().ok()).filter(|&n| n > 0).unwrap_or(7)
 }
 
 /// CPU time and wall time of one run.
@@ -126,22 +132,42 @@ struct Cost {
     wall: Duration,
 }
 
-/// The median cost of `plain` and of `captured` over alternating runs.
-fn compare(plain: impl Fn() -> Command, captured: impl Fn() -> Command) -> (Cost, Cost) {
-    let (mut a, mut b) = (Vec::new(), Vec::new());
-    for _ in 0..N_ROUNDS {
-        a.push(cost(plain()));
-        b.push(cost(captured()));
-    }
-    (median(&a), median(&b))
+/// Pairs of runs of the same child, plain and captured.
+#[derive(Debug)]
+struct Comparison {
+    /// The median of each side's runs.
+    plain: Cost,
+    captured: Cost,
+    /// The medians of the pairs' ratios (captured ÷ plain) and differences (in seconds).
+    cpu_ratio: f64,
+    wall_ratio: f64,
+    cpu_difference: f64,
+    wall_difference: f64,
 }
 
-fn median(costs: &[Cost]) -> Cost {
-    let mut cpu: Vec<Duration> = costs.iter().map(|c| c.cpu).collect();
-    let mut wall: Vec<Duration> = costs.iter().map(|c| c.wall).collect();
-    cpu.sort();
-    wall.sort();
-    Cost { cpu: cpu[cpu.len() / 2], wall: wall[wall.len() / 2] }
+/// Runs `plain` and `captured` in turn, `n_rounds()` pairs.
+fn compare(plain: impl Fn() -> Command, captured: impl Fn() -> Command) -> Comparison {
+    let pairs: Vec<(Cost, Cost)> = (0..n_rounds()).map(|_| (cost(plain()), cost(captured()))).collect();
+    let of = |figure: fn(&(Cost, Cost)) -> f64| median(pairs.iter().map(figure).collect());
+    Comparison {
+        plain: Cost {
+            cpu: Duration::from_secs_f64(of(|(p, _)| p.cpu.as_secs_f64())),
+            wall: Duration::from_secs_f64(of(|(p, _)| p.wall.as_secs_f64())),
+        },
+        captured: Cost {
+            cpu: Duration::from_secs_f64(of(|(_, c)| c.cpu.as_secs_f64())),
+            wall: Duration::from_secs_f64(of(|(_, c)| c.wall.as_secs_f64())),
+        },
+        cpu_ratio: of(|(p, c)| c.cpu.as_secs_f64() / p.cpu.as_secs_f64()),
+        wall_ratio: of(|(p, c)| c.wall.as_secs_f64() / p.wall.as_secs_f64()),
+        cpu_difference: of(|(p, c)| c.cpu.as_secs_f64() - p.cpu.as_secs_f64()),
+        wall_difference: of(|(p, c)| c.wall.as_secs_f64() - p.wall.as_secs_f64()),
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 fn cost(mut command: Command) -> Cost {
@@ -162,16 +188,16 @@ fn children_cpu() -> Duration {
     Duration::from_micros(micros(usage.ru_utime) + micros(usage.ru_stime))
 }
 
-fn report(what: &str, plain: Cost, captured: Cost) {
-    let change = |a: Duration, b: Duration| (b.as_secs_f64() / a.as_secs_f64() - 1.0) * 100.0;
+fn report(what: &str, c: &Comparison) {
     println!(
-        "{what} (median of {N_ROUNDS}): CPU {:.1} ms plain, {:.1} ms captured: {:+.1} %; wall {:.1} ms, {:.1} ms: {:+.1} %",
-        plain.cpu.as_secs_f64() * 1e3,
-        captured.cpu.as_secs_f64() * 1e3,
-        change(plain.cpu, captured.cpu),
-        plain.wall.as_secs_f64() * 1e3,
-        captured.wall.as_secs_f64() * 1e3,
-        change(plain.wall, captured.wall),
+        "{what} (median of {}): CPU {:.1} ms plain, {:.1} ms captured: {:+.1} %; wall {:.1} ms, {:.1} ms: {:+.1} %",
+        n_rounds(),
+        c.plain.cpu.as_secs_f64() * 1e3,
+        c.captured.cpu.as_secs_f64() * 1e3,
+        (c.cpu_ratio - 1.0) * 100.0,
+        c.plain.wall.as_secs_f64() * 1e3,
+        c.captured.wall.as_secs_f64() * 1e3,
+        (c.wall_ratio - 1.0) * 100.0,
     );
 }
 
@@ -204,9 +230,14 @@ fn connect_loop(port: u16) {
     }
 }
 
-/// The library cargo built for this bench: target/release/, above this binary's deps/.
+/// The library at `FAILSCOPE_CAPTURE_LIBRARY` (as `failscope run` takes it; to compare two
+/// builds), or as shipped, built with the `capture` profile: target/capture/, beside this
+/// binary's target/release/.
 fn library_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("FAILSCOPE_CAPTURE_LIBRARY") {
+        return PathBuf::from(path);
+    }
     let exe = std::env::current_exe().expect("own path");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<bench>");
-    profile_dir.join("libfailscope_capture.so")
+    let target_dir = exe.ancestors().nth(3).expect("target/<profile>/deps/<bench>");
+    target_dir.join("capture").join("libfailscope_capture.so")
 }

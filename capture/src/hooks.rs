@@ -1,8 +1,8 @@
 //! The exported functions that stand in for libc's: each calls the real one and reports what
 //! it learned about a TCP connect, keeping the rules of the crate's documentation.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::atomic::{AtomicU32, Ordering};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::pending::Pending;
 use crate::real::{self, CloseFn, ConnectFn, GetaddrinfoFn, GetsockoptFn, PollFn};
@@ -21,7 +21,7 @@ macro_rules! real_or_enosys {
         }
         // SAFETY: `address` is the next definition of this libc symbol, whose C signature is
         // `$type`; a non-zero dlsym result is a valid function pointer.
-        unsafe { std::mem::transmute::<usize, $type>(address) }
+        unsafe { core::mem::transmute::<usize, $type>(address) }
     }};
 }
 
@@ -154,7 +154,7 @@ pub unsafe extern "C" fn poll(fds: *mut libc::pollfd, n: libc::nfds_t, timeout_m
         return result;
     }
     // SAFETY: libc's contract: `fds` points to `n` pollfd, which poll has just filled in.
-    let polled = unsafe { std::slice::from_raw_parts(fds, n as usize) };
+    let polled = unsafe { core::slice::from_raw_parts(fds, n as usize) };
     guard::outside_hooks(|| {
         for p in polled.iter().filter(|p| p.revents != 0) {
             if p.revents & (libc::POLLERR | libc::POLLHUP) != 0 {
@@ -194,7 +194,7 @@ pub unsafe extern "C" fn getaddrinfo(
     let error = guard::errno();
     guard::outside_hooks(|| {
         // SAFETY: libc's contract: `node` is a NUL-terminated string.
-        let name = unsafe { std::ffi::CStr::from_ptr(node) }.to_bytes();
+        let name = unsafe { core::ffi::CStr::from_ptr(node) }.to_bytes();
         if result == 0 {
             // SAFETY: on success `*res` is the list getaddrinfo returned.
             unsafe { remember_addresses(*res, name) };
@@ -202,7 +202,7 @@ pub unsafe extern "C" fn getaddrinfo(
         }
         // SAFETY: libc's contract: `service` is NULL or a NUL-terminated string.
         let port = unsafe { numeric_port(service) };
-        let is_address = std::str::from_utf8(name).is_ok_and(|n| n.parse::<IpAddr>().is_ok());
+        let is_address = core::str::from_utf8(name).is_ok_and(|n| n.parse::<IpAddr>().is_ok());
         let resolution_failure =
             matches!(result, libc::EAI_NONAME | libc::EAI_AGAIN | libc::EAI_FAIL | libc::EAI_NODATA | libc::EAI_SYSTEM);
         if resolution_failure && !is_address {
@@ -239,9 +239,9 @@ fn socket_option(fd: libc::c_int, name: libc::c_int) -> Option<libc::c_int> {
         return None;
     }
     // SAFETY: the address of libc's getsockopt, whose signature GetsockoptFn is.
-    let real = unsafe { std::mem::transmute::<usize, GetsockoptFn>(real) };
+    let real = unsafe { core::mem::transmute::<usize, GetsockoptFn>(real) };
     let mut value: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    let mut len = core::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: `value` and `len` are live locals of the sizes passed.
     let result = unsafe { real(fd, libc::SOL_SOCKET, name, (&raw mut value).cast(), &mut len) };
     (result == 0).then_some(value)
@@ -249,8 +249,8 @@ fn socket_option(fd: libc::c_int, name: libc::c_int) -> Option<libc::c_int> {
 
 fn is_connected(fd: libc::c_int) -> bool {
     // SAFETY: sockaddr_storage is plain data, large enough for any peer address.
-    let mut peer: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    let mut peer: libc::sockaddr_storage = unsafe { core::mem::zeroed() };
+    let mut len = core::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
     // SAFETY: `peer` and `len` are live locals of the sizes passed.
     unsafe { libc::getpeername(fd, (&raw mut peer).cast(), &mut len) == 0 }
 }
@@ -260,19 +260,19 @@ fn is_connected(fd: libc::c_int) -> bool {
 /// # Safety
 /// `addr` is null or points to `len` readable bytes.
 unsafe fn ip_target(addr: *const libc::sockaddr, len: libc::socklen_t) -> Option<(IpAddr, u16)> {
-    if addr.is_null() || (len as usize) < std::mem::size_of::<libc::sa_family_t>() {
+    if addr.is_null() || (len as usize) < core::mem::size_of::<libc::sa_family_t>() {
         return None;
     }
     // SAFETY: at least the family field is readable (checked above).
     let family = i32::from(unsafe { (*addr).sa_family });
     match family {
-        libc::AF_INET if len as usize >= std::mem::size_of::<libc::sockaddr_in>() => {
+        libc::AF_INET if len as usize >= core::mem::size_of::<libc::sockaddr_in>() => {
             // SAFETY: an AF_INET address of at least sockaddr_in's size; read unaligned.
             let v4 = unsafe { addr.cast::<libc::sockaddr_in>().read_unaligned() };
             let ip = Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr));
             Some((IpAddr::V4(ip), u16::from_be(v4.sin_port)))
         }
-        libc::AF_INET6 if len as usize >= std::mem::size_of::<libc::sockaddr_in6>() => {
+        libc::AF_INET6 if len as usize >= core::mem::size_of::<libc::sockaddr_in6>() => {
             // SAFETY: an AF_INET6 address of at least sockaddr_in6's size; read unaligned.
             let v6 = unsafe { addr.cast::<libc::sockaddr_in6>().read_unaligned() };
             Some((IpAddr::V6(Ipv6Addr::from(v6.sin6_addr.s6_addr)), u16::from_be(v6.sin6_port)))
@@ -304,6 +304,6 @@ unsafe fn numeric_port(service: *const libc::c_char) -> u16 {
         return 0;
     }
     // SAFETY: non-null and NUL-terminated by the caller's contract.
-    let text = unsafe { std::ffi::CStr::from_ptr(service) };
+    let text = unsafe { core::ffi::CStr::from_ptr(service) };
     text.to_str().ok().and_then(|t| t.parse().ok()).unwrap_or(0)
 }

@@ -1,8 +1,8 @@
 //! The names programs resolved, by address: `getaddrinfo` results remembered so that a later
 //! connect to one of the addresses is reported with the name, as the program asked for it.
 
-use std::net::IpAddr;
-use std::sync::Mutex;
+use crate::try_lock::TryLock;
+use core::net::IpAddr;
 
 const N_ENTRIES: usize = 64;
 const MAX_NAME: usize = crate::slots::MAX_HOST;
@@ -18,7 +18,7 @@ struct Names {
     next: usize,
 }
 
-static NAMES: Mutex<Names> = Mutex::new(Names {
+static NAMES: TryLock<Names> = TryLock::new(Names {
     entries: [const { Entry { addr: None, name: [0; MAX_NAME], name_len: 0 } }; N_ENTRIES],
     next: 0,
 });
@@ -26,7 +26,7 @@ static NAMES: Mutex<Names> = Mutex::new(Names {
 /// Remembers that `name` resolved to `addr`. Skipped, never waited for, when another thread
 /// holds the table.
 pub(crate) fn remember(addr: IpAddr, name: &[u8]) {
-    let Ok(mut names) = NAMES.try_lock() else { return };
+    let Some(mut names) = NAMES.try_lock() else { return };
     let len = name.len().min(MAX_NAME);
     let index = match names.entries.iter().position(|e| e.addr == Some(addr)) {
         Some(index) => index,
@@ -44,7 +44,7 @@ pub(crate) fn remember(addr: IpAddr, name: &[u8]) {
 
 /// Copies the name `addr` was resolved from into `out`; its length, 0 when unknown.
 pub(crate) fn name_of(addr: IpAddr, out: &mut [u8; MAX_NAME]) -> usize {
-    let Ok(names) = NAMES.try_lock() else { return 0 };
+    let Some(names) = NAMES.try_lock() else { return 0 };
     match names.entries.iter().find(|e| e.addr == Some(addr)) {
         Some(entry) => {
             out[..entry.name_len].copy_from_slice(&entry.name[..entry.name_len]);

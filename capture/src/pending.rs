@@ -1,7 +1,7 @@
 //! Non-blocking connects waiting for their result, by descriptor: the connect's sequence
 //! number and its slot (`slots.rs`), so its end record can name it and say where it went.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// Descriptors at or above this are not followed after `EINPROGRESS` (they end `abandoned` at
 /// the job's end); CI programs rarely have that many open.

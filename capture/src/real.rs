@@ -1,7 +1,7 @@
 //! The libc functions the hooks wrap, found with `dlsym(RTLD_NEXT)` once per process.
 
-use std::ffi::CStr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use core::ffi::CStr;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// A lazily resolved pointer to the next definition of a symbol.
 pub(crate) struct NextSymbol {

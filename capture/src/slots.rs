@@ -4,14 +4,16 @@
 //! the start) instead of two; a slot still in use when the job is over is a connect the job
 //! was killed in or left hanging, which the wrapper reports as `abandoned`.
 //!
-//! Slot layout (256 bytes, native endianness, read by `emit/src/run/capture/preload/slots.rs`):
+//! Slot layout (304 bytes, native endianness, read by `emit/src/run/capture/preload/slots.rs`):
 //! `state u32` (0 free, 1 being written, 2 in flight), `fd i32`, `seq u32`, `port u16`,
-//! `family u8` (4 or 6), `host_len u8`, `started_us i64`, `addr [u8; 16]`, `host [u8; 200]`.
+//! `family u8` (4 or 6), `host_len u8`, `started_us i64`, `addr [u8; 16]`, `host [u8; 200]`,
+//! `phase_len u8`, `phase [u8; 63]` (the process's phase, `load.rs`).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, Ordering};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use core::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, Ordering};
 
 use crate::channel;
+use crate::load::{self, MAX_PHASE};
 
 const N_SLOTS: usize = 256;
 pub(crate) const MAX_HOST: usize = 200;
@@ -27,10 +29,11 @@ struct Slot {
     started_us: i64,
     addr: [u8; 16],
     host: [u8; MAX_HOST],
-    _pad: [u8; 16],
+    phase_len: u8,
+    phase: [u8; MAX_PHASE],
 }
 
-const _: () = assert!(std::mem::size_of::<Slot>() == 256);
+const _: () = assert!(core::mem::size_of::<Slot>() == 304);
 
 /// What a connect's start record would have said.
 #[derive(Clone, Copy)]
@@ -42,7 +45,7 @@ pub(crate) struct Start {
     pub host_len: usize,
 }
 
-static MAP: AtomicPtr<Slot> = AtomicPtr::new(std::ptr::null_mut());
+static MAP: AtomicPtr<Slot> = AtomicPtr::new(core::ptr::null_mut());
 static MAP_PID: AtomicI32 = AtomicI32::new(0);
 
 /// Takes a slot for `start`; `None` when none is free or the file cannot be mapped (the caller
@@ -61,7 +64,10 @@ pub(crate) fn begin(fd: libc::c_int, seq: u32, start: &Start) -> Option<usize> {
         }
         IpAddr::V6(a) => (6, a.octets()),
     };
-    let slot_ptr = std::ptr::from_ref(slot).cast_mut();
+    let phase = load::settings().map_or(&[][..], |s| s.phase.as_bytes());
+    let mut phase_bytes = [0u8; MAX_PHASE];
+    phase_bytes[..phase.len()].copy_from_slice(phase);
+    let slot_ptr = core::ptr::from_ref(slot).cast_mut();
     // SAFETY: state 1, won by the compare-exchange above, makes this thread the slot's only
     // writer until it stores state 2; the mapping lives as long as the process.
     unsafe {
@@ -73,6 +79,8 @@ pub(crate) fn begin(fd: libc::c_int, seq: u32, start: &Start) -> Option<usize> {
         (*slot_ptr).started_us = start.started_us;
         (*slot_ptr).addr = addr;
         (*slot_ptr).host = start.host;
+        (*slot_ptr).phase_len = phase.len() as u8;
+        (*slot_ptr).phase = phase_bytes;
     }
     slot.state.store(2, Ordering::Release);
     Some(index)
@@ -84,7 +92,7 @@ pub(crate) fn read(index: usize) -> Option<Start> {
     if slot.state.load(Ordering::Acquire) != 2 {
         return None;
     }
-    let slot_ptr = std::ptr::from_ref(slot);
+    let slot_ptr = core::ptr::from_ref(slot);
     // SAFETY: a slot in state 2 is only written again after this process frees it, which only
     // the connect's end (the caller) does.
     let (family, addr, port, started_us, host, host_len) = unsafe {
@@ -121,19 +129,20 @@ fn slots() -> Option<&'static [Slot]> {
         MAP_PID.store(pid, Ordering::Release);
     }
     // SAFETY: `map` is this process's mapping of N_SLOTS slots, never unmapped.
-    Some(unsafe { std::slice::from_raw_parts(map, N_SLOTS) })
+    Some(unsafe { core::slice::from_raw_parts(map, N_SLOTS) })
 }
 
 fn map_file(pid: libc::pid_t) -> Option<*mut Slot> {
     let dir = channel::directory()?;
+    let mut digits = [0u8; 10];
     let mut path = [0u8; 160];
     let mut len = 0;
-    for part in [dir, b"/starts.", pid.to_string().as_bytes()] {
+    for part in [dir, b"/starts.", decimal(pid.unsigned_abs(), &mut digits)] {
         path.get_mut(len..len + part.len())?.copy_from_slice(part);
         len += part.len();
     }
     *path.get_mut(len)? = 0;
-    let size = N_SLOTS * std::mem::size_of::<Slot>();
+    let size = N_SLOTS * core::mem::size_of::<Slot>();
     // SAFETY: `path` is NUL-terminated; the descriptor is closed once mapped, the mapping
     // stays for the life of the process.
     unsafe {
@@ -142,11 +151,24 @@ fn map_file(pid: libc::pid_t) -> Option<*mut Slot> {
             return None;
         }
         let map = if libc::ftruncate(fd, size as libc::off_t) == 0 {
-            libc::mmap(std::ptr::null_mut(), size, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0)
+            libc::mmap(core::ptr::null_mut(), size, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0)
         } else {
             libc::MAP_FAILED
         };
         libc::close(fd);
         (map != libc::MAP_FAILED).then_some(map.cast())
+    }
+}
+
+/// `n` in decimal, written at the end of `out`.
+fn decimal(mut n: u32, out: &mut [u8; 10]) -> &[u8] {
+    let mut start = out.len();
+    loop {
+        start -= 1;
+        out[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &out[start..];
+        }
     }
 }

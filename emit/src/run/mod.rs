@@ -74,8 +74,7 @@ pub async fn run_wrapped(args: RunArgs) -> anyhow::Result<JobReport> {
     let redelivery = emitter.clone().map(|emitter| tokio::spawn(async move { emitter.redeliver().await }));
     let tail = Arc::new(Mutex::new(LogTail::new(64 * 1024)));
     let job_id = args.job_id.clone().unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-    let capture =
-        capture::Capture::start(&args.capture, emitter.as_ref(), capture::JobContext { job_id: job_id.clone() });
+    let capture = capture::Capture::start(&args.capture, emitter.as_ref(), job_id.clone());
     let command = capture.as_ref().map_or_else(|| args.command.clone(), |c| c.wrap(&args.command));
     let env = capture.as_ref().map(capture::Capture::env).unwrap_or_default();
     let run = child::run_child(&command, &env, tail.clone()).await?;

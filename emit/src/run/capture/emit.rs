@@ -157,7 +157,7 @@ fn connect_attempt(
         target_region: None,
         target_owner: Some(target.owner),
         job_id: Some(Cow::Owned(job.job_id.clone())),
-        phase: None,
+        phase: record.phase.clone().or_else(|| job.phase.clone()).map(Cow::Owned),
         outcome: record.outcome,
         errno: record.errno,
         attempt: 1,

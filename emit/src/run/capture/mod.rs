@@ -3,11 +3,14 @@
 //!
 //! A backend (`preload/` or `strace/`) reports `CapturedConnect`s (`record.rs`) while the job
 //! runs; `emit.rs` names each target's service and owner (`services.rs`) and emits it through
-//! the durable spool as soon as it is known. When the job ends the backend ends its trace: connects still
-//! in flight become `abandoned`. Capture never changes the job's result: a backend that cannot
-//! start is logged and the job runs uncaptured.
+//! the durable spool as soon as it is known. A connect's phase is the `FAILSCOPE_PHASE` of the
+//! process that made it when the backend sees it (preload), else the run's (`--phase`). When
+//! the job ends the backend ends its trace: connects still in flight become `abandoned`.
+//! Capture never changes the job's result: a backend that cannot start is logged and the job
+//! runs uncaptured.
 
 mod emit;
+mod phase;
 mod preload;
 mod record;
 mod services;
@@ -58,12 +61,22 @@ pub(crate) struct CaptureArgs {
     /// Unnamed loopback and local targets are the job's own, anything else a third party.
     #[arg(long, env = "FAILSCOPE_CAPTURE_SERVICES", value_name = "FILE")]
     pub(crate) capture_services: Option<PathBuf>,
+    /// The CI step the job's captured connects belong to (`checkout`, `build`, `test`...),
+    /// recorded as their `phase`. The job's processes get it as `FAILSCOPE_PHASE`, and a step
+    /// of the job can set its own (`FAILSCOPE_PHASE=test make check`): the preload backend
+    /// records each process's `FAILSCOPE_PHASE` as it was when the process started; the strace
+    /// backend sees only this one. Printable ASCII without spaces, at most 63 bytes (other bytes
+    /// become `?`). None by default.
+    #[arg(long, env = "FAILSCOPE_PHASE", value_name = "NAME")]
+    pub(crate) phase: Option<String>,
 }
 
 /// What the job's event carries about it, for the captured events.
 #[derive(Debug, Clone)]
 pub(crate) struct JobContext {
     pub(crate) job_id: String,
+    /// The run's phase (`--phase`), for the connects whose process's own the backend cannot see.
+    pub(crate) phase: Option<String>,
 }
 
 /// A capture in progress.
@@ -71,6 +84,9 @@ pub(crate) struct JobContext {
 pub(crate) struct Capture {
     backend: Backend,
     emitter: CaptureEmitter,
+    /// The run's phase as given, passed on to the job's processes (the library reads it in the
+    /// same normalized form as the wrapper).
+    phase: Option<String>,
 }
 
 #[derive(Debug)]
@@ -82,7 +98,7 @@ enum Backend {
 impl Capture {
     /// Starts capture if asked for and possible. `None` when off, when there is no emitter to
     /// send events with, or when the backend cannot start (logged): the job runs as it is.
-    pub(crate) fn start(args: &CaptureArgs, emitter: Option<&Emitter>, job: JobContext) -> Option<Capture> {
+    pub(crate) fn start(args: &CaptureArgs, emitter: Option<&Emitter>, job_id: String) -> Option<Capture> {
         let backend = args.capture_connects.filter(|_| !args.no_capture_connects)?;
         let Some(emitter) = emitter else {
             tracing::warn!("no telemetry: connects are not captured");
@@ -98,12 +114,13 @@ impl Capture {
             },
             None => ServiceMap::default(),
         };
-        let (sender, emitter) = CaptureEmitter::spawn(emitter.clone(), services, job);
+        let job = JobContext { job_id, phase: args.phase.as_deref().and_then(phase::normalized) };
+        let (sender, emitter) = CaptureEmitter::spawn(emitter.clone(), services, job.clone());
         let backend = match backend {
             CaptureBackend::Preload => Backend::Preload(preload::PreloadSession::start(sender)?),
             CaptureBackend::Strace => Backend::Strace(strace::StraceSession::start(sender)?),
         };
-        Some(Capture { backend, emitter })
+        Some(Capture { backend, emitter, phase: args.phase.clone().filter(|p| !p.is_empty()) })
     }
 
     /// The command to run instead of `command`.
@@ -116,10 +133,14 @@ impl Capture {
 
     /// Environment variables to add to the job's.
     pub(crate) fn env(&self) -> Vec<(String, OsString)> {
-        match &self.backend {
+        let mut env = match &self.backend {
             Backend::Preload(session) => session.env(),
             Backend::Strace(_) => Vec::new(),
+        };
+        if let Some(phase) = &self.phase {
+            env.push((phase::PHASE_ENV.into(), phase.into()));
         }
+        env
     }
 
     /// Ends the capture at `job_end_us` (microseconds since the epoch) and waits until every

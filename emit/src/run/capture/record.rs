@@ -22,6 +22,9 @@ pub(crate) struct CapturedConnect {
     pub(crate) errno: Option<i32>,
     /// Short text saying how the backend decided the outcome, when it was not an errno.
     pub(crate) note: Option<&'static str>,
+    /// The CI step the connect belongs to, when the backend knows the process's own (the
+    /// preload library reads its `FAILSCOPE_PHASE`); otherwise the run's phase applies.
+    pub(crate) phase: Option<String>,
 }
 
 /// An `errno` name as strace prints it, as its number on Linux, for the names a connect, a

@@ -25,6 +25,7 @@ struct Started {
     addr: IpAddr,
     port: u16,
     host: Option<String>,
+    phase: Option<String>,
 }
 
 impl RecordMatcher {
@@ -33,15 +34,15 @@ impl RecordMatcher {
     pub(crate) fn feed(&mut self, record: &str, out: &mut Vec<CapturedConnect>) -> bool {
         let fields: Vec<&str> = record.trim_end().split(' ').collect();
         match fields.as_slice() {
-            ["S", pid, fd, seq, at_us, addr, port, dropped, host] => {
+            ["S", pid, fd, seq, at_us, addr, port, dropped, phase, host] => {
                 let (Some(pid), Some(fd), Some(seq)) = (num(pid), num(fd), num(seq)) else { return false };
                 let (Some(at_us), Ok(addr), Some(port)) = (num(at_us), addr.parse(), num(port)) else { return false };
                 self.note_dropped(pid, dropped);
-                let host = (*host != "-").then(|| (*host).to_string());
-                self.started.insert((pid, fd, seq), Started { at_us, addr, port, host });
+                let (host, phase) = (named(host), named(phase));
+                self.started.insert((pid, fd, seq), Started { at_us, addr, port, host, phase });
                 true
             }
-            ["E", pid, fd, seq, at_us, kind, errno, dropped, kept @ ..] => {
+            ["E", pid, fd, seq, at_us, kind, errno, dropped, phase, kept @ ..] => {
                 let (Some(pid), Some(fd), Some(seq), Some(at_us)) = (num(pid), num(fd), num(seq), num::<i64>(at_us))
                 else {
                     return false;
@@ -58,7 +59,7 @@ impl RecordMatcher {
                         let (Some(at_us), Ok(addr), Some(port)) = (num(start_us), addr.parse(), num(port)) else {
                             return false;
                         };
-                        Started { at_us, addr, port, host: (*host != "-").then(|| (*host).to_string()) }
+                        Started { at_us, addr, port, host: named(host), phase: named(phase) }
                     }
                     _ => return false,
                 };
@@ -71,7 +72,7 @@ impl RecordMatcher {
                 out.push(connect_of(&start, at_us, outcome, errno, note));
                 true
             }
-            ["D", pid, at_us, duration_us, port, eai, errno, dropped, host] => {
+            ["D", pid, at_us, duration_us, port, eai, errno, dropped, phase, host] => {
                 let (Some(pid), Some(at_us), Some(duration_us)) = (num(pid), num(at_us), num(duration_us)) else {
                     return false;
                 };
@@ -87,6 +88,7 @@ impl RecordMatcher {
                     outcome: ConnectOutcome::DnsError,
                     errno,
                     note: Some(resolver_error_text(eai)),
+                    phase: named(phase),
                 });
                 true
             }
@@ -100,7 +102,8 @@ impl RecordMatcher {
         for f in in_flight {
             let key = (f.pid, f.fd, f.seq);
             if !self.ended.contains(&key) {
-                self.started.insert(key, Started { at_us: f.started_at_us, addr: f.addr, port: f.port, host: f.host });
+                let (at_us, addr, port, host, phase) = (f.started_at_us, f.addr, f.port, f.host, f.phase);
+                self.started.insert(key, Started { at_us, addr, port, host, phase });
             }
         }
         let mut left: Vec<Started> = self.started.into_values().collect();
@@ -139,6 +142,7 @@ fn connect_of(
         outcome,
         errno,
         note,
+        phase: start.phase.clone(),
     }
 }
 
@@ -154,6 +158,11 @@ fn resolver_error_text(eai: i32) -> &'static str {
     }
 }
 
+/// A host name or phase field: `-` when the library had none.
+fn named(field: &str) -> Option<String> {
+    (field != "-").then(|| field.to_string())
+}
+
 fn num<T: std::str::FromStr>(text: &str) -> Option<T> {
     text.parse().ok()
 }
@@ -165,17 +174,17 @@ mod tests {
     #[test]
     fn pairs_starts_with_ends_and_abandons_the_rest() {
         let records = [
-            "S 10 5 1 1000000 127.0.0.1 8080 0 localhost",
-            "E 10 5 1 1000250 ok 0 0",
-            "S 10 6 2 2000000 ::1 5432 0 -",
-            "E 10 6 2 2000100 err 111 0",
-            "S 11 5 1 3000000 192.0.2.1 443 2 registry.example.com",
-            "E 11 5 1 4000000 closed 0 3",
-            "D 12 5000000 700 443 -3 0 0 nothing.invalid",
-            "S 13 4 9 6000000 192.0.2.2 80 0 -",
-            "E 99 4 9 6000001 ok 0 0",
+            "S 10 5 1 1000000 127.0.0.1 8080 0 checkout localhost",
+            "E 10 5 1 1000250 ok 0 0 checkout",
+            "S 10 6 2 2000000 ::1 5432 0 - -",
+            "E 10 6 2 2000100 err 111 0 -",
+            "S 11 5 1 3000000 192.0.2.1 443 2 - registry.example.com",
+            "E 11 5 1 4000000 closed 0 3 -",
+            "D 12 5000000 700 443 -3 0 0 deps nothing.invalid",
+            "S 13 4 9 6000000 192.0.2.2 80 0 - -",
+            "E 99 4 9 6000001 ok 0 0 -",
             "S 13 4",
-            "E 14 3 1 7000300 err 110 0 7000000 192.0.2.3 443 mirror.example.org",
+            "E 14 3 1 7000300 err 110 0 test 7000000 192.0.2.3 443 mirror.example.org",
         ];
         let mut matcher = RecordMatcher::default();
         let mut out = Vec::new();
@@ -190,20 +199,24 @@ mod tests {
             addr: "192.0.2.4".parse().expect("ip"),
             port,
             host: None,
+            phase: Some("test".into()),
         };
         // One slot of a connect whose end already arrived, one of a connect killed in flight.
         matcher.finish(6_500_000, vec![slot(14, 3, 1, 443), slot(15, 3, 1, 8443)], &mut out);
-        let got: Vec<_> = out.iter().map(|c| (c.outcome, c.host.as_deref(), c.port, c.errno, c.duration_us)).collect();
+        let got: Vec<_> = out
+            .iter()
+            .map(|c| (c.outcome, c.host.as_deref(), c.port, c.errno, c.duration_us, c.phase.as_deref()))
+            .collect();
         assert_eq!(
             got,
             [
-                (ConnectOutcome::Ok, Some("localhost"), 8080, None, 250),
-                (ConnectOutcome::Refused, None, 5432, Some(111), 100),
-                (ConnectOutcome::Timeout, Some("registry.example.com"), 443, None, 1_000_000),
-                (ConnectOutcome::DnsError, Some("nothing.invalid"), 443, None, 700),
-                (ConnectOutcome::Timeout, Some("mirror.example.org"), 443, Some(110), 300),
-                (ConnectOutcome::Abandoned, None, 80, None, 500_000),
-                (ConnectOutcome::Abandoned, None, 8443, None, 300_000),
+                (ConnectOutcome::Ok, Some("localhost"), 8080, None, 250, Some("checkout")),
+                (ConnectOutcome::Refused, None, 5432, Some(111), 100, None),
+                (ConnectOutcome::Timeout, Some("registry.example.com"), 443, None, 1_000_000, None),
+                (ConnectOutcome::DnsError, Some("nothing.invalid"), 443, None, 700, Some("deps")),
+                (ConnectOutcome::Timeout, Some("mirror.example.org"), 443, Some(110), 300, Some("test")),
+                (ConnectOutcome::Abandoned, None, 80, None, 500_000, None),
+                (ConnectOutcome::Abandoned, None, 8443, None, 300_000, Some("test")),
             ]
         );
     }

@@ -1,10 +1,12 @@
 //! Reads the preload library's slot files (`capture/src/slots.rs` defines them): one
-//! `starts.<pid>` file per process of the job, 256-byte slots, each a connect in flight.
+//! `starts.<pid>` file per process of the job, 304-byte slots, each a connect in flight.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
-const SLOT_SIZE: usize = 256;
+const SLOT_SIZE: usize = 304;
+const MAX_HOST: usize = 200;
+const MAX_PHASE: usize = 63;
 const IN_FLIGHT: u32 = 2;
 
 /// A connect a process had started and not ended when its slots were read.
@@ -17,6 +19,8 @@ pub(crate) struct InFlight {
     pub(crate) addr: IpAddr,
     pub(crate) port: u16,
     pub(crate) host: Option<String>,
+    /// The process's `FAILSCOPE_PHASE`.
+    pub(crate) phase: Option<String>,
 }
 
 /// Every connect in flight in the slot files of `dir`.
@@ -43,7 +47,7 @@ fn parse_slot(pid: u32, slot: &[u8]) -> Option<InFlight> {
     let fd = i32::from_ne_bytes(slot[4..8].try_into().expect("4 bytes"));
     let seq = u32_at(8);
     let port = u16::from_ne_bytes(slot[12..14].try_into().expect("2 bytes"));
-    let (family, host_len) = (slot[14], usize::from(slot[15]).min(200));
+    let (family, host_len) = (slot[14], usize::from(slot[15]).min(MAX_HOST));
     let started_at_us = i64::from_ne_bytes(slot[16..24].try_into().expect("8 bytes"));
     let addr: [u8; 16] = slot[24..40].try_into().expect("16 bytes");
     let addr = match family {
@@ -52,7 +56,9 @@ fn parse_slot(pid: u32, slot: &[u8]) -> Option<InFlight> {
         _ => return None,
     };
     let host = (host_len > 0).then(|| String::from_utf8_lossy(&slot[40..40 + host_len]).into_owned());
-    Some(InFlight { pid, fd, seq, started_at_us, addr, port, host })
+    let phase_len = usize::from(slot[240]).min(MAX_PHASE);
+    let phase = (phase_len > 0).then(|| String::from_utf8_lossy(&slot[241..241 + phase_len]).into_owned());
+    Some(InFlight { pid, fd, seq, started_at_us, addr, port, host, phase })
 }
 
 #[cfg(test)]
@@ -62,6 +68,7 @@ mod tests {
     /// `f` as the library writes it, in state `state`.
     fn slot(state: u32, f: &InFlight) -> Vec<u8> {
         let host = f.host.as_deref().unwrap_or_default();
+        let phase = f.phase.as_deref().unwrap_or_default();
         let (family, addr) = match f.addr {
             IpAddr::V4(a) => (4, a.octets().to_vec()),
             IpAddr::V6(a) => (6, a.octets().to_vec()),
@@ -76,6 +83,8 @@ mod tests {
         s[16..24].copy_from_slice(&f.started_at_us.to_ne_bytes());
         s[24..24 + addr.len()].copy_from_slice(&addr);
         s[40..40 + host.len()].copy_from_slice(host.as_bytes());
+        s[240] = phase.len() as u8;
+        s[241..241 + phase.len()].copy_from_slice(phase.as_bytes());
         s
     }
 
@@ -90,6 +99,7 @@ mod tests {
             addr: "192.0.2.1".parse().expect("ip"),
             port: 443,
             host: Some("registry.example.com".into()),
+            phase: Some("checkout".into()),
         };
         let freed = InFlight { seq: 8, port: 80, host: None, ..v4.clone() };
         let v6 = InFlight {
@@ -99,6 +109,7 @@ mod tests {
             addr: IpAddr::V6(Ipv6Addr::LOCALHOST),
             port: 5432,
             host: None,
+            phase: None,
             ..v4.clone()
         };
         let file = [slot(2, &v4), slot(0, &freed), slot(2, &v6)].concat();

@@ -275,5 +275,7 @@ fn ended(
         outcome,
         errno,
         note,
+        // strace does not see the environment of the processes it traces.
+        phase: None,
     }
 }
