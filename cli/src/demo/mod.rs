@@ -179,7 +179,7 @@ fn clear_lake(lake: &std::path::Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot read {}", lake.display()))?
         .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .find(|name| !matches!(name.as_str(), "connect_attempts" | "job_outcomes" | "_staging"));
+        .find(|name| !matches!(name.as_str(), "connect_attempts" | "job_outcomes" | "_staging" | "_owners"));
     if let Some(name) = foreign {
         anyhow::bail!("{} holds {name:?}, which is not part of a lake; choose another --lake", lake.display());
     }
