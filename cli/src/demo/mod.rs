@@ -140,6 +140,7 @@ async fn serve(
         token: None,
         statement_timeout: Duration::from_secs(30),
         row_cap: 100_000,
+        max_result_bytes: 64 << 20,
         max_concurrent_statements: 4,
         queue_timeout: Duration::from_secs(10),
     };
