@@ -37,7 +37,7 @@ pub struct FileMeta {
     /// Unique per flush: tells apart two writers' flushes of the same offsets (a member
     /// evicted mid-flush that kept publishing). `None` in files written before it existed.
     pub flush_id: Option<String>,
-    /// The owner generation of the writer ([`crate::fence`]): of two writers' flushes from
+    /// The owner generation of the writer (see the `fence` module): of two writers' flushes from
     /// one offset, recovery keeps the newer owner's. `None` in files written before it existed.
     pub owner_generation: Option<u64>,
     pub schema_version: u32,
