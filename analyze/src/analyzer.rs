@@ -27,13 +27,11 @@ impl std::fmt::Debug for Analyzer {
     }
 }
 
-/// Rows of a result, cut at a row cap when one was asked for.
+/// The rows of a result.
 #[derive(Debug)]
 pub struct QueryResult {
     pub schema: SchemaRef,
     pub batches: Vec<RecordBatch>,
-    /// True when the query produced more rows than the cap and was cut.
-    pub(crate) truncated: bool,
 }
 
 impl QueryResult {
@@ -82,29 +80,12 @@ impl Analyzer {
         Ok(df.with_param_values(params.to_param_values())?)
     }
 
-    /// Runs a planned query and collects at most `row_cap` rows (all when `None`).
-    pub async fn collect(&self, df: DataFrame, row_cap: Option<usize>) -> Result<QueryResult> {
+    /// Runs a planned query and collects every row. (The HTTP API caps or streams its results
+    /// instead, in `http/results.rs`.)
+    pub async fn collect(&self, df: DataFrame) -> Result<QueryResult> {
         let schema = df.schema().inner().clone();
-        let df = match row_cap {
-            // One row more than the cap tells whether the result was cut.
-            Some(cap) => df.limit(0, Some(cap.saturating_add(1)))?,
-            None => df,
-        };
-        let mut stream = df.execute_stream().await?;
-        let (mut batches, mut n_rows, mut truncated) = (Vec::new(), 0usize, false);
-        while let Some(batch) = stream.try_next().await? {
-            let keep = row_cap.map_or(batch.num_rows(), |cap| batch.num_rows().min(cap - n_rows));
-            if keep < batch.num_rows() {
-                truncated = true;
-            }
-            if keep > 0 {
-                batches.push(batch.slice(0, keep));
-                n_rows += keep;
-            }
-            if truncated {
-                break;
-            }
-        }
-        Ok(QueryResult { schema, batches, truncated })
+        let batches: Vec<RecordBatch> = df.execute_stream().await?.try_collect().await?;
+        let batches = batches.into_iter().filter(|b| b.num_rows() > 0).collect();
+        Ok(QueryResult { schema, batches })
     }
 }

@@ -39,6 +39,7 @@ fn main() {
                     flush_end: next_offset,
                     flush_files,
                     flush_id: None,
+                    owner_generation: None,
                     schema_version: 1,
                 };
                 let batch = rows.finish().expect("batch");

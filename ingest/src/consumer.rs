@@ -62,6 +62,7 @@ impl ConsumerContext for IngestContext {
                 let committed = consumer.committed_offsets(tpl.clone(), Duration::from_secs(10)).ok();
                 let mut pipeline = lock(&self.pipeline);
                 let mut assignment = TopicPartitionList::new();
+                let mut recovered = TopicPartitionList::new();
                 let mut unrecovered = TopicPartitionList::new();
                 for element in tpl.elements() {
                     let (topic, partition) = (element.topic(), element.partition());
@@ -71,8 +72,10 @@ impl ConsumerContext for IngestContext {
                         .and_then(|e| e.offset().to_raw())
                         .filter(|o| *o >= 0);
                     let offset = match pipeline.assign(topic, partition, kafka_offset) {
-                        Ok(Some(resume)) => Offset::Offset(resume),
-                        Ok(None) => Offset::Beginning,
+                        Ok(resume) => {
+                            recovered.add_partition(topic, partition);
+                            resume.map_or(Offset::Beginning, Offset::Offset)
+                        }
                         Err(_) => {
                             // Without knowing the lake's state we must not fetch: the
                             // partition is assigned paused until the run loop recovers it.
@@ -87,6 +90,13 @@ impl ConsumerContext for IngestContext {
                 if let Err(e) = consumer.assign(&assignment) {
                     tracing::error!(error = %e, "assign failed");
                 }
+                // A partition this member paused when it found itself fenced stays paused
+                // across an unassign; owned again, it is fetched again.
+                if recovered.count() > 0
+                    && let Err(e) = consumer.resume(&recovered)
+                {
+                    tracing::error!(error = %e, "cannot resume the assigned partitions");
+                }
                 if unrecovered.count() > 0
                     && let Err(e) = consumer.pause(&unrecovered)
                 {
@@ -100,7 +110,7 @@ impl ConsumerContext for IngestContext {
                     tpl.elements().iter().map(|e| (e.topic().to_string(), e.partition())).collect();
                 if !lost {
                     pipeline.drain_dead_letters();
-                    let offsets = flush_partitions(&mut pipeline, &revoked, true);
+                    let offsets = flush_partitions(consumer, &mut pipeline, &revoked, true);
                     commit(consumer, &offsets, CommitMode::Sync);
                 }
                 for tp in &revoked {
@@ -118,19 +128,33 @@ impl ConsumerContext for IngestContext {
 
 /// Flushes `partitions`, returning the offsets that may be committed. A failed flush keeps its
 /// rows (the pipeline logs it and retries after a back-off, or the next owner consumes them
-/// again); `ignore_backoff` tries once more anyway, before partitions are given up.
+/// again); `ignore_backoff` tries once more anyway, before partitions are given up. A
+/// partition found fenced (a newer owner claimed it) is dropped by the pipeline and paused
+/// here, until the rebalance that follows this member's eviction takes it away.
 fn flush_partitions(
+    consumer: &BaseConsumer<IngestContext>,
     pipeline: &mut Pipeline,
     partitions: &[TopicPartition],
     ignore_backoff: bool,
 ) -> Vec<(TopicPartition, i64)> {
-    partitions
+    let offsets = partitions
         .iter()
         .filter_map(|tp| match pipeline.flush(tp, ignore_backoff) {
             Ok(offset) => offset.map(|offset| (tp.clone(), offset)),
             Err(_) => None,
         })
-        .collect()
+        .collect();
+    let fenced = pipeline.take_fenced();
+    if !fenced.is_empty() {
+        let mut tpl = TopicPartitionList::new();
+        for (topic, partition) in &fenced {
+            tpl.add_partition(topic, *partition);
+        }
+        if let Err(e) = consumer.pause(&tpl) {
+            tracing::error!(error = %e, "cannot pause the fenced partitions");
+        }
+    }
+    offsets
 }
 
 fn commit(consumer: &BaseConsumer<IngestContext>, offsets: &[(TopicPartition, i64)], mode: CommitMode) {
@@ -203,7 +227,7 @@ pub(crate) fn run_loop(
             None => None,
         };
         if let Some(tp) = full {
-            let offsets = flush_partitions(&mut lock(&pipeline), &[tp], false);
+            let offsets = flush_partitions(&consumer, &mut lock(&pipeline), &[tp], false);
             commit(&consumer, &offsets, CommitMode::Async);
         }
         let now = Instant::now();
@@ -214,7 +238,7 @@ pub(crate) fn run_loop(
                 start_fetching(&consumer, &topic, partition, resume);
             }
             let due = p.due(now);
-            let offsets = flush_partitions(&mut p, &due, false);
+            let offsets = flush_partitions(&consumer, &mut p, &due, false);
             commit(&consumer, &offsets, CommitMode::Async);
             // Flushes failing while messages keep arriving would grow memory without bound:
             // stop fetching (while still polling, so we stay in the group) until they succeed.
@@ -232,7 +256,7 @@ pub(crate) fn run_loop(
         let mut p = lock(&pipeline);
         p.drain_dead_letters();
         let assigned: Vec<TopicPartition> = p.assigned().cloned().collect();
-        flush_partitions(&mut p, &assigned, true)
+        flush_partitions(&consumer, &mut p, &assigned, true)
     };
     commit(&consumer, &offsets, CommitMode::Sync);
     consumer.unsubscribe();

@@ -37,6 +37,9 @@ pub struct FileMeta {
     /// Unique per flush: tells apart two writers' flushes of the same offsets (a member
     /// evicted mid-flush that kept publishing). `None` in files written before it existed.
     pub flush_id: Option<String>,
+    /// The owner generation of the writer (see the `fence` module): of two writers' flushes from
+    /// one offset, recovery keeps the newer owner's. `None` in files written before it existed.
+    pub owner_generation: Option<u64>,
     pub schema_version: u32,
 }
 
@@ -55,7 +58,13 @@ impl FileMeta {
             ("schema_version", self.schema_version.to_string()),
         ];
         let flush_id = self.flush_id.iter().map(|id| ("flush_id", id.clone()));
-        pairs.into_iter().chain(flush_id).map(|(k, v)| KeyValue::new(format!("{PREFIX}{k}"), v)).collect()
+        let generation = self.owner_generation.iter().map(|g| ("owner_generation", g.to_string()));
+        pairs
+            .into_iter()
+            .chain(flush_id)
+            .chain(generation)
+            .map(|(k, v)| KeyValue::new(format!("{PREFIX}{k}"), v))
+            .collect()
     }
 
     /// Reads the metadata back from a footer's key-value pairs.
@@ -73,6 +82,10 @@ impl FileMeta {
             flush_end: num("flush_end")?,
             flush_files: u32::try_from(num("flush_files")?).map_err(|e| e.to_string())?,
             flush_id: map.get("flush_id").map(|id| (*id).to_string()),
+            owner_generation: map
+                .get("owner_generation")
+                .map(|g| g.parse::<u64>().map_err(|e| format!("{PREFIX}owner_generation: {e}")))
+                .transpose()?,
             schema_version: u32::try_from(num("schema_version")?).map_err(|e| e.to_string())?,
         })
     }
@@ -147,6 +160,7 @@ mod tests {
             flush_end: 13,
             flush_files: 1,
             flush_id: Some("0190aaaabbbbccccddddeeeeffff0000".into()),
+            owner_generation: Some(3),
             schema_version: 1,
         }
     }

@@ -28,6 +28,10 @@ pub enum IngestError {
     DeadLetter { topic: String, reason: String },
     #[error("{path} already exists in the lake with other content")]
     Conflict { path: String },
+    #[error(
+        "fenced: {topic}/{partition} has an owner newer than this member's generation {generation} (this member was evicted from the group)"
+    )]
+    Fenced { topic: String, partition: i32, generation: u64 },
 }
 
 impl IngestError {

@@ -7,6 +7,9 @@
 //! publishes the files still missing, with the same bytes. The lake's publish is create-only
 //! and treats finding the same bytes already there as success, so a retry after a publish
 //! whose answer was lost is harmless.
+//!
+//! Before each file, the writer checks that no newer owner has claimed the partition
+//! ([`crate::fence`]); if one has, the flush is abandoned with [`IngestError::Fenced`].
 
 use std::time::Instant;
 
@@ -17,6 +20,7 @@ use failscope_schemas::CURRENT_SCHEMA_VERSION;
 use crate::IngestError;
 use crate::buffer::PartitionBuffer;
 use crate::encode::{FileMeta, encode_file};
+use crate::fence;
 use crate::lake::Lake;
 use crate::layout::file_path;
 use crate::metrics::{Metrics, TableLabel};
@@ -26,6 +30,8 @@ use crate::pipeline::TopicPartition;
 #[derive(Debug)]
 pub(crate) struct SealedFlush {
     table: &'static str,
+    /// The writer's owner generation, checked against the lake before each file.
+    generation: u64,
     time_column: &'static str,
     files: Vec<SealedFile>,
     /// First offset of the flush.
@@ -59,7 +65,11 @@ enum FileState {
 impl SealedFlush {
     /// Takes every buffered row of `buffer` out of it (the buffer then starts the next flush)
     /// and finishes them into one batch per event hour.
-    pub(crate) fn seal(tp: &TopicPartition, buffer: &mut PartitionBuffer) -> Result<SealedFlush, IngestError> {
+    pub(crate) fn seal(
+        tp: &TopicPartition,
+        generation: u64,
+        buffer: &mut PartitionBuffer,
+    ) -> Result<SealedFlush, IngestError> {
         let mut batches = Vec::with_capacity(buffer.hours.len());
         for (hour, rows) in &mut buffer.hours {
             if rows.n_rows() > 0 {
@@ -82,6 +92,7 @@ impl SealedFlush {
                     flush_end: buffer.next_offset,
                     flush_files,
                     flush_id: Some(flush_id.clone()),
+                    owner_generation: Some(generation),
                     schema_version: CURRENT_SCHEMA_VERSION,
                 },
                 n_rows,
@@ -90,6 +101,7 @@ impl SealedFlush {
             .collect();
         let sealed = SealedFlush {
             table,
+            generation,
             time_column: buffer.event_type.time_column(),
             files,
             flush_start: buffer.flush_start,
@@ -108,9 +120,18 @@ impl SealedFlush {
     }
 
     /// Encodes and publishes every file not yet published. On error, the files published so
-    /// far stay published and the others keep their rows for the next call.
+    /// far stay published and the others keep their rows for the next call. Fails with
+    /// [`IngestError::Fenced`], publishing nothing more, once a newer owner has claimed the
+    /// partition.
     pub(crate) fn publish(&mut self, lake: &Lake, metrics: &Metrics) -> Result<(), IngestError> {
         for file in &mut self.files {
+            if matches!(file.state, FileState::Published) {
+                continue;
+            }
+            let (topic, partition) = (&file.meta.topic, file.meta.partition);
+            if fence::is_superseded(lake, self.table, topic, partition, self.generation)? {
+                return Err(IngestError::Fenced { topic: topic.clone(), partition, generation: self.generation });
+            }
             if let FileState::Rows(batch) = &file.state {
                 file.state = FileState::Encoded(encode_file(batch, self.time_column, &file.meta)?);
             }

@@ -1,5 +1,5 @@
 //! The lake as the ingest sees it: publish a file atomically, list a partition's files, read a
-//! file's footer, delete an orphan. A local directory gets write-to-staging, fsync, a
+//! file's footer, delete an orphan, list and look up the owner markers of [`crate::fence`]. A local directory gets write-to-staging, fsync, a
 //! create-only link into place, fsync of the directory; an object store gets a create-only
 //! put. Either way a reader never sees a partial file, and a published file is never replaced.
 //!
@@ -112,6 +112,39 @@ impl Lake {
             }
         };
         FileMeta::from_key_values(&kvs).map_err(|reason| IngestError::BadFooter { path: path.to_string(), reason })
+    }
+
+    /// The names of the objects directly under `dir` (lake-relative); none if it is missing.
+    pub(crate) fn list_names(&self, dir: &str) -> Result<Vec<String>, IngestError> {
+        match self {
+            Lake::Local(lake) => read_dir_names(&lake.root.join(dir)),
+            Lake::Remote(lake) => {
+                let prefix = lake.path(dir);
+                lake.runtime.block_on(async {
+                    let listed = lake.store.list_with_delimiter(Some(&prefix)).await?;
+                    Ok(listed.objects.into_iter().filter_map(|m| m.location.filename().map(str::to_string)).collect())
+                })
+            }
+        }
+    }
+
+    /// Whether an object exists at `path` (lake-relative).
+    pub(crate) fn exists(&self, path: &str) -> Result<bool, IngestError> {
+        match self {
+            Lake::Local(lake) => {
+                let full = lake.root.join(path);
+                match fs::symlink_metadata(&full) {
+                    Ok(_) => Ok(true),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+                    Err(e) => Err(IngestError::io(&full)(e)),
+                }
+            }
+            Lake::Remote(lake) => match lake.runtime.block_on(lake.store.head(&lake.path(path))) {
+                Ok(_) => Ok(true),
+                Err(object_store::Error::NotFound { .. }) => Ok(false),
+                Err(e) => Err(e.into()),
+            },
+        }
     }
 
     pub(crate) fn delete(&self, path: &str) -> Result<(), IngestError> {

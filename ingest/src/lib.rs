@@ -17,6 +17,7 @@ mod consumer;
 mod dead_letter;
 mod encode;
 mod error;
+mod fence;
 mod flush;
 mod health;
 mod http;

@@ -40,6 +40,7 @@ pub(crate) struct Metrics {
     pub(crate) dead_letters: Family<DeadLetterLabels, Counter>,
     pub(crate) publish_seconds: Histogram,
     pub(crate) flush_errors: Counter,
+    pub(crate) fenced_flushes: Counter,
     pub(crate) recovery_errors: Counter,
     pub(crate) lake_files_skipped: Counter,
     pub(crate) buffered_bytes: Gauge,
@@ -57,6 +58,7 @@ impl Metrics {
             dead_letters: Family::default(),
             publish_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             flush_errors: Counter::default(),
+            fenced_flushes: Counter::default(),
             recovery_errors: Counter::default(),
             lake_files_skipped: Counter::default(),
             buffered_bytes: Gauge::default(),
@@ -74,6 +76,11 @@ impl Metrics {
             metrics.publish_seconds.clone(),
         );
         r.register("flush_errors", "Flushes that failed and will be retried", metrics.flush_errors.clone());
+        r.register(
+            "fenced_flushes",
+            "Flushes abandoned unpublished because a newer owner claimed the partition (this member was evicted)",
+            metrics.fenced_flushes.clone(),
+        );
         r.register(
             "recovery_errors",
             "Partition recoveries that failed and will be retried",

@@ -4,7 +4,9 @@
 //!
 //! The order of a flush is the heart of effectively-once: dead letters acknowledged, then
 //! every file published (each naming the whole flush in its footer), and only then is the
-//! offset handed back to be committed.
+//! offset handed back to be committed. Taking a partition claims its next owner generation
+//! before the lake is read ([`crate::fence`]); a flush that finds a newer owner drops the
+//! partition.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -16,6 +18,7 @@ use rdkafka::message::{BorrowedMessage, Message};
 use crate::buffer::PartitionBuffer;
 use crate::config::{EventWindow, FlushPolicy};
 use crate::dead_letter::{DeadLetter, DeadLetters, Settled};
+use crate::fence;
 use crate::flush::SealedFlush;
 use crate::health::{Backoff, Health};
 use crate::lake::Lake;
@@ -32,6 +35,8 @@ pub(crate) type TopicPartition = (String, i32);
 #[derive(Debug)]
 struct PartitionState {
     buffer: PartitionBuffer,
+    /// The owner generation this member claimed when it was assigned the partition.
+    generation: u64,
     /// False until the first message when the partition starts from the log's beginning.
     started: bool,
     dead_letters: Vec<DeadLetter>,
@@ -78,6 +83,8 @@ pub(crate) struct Pipeline {
     partitions: HashMap<TopicPartition, PartitionState>,
     /// Assigned partitions whose recovery failed: the group's offset, and when to try again.
     unrecovered: HashMap<TopicPartition, (Option<i64>, Backoff)>,
+    /// Partitions dropped because a newer owner claimed them, for the consumer to pause.
+    fenced: Vec<TopicPartition>,
     metrics: Metrics,
     health: Health,
 }
@@ -99,6 +106,7 @@ impl Pipeline {
             dead_letters,
             partitions: HashMap::new(),
             unrecovered: HashMap::new(),
+            fenced: Vec::new(),
             metrics,
             health,
         }
@@ -173,6 +181,9 @@ impl Pipeline {
             .event_types
             .get(topic)
             .ok_or_else(|| IngestError::Config(format!("assigned topic {topic} is not an ingested topic")))?;
+        // The claim comes first: from now on the previous owner publishes nothing more, so
+        // the lake that recovery reads is the one this member continues.
+        let generation = fence::claim(&self.lake, event_type.table(), topic, partition)?;
         let recovered = recover_partition(&self.lake, event_type.table(), topic, partition)?;
         for path in &recovered.removed {
             tracing::warn!(topic, partition, path, "removed a file of an interrupted flush");
@@ -191,9 +202,17 @@ impl Pipeline {
             (Some(lake), Some(kafka)) => Some(lake.max(kafka)),
             (lake, kafka) => lake.or(kafka),
         };
-        tracing::info!(topic, partition, resume_offset = resume, lake_offset = recovered.resume_offset, "assigned");
+        tracing::info!(
+            topic,
+            partition,
+            resume_offset = resume,
+            lake_offset = recovered.resume_offset,
+            owner_generation = generation,
+            "assigned"
+        );
         let state = PartitionState {
             buffer: PartitionBuffer::new(event_type, resume.unwrap_or(0)),
+            generation,
             started: resume.is_some(),
             dead_letters: Vec::new(),
             sealed: None,
@@ -212,6 +231,11 @@ impl Pipeline {
         self.unrecovered.remove(tp);
         self.health.waiting_since(tp, None);
         self.update_buffered_gauge();
+    }
+
+    /// The partitions dropped since the last call because a newer owner claimed them.
+    pub(crate) fn take_fenced(&mut self) -> Vec<TopicPartition> {
+        std::mem::take(&mut self.fenced)
     }
 
     pub(crate) fn assigned(&self) -> impl Iterator<Item = &TopicPartition> {
@@ -289,7 +313,7 @@ impl Pipeline {
                 Settled::Failing(reason) => {
                     Err(IngestError::DeadLetter { topic: IngestConfig::dead_letter_topic(&tp.0), reason })
                 }
-                Settled::All => SealedFlush::seal(tp, &mut state.buffer).and_then(|sealed| {
+                Settled::All => SealedFlush::seal(tp, state.generation, &mut state.buffer).and_then(|sealed| {
                     let sealed = state.sealed.insert(sealed);
                     sealed.publish(&self.lake, &self.metrics)?;
                     committable = Some(sealed.flush_end);
@@ -307,6 +331,21 @@ impl Pipeline {
                     self.metrics.publish_seconds.observe(started.elapsed().as_secs_f64());
                 }
                 Ok(committable)
+            }
+            Err(e @ IngestError::Fenced { .. }) => {
+                // Its rows belong to the newer owner, who consumes them again: keeping them
+                // or retrying could only duplicate them.
+                self.metrics.fenced_flushes.inc();
+                tracing::warn!(
+                    topic = tp.0,
+                    partition = tp.1,
+                    owner_generation = state.generation,
+                    n_rows = state.buffer.n_rows + state.sealed.as_ref().map_or(0, |s| s.n_rows),
+                    "fenced: a newer owner claimed the partition; dropping its unpublished rows"
+                );
+                self.forget(tp);
+                self.fenced.push(tp.clone());
+                return Err(e);
             }
             Err(e) => {
                 self.metrics.flush_errors.inc();

@@ -6,6 +6,11 @@
 //! event ends up in the lake exactly once. Flushes of a partition are published in order, so
 //! only the newest flush can be incomplete.
 //!
+//! Two writers can both have published a flush from the same offset: a member evicted while
+//! publishing and the partition's next owner. Each footer names its writer's owner generation
+//! ([`crate::fence`]), and the newer owner's flush is kept; files without a generation (written
+//! before generations existed) count as the oldest.
+//!
 //! A file named like a data file whose footer cannot be read (a foreign or corrupt
 //! `.parquet`) is reported and left alone: it never blocks a partition. A lake that cannot be
 //! listed or read (an I/O or object-store error) fails the recovery, which the consume loop
@@ -27,9 +32,23 @@ pub(crate) struct Recovered {
     pub(crate) skipped: Vec<(String, String)>,
 }
 
-/// A flush as its files' footers name it: `flush_start` and `flush_id`. Its value in the scan
-/// is `(flush_end, files expected, files seen)`.
+/// A flush as its files' footers name it: `flush_start` and `flush_id`.
 type FlushKey = (i64, Option<String>);
+
+/// What the scan learns of one flush from its files' footers.
+#[derive(Debug)]
+struct SeenFlush<'a> {
+    flush_end: i64,
+    n_files: u32,
+    owner_generation: Option<u64>,
+    files: Vec<&'a DataFile>,
+}
+
+impl SeenFlush<'_> {
+    fn is_complete(&self) -> bool {
+        self.files.len() as u32 >= self.n_files
+    }
+}
 
 /// Finds the resume offset of `topic`/`partition` in `table` and removes the files of an
 /// interrupted flush. Reads only the footers of the newest files.
@@ -43,7 +62,7 @@ pub(crate) fn recover_partition(
     files.sort_by_key(|f| std::cmp::Reverse(f.first_offset));
     // The id keeps apart two writers' flushes of the same offsets, which could otherwise add
     // up to one.
-    let mut flushes: BTreeMap<FlushKey, (i64, u32, Vec<&DataFile>)> = BTreeMap::new();
+    let mut flushes: BTreeMap<FlushKey, SeenFlush<'_>> = BTreeMap::new();
     let mut complete: Option<FlushKey> = None;
     let mut skipped = Vec::new();
     for file in &files {
@@ -61,27 +80,34 @@ pub(crate) fn recover_partition(
             Err(e) => return Err(e),
         };
         let key = (meta.flush_start, meta.flush_id);
-        let entry = flushes.entry(key.clone()).or_insert((meta.flush_end, meta.flush_files, Vec::new()));
-        entry.2.push(file);
-        if complete.is_none() && entry.2.len() as u32 >= entry.1 {
+        let entry = flushes.entry(key.clone()).or_insert(SeenFlush {
+            flush_end: meta.flush_end,
+            n_files: meta.flush_files,
+            owner_generation: meta.owner_generation,
+            files: Vec::new(),
+        });
+        entry.files.push(file);
+        if complete.is_none() && entry.is_complete() {
             complete = Some(key);
         }
     }
-    // Two writers may both have completed a flush from the same offset: the one that reaches
-    // further is kept, since its owner may have committed that far.
+    // Two writers may both have completed a flush from the same offset: the newer owner's is
+    // kept (the older one was evicted and its offsets handed over); of one owner's, or of
+    // files without a generation, the one that reaches further, since its owner may have
+    // committed that far.
     let complete = complete.and_then(|(start, _)| {
         flushes
             .iter()
-            .filter(|((s, _), (_, n_files, seen))| *s == start && seen.len() as u32 >= *n_files)
-            .max_by_key(|(_, (end, _, _))| *end)
+            .filter(|((s, _), seen)| *s == start && seen.is_complete())
+            .max_by_key(|(_, seen)| (seen.owner_generation, seen.flush_end))
             .map(|(key, _)| key.clone())
     });
-    let resume_offset = complete.as_ref().map(|key| flushes[key].0);
+    let resume_offset = complete.as_ref().map(|key| flushes[key].flush_end);
     // Everything at or past the resume offset, and every file read that is not part of the
     // complete flush (an interrupted flush, or a zombie writer's overlapping one), goes.
     let kept: Vec<&str> =
-        complete.as_ref().map(|key| flushes[key].2.iter().map(|f| f.path.as_str()).collect()).unwrap_or_default();
-    let read: Vec<&str> = flushes.values().flat_map(|(_, _, fs)| fs.iter().map(|f| f.path.as_str())).collect();
+        complete.as_ref().map(|key| flushes[key].files.iter().map(|f| f.path.as_str()).collect()).unwrap_or_default();
+    let read: Vec<&str> = flushes.values().flat_map(|seen| seen.files.iter().map(|f| f.path.as_str())).collect();
     let mut removed = Vec::new();
     for file in &files {
         let unreadable = skipped.iter().any(|(path, _)| *path == file.path);
@@ -105,11 +131,12 @@ mod tests {
     use crate::encode::{FileMeta, encode_file};
 
     fn publish(lake: &Lake, hour: i64, first: i64, last: i64, flush: (i64, i64, u32)) {
-        publish_by(lake, 'a', hour, first, last, flush);
+        publish_by(lake, ('a', 1), hour, first, last, flush);
     }
 
-    /// Publishes a file of a flush by `writer` (each writer's flushes have their own id).
-    fn publish_by(lake: &Lake, writer: char, hour: i64, first: i64, last: i64, flush: (i64, i64, u32)) {
+    /// Publishes a file of a flush by `writer`, of an owner generation (each writer's flushes
+    /// have their own id).
+    fn publish_by(lake: &Lake, writer: (char, u64), hour: i64, first: i64, last: i64, flush: (i64, i64, u32)) {
         let schema = Arc::new(Schema::new(vec![Field::new("t", DataType::Int32, false)]));
         let batch = RecordBatch::try_new(schema, vec![Arc::new(Int32Array::from(vec![1]))]).expect("batch");
         let meta = FileMeta {
@@ -120,7 +147,8 @@ mod tests {
             flush_start: flush.0,
             flush_end: flush.1,
             flush_files: flush.2,
-            flush_id: Some(format!("writer-{writer}")),
+            flush_id: Some(format!("writer-{}", writer.0)),
+            owner_generation: Some(writer.1),
             schema_version: 1,
         };
         let bytes = encode_file(&batch, "t", &meta).expect("encode");
@@ -197,8 +225,8 @@ mod tests {
         publish(&lake, 100, 0, 9, (0, 10, 1));
         // A member evicted mid-flush published one of its two files of [10, 25); the new owner
         // published one of its two files of [10, 30) before it crashed too.
-        publish_by(&lake, 'z', 101, 12, 24, (10, 25, 2));
-        publish_by(&lake, 'b', 102, 10, 29, (10, 30, 2));
+        publish_by(&lake, ('z', 1), 101, 12, 24, (10, 25, 2));
+        publish_by(&lake, ('b', 2), 102, 10, 29, (10, 30, 2));
         let recovered = recover_partition(&lake, "tbl", "t", 0).expect("recover");
         assert_eq!(recovered.resume_offset, Some(10), "two halves of different flushes are not a flush");
         assert_eq!(recovered.removed.len(), 2);
@@ -209,11 +237,26 @@ mod tests {
         let (_dir, lake) = lake();
         publish(&lake, 100, 0, 9, (0, 10, 1));
         // The zombie completed [10, 25) in one file; the owner completed [10, 30) in two.
-        publish_by(&lake, 'z', 101, 11, 24, (10, 25, 1));
-        publish_by(&lake, 'b', 101, 10, 29, (10, 30, 2));
-        publish_by(&lake, 'b', 102, 12, 28, (10, 30, 2));
+        publish_by(&lake, ('z', 1), 101, 11, 24, (10, 25, 1));
+        publish_by(&lake, ('b', 2), 101, 10, 29, (10, 30, 2));
+        publish_by(&lake, ('b', 2), 102, 12, 28, (10, 30, 2));
         let recovered = recover_partition(&lake, "tbl", "t", 0).expect("recover");
         assert_eq!(recovered.resume_offset, Some(30), "the flush that reaches further is kept");
+        assert_eq!(recovered.removed.len(), 1);
+        assert!(recovered.removed[0].ends_with("+00000000000000000011.parquet"), "{:?}", recovered.removed);
+    }
+
+    #[test]
+    fn of_two_complete_flushes_from_one_offset_the_newer_owners_is_kept() {
+        let (_dir, lake) = lake();
+        publish(&lake, 100, 0, 9, (0, 10, 1));
+        // The evicted owner (generation 1) reached further than the new owner (generation 2),
+        // whose flush from the same offset is the one its commits follow.
+        publish_by(&lake, ('z', 1), 101, 11, 39, (10, 40, 1));
+        publish_by(&lake, ('b', 2), 101, 10, 29, (10, 30, 2));
+        publish_by(&lake, ('b', 2), 102, 12, 28, (10, 30, 2));
+        let recovered = recover_partition(&lake, "tbl", "t", 0).expect("recover");
+        assert_eq!(recovered.resume_offset, Some(30), "the newer owner's flush is kept");
         assert_eq!(recovered.removed.len(), 1);
         assert!(recovered.removed[0].ends_with("+00000000000000000011.parquet"), "{:?}", recovered.removed);
     }

@@ -54,10 +54,25 @@ impl IngestSetup {
     /// Starts `failscope ingest` with fast rolls; `extra` flags replace the test defaults.
     /// Standard error goes to `log`.
     pub(crate) fn spawn(&self, extra: &[&str], log: &Path) -> Ingest {
+        self.spawn_under(&[], extra, log)
+    }
+
+    /// Starts `failscope ingest` as [`Self::spawn`] does, as the command of `wrapper` (a
+    /// program and its arguments, such as a tracer) when there is one.
+    pub(crate) fn spawn_under(&self, wrapper: &[&str], extra: &[&str], log: &Path) -> Ingest {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
         let defaults = [("--http-addr", "127.0.0.1:0"), ("--max-age", "500ms"), ("--session-timeout", "6s")];
         let defaults = defaults.iter().filter(|(flag, _)| !extra.contains(flag)).flat_map(|(f, v)| [*f, *v]);
-        failscope()
+        let binary = failscope();
+        let mut command = match wrapper {
+            [] => binary,
+            [program, args @ ..] => {
+                let mut command = std::process::Command::new(program);
+                command.args(args).arg(binary.get_program());
+                command
+            }
+        };
+        command
             .args(["ingest", "--brokers", &self.brokers, "--group", &self.group])
             .args(["--connect-attempts-topic", &self.connect_topic, "--job-outcomes-topic", &self.job_topic])
             .args(["--lake", self.lake.to_str().expect("utf-8 path")])

@@ -201,9 +201,16 @@ pub struct ServeArgs {
     #[arg(long, env = "FAILSCOPE_STATEMENT_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub(crate) statement_timeout: Duration,
 
-    /// Most rows a response carries; longer results are cut and flagged as truncated.
+    /// Most rows a JSON response (and a Postgres result) carries; longer results are cut and
+    /// flagged as truncated. CSV, NDJSON and Arrow responses stream every row.
     #[arg(long, env = "FAILSCOPE_ROW_CAP", default_value_t = 100_000)]
     pub(crate) row_cap: usize,
+
+    /// Most bytes of a JSON response (default 64 MiB): a larger one is refused with 422
+    /// (`result_too_large`) rather than built; CSV, NDJSON and Arrow responses stream within
+    /// bounded memory and are not capped.
+    #[arg(long, env = "FAILSCOPE_MAX_RESULT_BYTES", default_value_t = 64 << 20)]
+    pub(crate) max_result_bytes: usize,
 
     /// How often the region-health detector ticks on the freshest lake (`GET
     /// /v1/regions/health`); 0s turns it off.

@@ -43,7 +43,7 @@ async fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
     let params = QueryParams { since, until, region: args.region };
     tracing::debug!(query = name, "running query");
     let df = analyzer.named(&name, &params).await.with_context(|| format!("query {name} failed"))?;
-    let result = analyzer.collect(df, None).await.with_context(|| format!("query {name} failed"))?;
+    let result = analyzer.collect(df).await.with_context(|| format!("query {name} failed"))?;
     write_batches(args.output.format, &result.schema, &result.batches, &mut stdout)?;
     stdout.flush()?;
     Ok(ExitCode::SUCCESS)

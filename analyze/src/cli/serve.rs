@@ -40,6 +40,7 @@ pub async fn run_serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::
         token,
         statement_timeout: args.statement_timeout,
         row_cap: args.row_cap,
+        max_result_bytes: args.max_result_bytes,
         max_concurrent_statements: args.max_concurrent_statements,
         queue_timeout: args.queue_timeout,
     };

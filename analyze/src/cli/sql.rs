@@ -57,7 +57,7 @@ fn split_statements(script: &str) -> anyhow::Result<Vec<String>> {
 async fn run_statement(analyzer: &Analyzer, sql: &str, format: Format) -> anyhow::Result<()> {
     tracing::debug!(sql, "running statement");
     let df = analyzer.sql(sql).await?;
-    let result = analyzer.collect(df, None).await?;
+    let result = analyzer.collect(df).await?;
     let mut stdout = std::io::stdout().lock();
     write_batches(format, &result.schema, &result.batches, &mut stdout)?;
     stdout.flush()?;

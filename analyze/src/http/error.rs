@@ -30,6 +30,11 @@ pub(crate) enum ApiError {
     Disabled(&'static str),
     #[error("the statement needs more memory than the server allows")]
     ResourcesExhausted,
+    /// A JSON body would pass `--max-result-bytes`.
+    #[error(
+        "the result passes the server's cap of {max_bytes} bytes (--max-result-bytes): narrow the query (WHERE, LIMIT, fewer columns) or ask for a streamed format (Accept: application/x-ndjson, text/csv or application/vnd.apache.arrow.stream)"
+    )]
+    ResultTooLarge { max_bytes: usize },
     /// Every statement slot stayed busy for the whole queue wait.
     #[error("too many statements running; retry in {} s", .0.as_secs().max(1))]
     Busy(std::time::Duration),
@@ -49,6 +54,7 @@ impl ApiError {
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Disabled(_) => "disabled",
             ApiError::ResourcesExhausted => "resources_exhausted",
+            ApiError::ResultTooLarge { .. } => "result_too_large",
             ApiError::Busy(_) => "busy",
             ApiError::Internal(_) => "internal",
         }
@@ -61,6 +67,7 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::Disabled(_) => StatusCode::NOT_FOUND,
             ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::ResultTooLarge { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) | ApiError::ResourcesExhausted | ApiError::Busy(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -95,6 +102,9 @@ impl IntoResponse for ApiError {
         let mut body = json!({ "error": self.to_string(), "code": self.code() });
         if let ApiError::Forbidden(f) = &self {
             body["statement_kind"] = json!(f.kind.as_str());
+        }
+        if let ApiError::ResultTooLarge { max_bytes } = &self {
+            body["max_result_bytes"] = json!(max_bytes);
         }
         let mut response = (self.status(), Json(body)).into_response();
         if let ApiError::Busy(retry_after) = &self {

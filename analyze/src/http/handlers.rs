@@ -4,10 +4,9 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::header::{ACCEPT, CONTENT_TYPE};
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::HeaderMap;
+use axum::http::header::ACCEPT;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use datafusion::prelude::DataFrame;
@@ -15,13 +14,10 @@ use failscope_schemas::Timestamp;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{ApiError, ApiState};
+use super::{ApiError, ApiState, results};
 use crate::cli::{DEFAULT_SINCE, parse_instant};
-use crate::output::{Format, write_batches};
-use crate::{Analyzer, QueryParams, QueryResult};
-
-/// Header saying whether the row cap cut the result (CSV and Arrow responses).
-pub(super) const TRUNCATED_HEADER: &str = "x-failscope-truncated";
+use crate::output::Format;
+use crate::{AnalyzeError, Analyzer, QueryParams};
 
 #[derive(Debug, Deserialize)]
 pub(super) struct SqlRequest {
@@ -35,8 +31,7 @@ pub(super) async fn post_sql(
     Json(request): Json<SqlRequest>,
 ) -> Result<Response, ApiError> {
     let format = negotiate(&headers);
-    let result = run_limited(&state, move |analyzer| async move { analyzer.sql(&request.sql).await }).await?;
-    encode(format, &result)
+    run_limited(&state, format, move |analyzer| async move { analyzer.sql(&request.sql).await }).await
 }
 
 /// The body of `POST /v1/queries/{name}`: the query's parameters, typed. `since` and `until`
@@ -83,36 +78,48 @@ pub(super) async fn post_named_query(
         return Err(ApiError::BadRequest(format!("since ({since}) must be before until ({until})")));
     }
     let params = QueryParams { since, until, region: request.region };
-    let result = run_limited(&state, move |analyzer| async move { analyzer.named(&name, &params).await }).await?;
-    encode(format, &result)
+    run_limited(&state, format, move |analyzer| async move { analyzer.named(&name, &params).await }).await
 }
 
-/// Waits for a statement slot, then plans with `plan` and collects at most the row cap, all
-/// within the statement timeout.
-async fn run_limited<F, Fut>(state: &ApiState, plan: F) -> Result<QueryResult, ApiError>
+/// Waits for a statement slot, then plans with `plan` and answers in `format`: JSON is
+/// built whole under the row and byte caps, all within the statement timeout; the other
+/// formats stream, the slot held and the timeout running until the body ends.
+async fn run_limited<F, Fut>(state: &ApiState, format: Format, plan: F) -> Result<Response, ApiError>
 where
     F: FnOnce(Arc<Analyzer>) -> Fut + Send + 'static,
     Fut: Future<Output = crate::error::Result<DataFrame>> + Send,
 {
     let (analyzer, config) = (state.analyzer.clone(), state.config.clone());
-    let row_cap = config.row_cap;
+    let (row_cap, max_bytes, timeout) = (config.row_cap, config.max_result_bytes, config.statement_timeout);
     let permit = match tokio::time::timeout(config.queue_timeout, state.statements.clone().acquire_owned()).await {
         Ok(Ok(permit)) => permit,
         Ok(Err(closed)) => return Err(ApiError::Internal(Box::new(closed))),
         Err(_) => return Err(ApiError::Busy(config.queue_timeout)),
     };
+    let deadline = tokio::time::Instant::now() + timeout;
     // The statement runs in its own task: a plan that seldom yields then cannot hold up the
     // timeout, and aborting the task drops its stream, which cancels DataFusion's work. The
     // task is aborted whenever this handler ends first: on the timeout, and when the client
-    // hangs up (the server then drops this future), so no query outlives its request.
+    // hangs up (the server then drops this future), so no query outlives its request. A
+    // streamed body carries the stream (and the slot) on; dropping the body cancels it.
     let mut task = AbortOnDrop(tokio::spawn(async move {
-        let _permit = permit;
         let df = plan(Arc::clone(&analyzer)).await?;
-        analyzer.collect(df, Some(row_cap)).await
+        if format == Format::Json {
+            // One row more than the cap tells whether the result was cut.
+            let df = df.limit(0, Some(row_cap.saturating_add(1))).map_err(AnalyzeError::from)?;
+            let stream = df.execute_stream().await.map_err(AnalyzeError::from)?;
+            let _permit = permit;
+            Ok(results::collect_json(stream, row_cap, max_bytes).await?.into_response())
+        } else {
+            // The plan's schema, as `failscope query` writes it: the bytes are the same.
+            let schema = df.schema().inner().clone();
+            let stream = df.execute_stream().await.map_err(AnalyzeError::from)?;
+            results::streamed(format, &schema, stream, permit, deadline, timeout)
+        }
     }));
-    match tokio::time::timeout(config.statement_timeout, &mut task.0).await {
-        Ok(joined) => Ok(joined.map_err(|e| ApiError::Internal(Box::new(e)))??),
-        Err(_) => Err(ApiError::Timeout(config.statement_timeout)),
+    match tokio::time::timeout_at(deadline, &mut task.0).await {
+        Ok(joined) => joined.map_err(|e| ApiError::Internal(Box::new(e)))?,
+        Err(_) => Err(ApiError::Timeout(timeout)),
     }
 }
 
@@ -156,30 +163,4 @@ fn negotiate(headers: &HeaderMap) -> Format {
         })
         .next()
         .unwrap_or(Format::Json)
-}
-
-fn encode(format: Format, result: &QueryResult) -> Result<Response, ApiError> {
-    let mut body = Vec::new();
-    if format == Format::Json {
-        // The envelope carries the flags; the rows are Arrow's JSON array.
-        let columns: Vec<_> = result
-            .schema
-            .fields()
-            .iter()
-            .map(|f| json!({ "name": f.name(), "type": f.data_type().to_string() }))
-            .collect();
-        let head = json!({ "columns": columns, "row_count": result.n_rows(), "truncated": result.truncated });
-        let head = head.to_string();
-        body.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
-        body.extend_from_slice(b",\"rows\":");
-        write_batches(Format::Json, &result.schema, &result.batches, &mut body)?;
-        body.push(b'}');
-    } else {
-        write_batches(format, &result.schema, &result.batches, &mut body)?;
-    }
-    let mut response = Body::from(body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
-    headers.insert(TRUNCATED_HEADER, HeaderValue::from_static(if result.truncated { "true" } else { "false" }));
-    Ok(response)
 }

@@ -6,6 +6,7 @@
 mod error;
 mod handlers;
 mod health;
+mod results;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,7 +30,10 @@ pub struct ApiConfig {
     /// Required as `Authorization: Bearer <token>` when set.
     pub token: Option<String>,
     pub statement_timeout: Duration,
+    /// Most rows of a JSON response; streamed formats are not cut.
     pub row_cap: usize,
+    /// Most bytes of a JSON response; a larger one is refused. Streamed formats are not cut.
+    pub max_result_bytes: usize,
     /// Statements that may run at once; more wait in a queue.
     pub max_concurrent_statements: usize,
     /// How long a statement waits for a slot before the answer is 503 with `Retry-After`.

@@ -282,7 +282,7 @@ async fn every_rule_decides_its_case() {
         .sql("SELECT job_id, attribution, cause, rule_id, region_anomaly, confidence, n_failed_connects FROM job_classifications")
         .await
         .expect("plans");
-    let result = analyzer.collect(df, None).await.expect("runs");
+    let result = analyzer.collect(df).await.expect("runs");
     let mut rows = HashMap::new();
     for batch in &result.batches {
         let s = |i: usize| batch.column(i).as_string::<i32>().clone();
@@ -323,13 +323,13 @@ async fn tables_count_each_event_once() {
         [("job_outcomes_raw", 2), ("job_outcomes", 1), ("connect_attempts_raw", 2), ("connect_attempts", 1)]
     {
         let df = analyzer.sql(&format!("SELECT COUNT(*) FROM {table}")).await.expect("plans");
-        let result = analyzer.collect(df, None).await.expect("runs");
+        let result = analyzer.collect(df).await.expect("runs");
         let n = result.batches[0].column(0).as_primitive::<Int64Type>().value(0);
         assert_eq!(n, want, "{table}");
     }
     // The region health counts distinct events on the raw table: the copy counts once there too.
     let df = analyzer.sql("SELECT n_connects, n_failed_connects FROM region_hour_health").await.expect("plans");
-    let result = analyzer.collect(df, None).await.expect("runs");
+    let result = analyzer.collect(df).await.expect("runs");
     let counts = |i: usize| result.batches[0].column(i).as_primitive::<Int64Type>().value(0);
     assert_eq!((result.batches[0].num_rows(), counts(0), counts(1)), (1, 1, 1), "region_hour_health");
 }
@@ -344,7 +344,7 @@ async fn files_published_after_the_session_opened_are_read() {
     let analyzer = support::open(lake.path()).await;
     let count = || async {
         let df = analyzer.sql("SELECT COUNT(*) FROM job_outcomes").await.expect("plans");
-        let result = analyzer.collect(df, None).await.expect("runs");
+        let result = analyzer.collect(df).await.expect("runs");
         result.batches[0].column(0).as_primitive::<Int64Type>().value(0)
     };
     assert_eq!(count().await, 1);

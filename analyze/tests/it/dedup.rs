@@ -36,7 +36,7 @@ fn events(n_uuid: u32, n_text: u32) -> Vec<ConnectAttempt<'static>> {
 
 async fn count(analyzer: &Analyzer, sql: &str) -> Vec<i64> {
     let df = analyzer.sql(sql).await.expect("plans");
-    let result = analyzer.collect(df, None).await.expect("runs");
+    let result = analyzer.collect(df).await.expect("runs");
     let batch = &result.batches[0];
     (0..batch.num_columns()).map(|i| batch.column(i).as_primitive::<Int64Type>().value(0)).collect()
 }
@@ -74,7 +74,7 @@ async fn every_copy_counts_once_across_files_and_partitions() {
     assert_eq!(count(&analyzer, "SELECT COUNT(*) FROM connect_attempts WHERE hour = 23").await, [distinct]);
     assert_eq!(count(&analyzer, "SELECT COUNT(*) FROM connect_attempts WHERE hour = 5").await, [0]);
     let limited = analyzer.sql("SELECT event_id FROM connect_attempts LIMIT 7").await.expect("plans");
-    assert_eq!(analyzer.collect(limited, None).await.expect("runs").n_rows(), 7);
+    assert_eq!(analyzer.collect(limited).await.expect("runs").n_rows(), 7);
     // A join reads the deduplicated table on its probe side (with the join's dynamic filter).
     assert_eq!(
         count(
@@ -99,7 +99,7 @@ async fn ids_beyond_the_memory_limit_fail_the_query_not_the_process() {
     };
     let analyzer = Analyzer::open(&config).await.expect("opens");
     let df = analyzer.sql("SELECT event_id FROM connect_attempts_unique").await.expect("plans");
-    let err = analyzer.collect(df, None).await.expect_err("50,000 ids do not fit in 256 KiB");
+    let err = analyzer.collect(df).await.expect_err("50,000 ids do not fit in 256 KiB");
     let mut chain = err.to_string();
     let mut source = std::error::Error::source(&err);
     while let Some(e) = source {
@@ -154,7 +154,7 @@ async fn finished_hours_pass_their_id_sets_on() {
         [distinct, distinct],
     );
     let df = analyzer.sql("EXPLAIN ANALYZE SELECT COUNT(*) FROM connect_attempts").await.expect("plans");
-    let explained = analyzer.collect(df, None).await.expect("runs");
+    let explained = analyzer.collect(df).await.expect("runs");
     let plan: String = explained.batches[0].column(1).as_string::<i32>().iter().flatten().collect();
     let reused: u64 = plan
         .split("id_sets_reused=")

@@ -1,5 +1,6 @@
 //! The HTTP API without a socket (`tower::ServiceExt::oneshot`): authentication, the
-//! read-only guard, the statement timeout, the row cap and the output formats.
+//! read-only guard, the statement timeout, the row and byte caps, the output formats and
+//! streamed results.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,11 +25,15 @@ async fn state_with(lake: &std::path::Path, max_concurrent_statements: usize, st
         token: Some(TOKEN.to_string()),
         statement_timeout,
         row_cap: 5,
+        max_result_bytes: MAX_RESULT_BYTES,
         max_concurrent_statements,
         queue_timeout: Duration::from_millis(100),
     };
     ApiState::new(Arc::new(support::open(lake).await), config)
 }
+
+/// The byte cap of JSON responses in these tests.
+const MAX_RESULT_BYTES: usize = 64 << 10;
 
 /// A statement that keeps a core busy for far longer than any test waits.
 const HEAVY: &str = "SELECT count(*) FROM generate_series(1, 100000000000) AS a(v) WHERE v % 7 = 3";
@@ -118,20 +123,21 @@ async fn stops_a_runaway_query_at_the_timeout() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cuts_a_huge_result_at_the_row_cap() {
+async fn cuts_a_huge_json_result_at_the_row_cap() {
     let lake = support::one_job_lake();
     let state = state(lake.path()).await;
     let huge = "SELECT value FROM range(100000000)";
-    let (status, _, body) = send(&state, post_sql(huge, Some(TOKEN), "application/json")).await;
+    let (status, headers, body) = send(&state, post_sql(huge, Some(TOKEN), "application/json")).await;
     assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["x-failscope-truncated"], "true");
     let body = json(&body);
     assert_eq!((body["row_count"].as_u64(), body["truncated"].as_bool()), (Some(5), Some(true)));
     assert_eq!(body["rows"].as_array().map(Vec::len), Some(5));
 
-    let (status, headers, body) = send(&state, post_sql(huge, Some(TOKEN), "text/csv")).await;
+    let (status, headers, body) = send(&state, post_sql("SELECT value FROM range(7)", Some(TOKEN), "text/csv")).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(headers["x-failscope-truncated"], "true");
-    assert_eq!(String::from_utf8_lossy(&body).lines().count(), 6, "header and five rows");
+    assert_eq!(headers["x-failscope-truncated"], "false");
+    assert_eq!(String::from_utf8_lossy(&body).lines().count(), 8, "a streamed format is not cut at the row cap");
 
     let accept = "application/vnd.apache.arrow.stream";
     let (_, headers, body) = send(&state, post_sql("SELECT value FROM range(3)", Some(TOKEN), accept)).await;
@@ -139,6 +145,79 @@ async fn cuts_a_huge_result_at_the_row_cap() {
     let reader = arrow::ipc::reader::StreamReader::try_new(body.as_slice(), None).expect("arrow stream");
     let n_rows: usize = reader.map(|b| b.expect("batch").num_rows()).sum();
     assert_eq!(n_rows, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_json_result_past_the_byte_cap_is_refused_and_a_streamed_one_flows_in_small_pieces() {
+    let lake = support::one_job_lake();
+    let state = state_with(lake.path(), 4, Duration::from_secs(120)).await;
+    // Five rows (within the row cap) of 100 kB each: past the 64 KiB cap.
+    let wide = "SELECT repeat('x', 100000) AS filler FROM range(5)";
+    let (status, _, body) = send(&state, post_sql(wide, Some(TOKEN), "application/json")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let body = json(&body);
+    assert_eq!(body["code"], "result_too_large");
+    assert_eq!(body["max_result_bytes"], MAX_RESULT_BYTES);
+    let message = body["error"].as_str().unwrap_or_default();
+    assert!(message.contains("--max-result-bytes") && message.contains("application/x-ndjson"), "{message}");
+    assert!(slots_free_within(&state, Duration::from_secs(1)).await, "the refused statement released its slot");
+
+    // The same cap does not apply to a streamed format: 3 million rows, several hundred times
+    // the cap, arrive piece by piece, each piece one batch, so that the server never holds
+    // more than one. The body is read as a client reads it, frame by frame.
+    let n_rows = 3_000_000;
+    let sql = format!("SELECT value, value * 2 AS twice FROM range({n_rows})");
+    let response = router(state.clone()).oneshot(post_sql(&sql, Some(TOKEN), "application/x-ndjson")).await;
+    let response = response.expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/x-ndjson");
+    let mut body = response.into_body();
+    let (mut n_bytes, mut largest, mut n_lines, mut n_frames) = (0usize, 0usize, 0usize, 0usize);
+    let rss_before = resident_kib();
+    let mut rss_peak = rss_before;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.expect("a frame").into_data() else { continue };
+        rss_peak = rss_peak.max(resident_kib());
+        n_frames += 1;
+        n_bytes += data.len();
+        largest = largest.max(data.len());
+        n_lines += data.iter().filter(|b| **b == b'\n').count();
+    }
+    assert_eq!(n_lines, n_rows, "every row streamed, none cut");
+    assert!(n_bytes > 100 * MAX_RESULT_BYTES, "{n_bytes} bytes streamed");
+    assert!(n_frames > 100, "{n_frames} pieces");
+    assert!(largest < 1 << 20, "the largest piece is {largest} bytes: the server built more than a batch at once");
+    // A figure, not a check: the test process runs other tests at the same time.
+    println!(
+        "streamed {n_rows} rows, {n_bytes} bytes in {n_frames} pieces, the largest {largest} bytes; \
+         resident memory grew by {} KiB while streaming",
+        rss_peak.saturating_sub(rss_before)
+    );
+    assert!(slots_free_within(&state, Duration::from_secs(1)).await, "the stream released its slot");
+}
+
+/// This process's resident memory, from `/proc/self/status`.
+fn resident_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap_or_default();
+    line.split_whitespace().nth(1).and_then(|kib| kib.parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_result_is_cancelled_at_the_statement_timeout() {
+    let lake = support::one_job_lake();
+    let state = state_with(lake.path(), 1, Duration::from_millis(500)).await;
+    // Rows arrive, then the stream outlives the timeout: the body ends in an error (the
+    // client sees an incomplete transfer), never as if it were complete.
+    let sql = format!("SELECT value FROM range(10) UNION ALL ({HEAVY})");
+    let response = router(state.clone()).oneshot(post_sql(&sql, Some(TOKEN), "text/csv")).await.expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK);
+    let started = std::time::Instant::now();
+    let collected = tokio::time::timeout(Duration::from_secs(10), response.into_body().collect()).await;
+    let collected = collected.expect("the body ends within seconds");
+    assert!(collected.is_err(), "the body of a timed-out statement ends in an error");
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(slots_free_within(&state, Duration::from_secs(1)).await, "the cancelled stream released its slot");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -44,6 +44,7 @@ async fn state(lake: &std::path::Path, row_cap: usize) -> ApiState {
         token: Some(TOKEN.to_string()),
         statement_timeout: Duration::from_secs(30),
         row_cap,
+        max_result_bytes: 1 << 20,
         max_concurrent_statements: 4,
         queue_timeout: Duration::from_secs(5),
     };
@@ -66,7 +67,7 @@ async fn send(state: &ApiState, request: Request<Body>) -> (StatusCode, axum::ht
 
 /// What `failscope query NAME --format FORMAT` prints for these parameters.
 async fn failscope_query(analyzer: &Analyzer, name: &str, params: &QueryParams, format: Format) -> Vec<u8> {
-    let result = analyzer.collect(analyzer.named(name, params).await.expect("plans"), None).await.expect("runs");
+    let result = analyzer.collect(analyzer.named(name, params).await.expect("plans")).await.expect("runs");
     let mut out = Vec::new();
     write_batches(format, &result.schema, &result.batches, &mut out).expect("encodes");
     out
@@ -150,8 +151,14 @@ async fn the_token_and_the_row_cap_apply() {
         let (status, _, _) = send(&state, run("classifications", &body, token, "application/json")).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{token:?}");
     }
-    let (status, headers, got) = send(&state, run("classifications", &body, Some(TOKEN), "text/csv")).await;
+    let (status, headers, got) = send(&state, run("classifications", &body, Some(TOKEN), "application/json")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers["x-failscope-truncated"], "true");
-    assert_eq!(String::from_utf8_lossy(&got).lines().count(), 3, "header and two rows");
+    let got: serde_json::Value = serde_json::from_slice(&got).expect("JSON");
+    assert_eq!((got["row_count"].as_u64(), &got["truncated"]), (Some(2), &json!(true)));
+    // A streamed format is not cut: it carries all three.
+    let (status, headers, got) = send(&state, run("classifications", &body, Some(TOKEN), "text/csv")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["x-failscope-truncated"], "false");
+    assert_eq!(String::from_utf8_lossy(&got).lines().count(), 4, "header and three rows");
 }

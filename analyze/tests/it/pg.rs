@@ -111,7 +111,7 @@ async fn psycopg(check: &str, port: u16, password: &str, args: &[&str]) -> serde
 
 /// What `failscope sql --format csv` prints for `sql`.
 async fn failscope_sql_csv(analyzer: &failscope_analyze::Analyzer, sql: &str) -> String {
-    let result = analyzer.collect(analyzer.sql(sql).await.expect("plans"), None).await.expect("runs");
+    let result = analyzer.collect(analyzer.sql(sql).await.expect("plans")).await.expect("runs");
     let mut out = Vec::new();
     write_batches(Format::Csv, &result.schema, &result.batches, &mut out).expect("encodes");
     String::from_utf8(out).expect("utf-8")
@@ -280,6 +280,7 @@ async fn fifty_clients_over_http_and_postgres_at_once_all_get_their_rows() {
         token: Some(TOKEN.to_string()),
         statement_timeout: Duration::from_secs(30),
         row_cap: 1000,
+        max_result_bytes: 64 << 20,
         max_concurrent_statements: 4,
         queue_timeout: Duration::from_secs(30),
     };

@@ -54,7 +54,7 @@ async fn sql_csv(analyzer: &Analyzer, sql: &str) -> String {
 }
 
 async fn to_csv(analyzer: &Analyzer, df: datafusion::dataframe::DataFrame) -> String {
-    let result = analyzer.collect(df, None).await.expect("runs");
+    let result = analyzer.collect(df).await.expect("runs");
     let mut out = Vec::new();
     write_batches(Format::Csv, &result.schema, &result.batches, &mut out).expect("encodes");
     String::from_utf8(out).expect("utf-8")
@@ -91,7 +91,7 @@ async fn window_and_region_filters_apply() {
         region: Some("us-west-1".to_string()),
     };
     let df = analyzer.named("failures-by-region-hour", &params).await.expect("plans");
-    let result = analyzer.collect(df, None).await.expect("runs");
+    let result = analyzer.collect(df).await.expect("runs");
     assert_eq!(result.n_rows(), 1, "one region, one hour");
 }
 

@@ -140,6 +140,7 @@ async fn serve(
         token: None,
         statement_timeout: Duration::from_secs(30),
         row_cap: 100_000,
+        max_result_bytes: 64 << 20,
         max_concurrent_statements: 4,
         queue_timeout: Duration::from_secs(10),
     };
@@ -179,7 +180,7 @@ fn clear_lake(lake: &std::path::Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot read {}", lake.display()))?
         .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .find(|name| !matches!(name.as_str(), "connect_attempts" | "job_outcomes" | "_staging"));
+        .find(|name| !matches!(name.as_str(), "connect_attempts" | "job_outcomes" | "_staging" | "_owners"));
     if let Some(name) = foreign {
         anyhow::bail!("{} holds {name:?}, which is not part of a lake; choose another --lake", lake.display());
     }
