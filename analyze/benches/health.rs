@@ -28,6 +28,9 @@ async fn open(lake: &Path) -> Analyzer {
 }
 
 fn main() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    }
     let full = std::env::args().any(|a| a == "--full");
     let per_hour = env_or::<u64>("FAILSCOPE_BENCH_JOBS_PER_HOUR", if full { 5_000_000 / 48 } else { 4_000 });
     let connects_per_job: u32 = env_or("FAILSCOPE_BENCH_CONNECTS_PER_JOB", 10);

@@ -1,7 +1,7 @@
 -- health_job_minutes: finished jobs per minute, region and project, with how many did not pass
 -- and how the classification attributed those, for the region-health detector. A job counts
 -- in the minute it finished (the lake partitions job outcomes by that time). The window
--- parameters are those of connect_cells.sql.
+-- parameters are those of connect_minutes.sql.
 WITH jobs AS (
     SELECT event_id, region, project, to_unixtime(finished_at) / 60 AS minute, status
     FROM job_outcomes

@@ -3,8 +3,9 @@
 //! worker, and of finished jobs by region and project. Read once for a replay, and for the
 //! last minutes again on every live tick.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Instant;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::cast;
@@ -13,6 +14,7 @@ use datafusion::common::ParamValues;
 use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 use failscope_schemas::Timestamp;
+use tracing::debug;
 
 use crate::error::{AnalyzeError, Result};
 
@@ -27,9 +29,11 @@ pub(crate) fn timestamp_of(minute: Minute) -> Timestamp {
     Timestamp::from_millis(minute * 60_000)
 }
 
-const CONNECT_CELLS_SQL: &str = include_str!("../../../queries/health/connect_cells.sql");
-const FAILING_WORKER_MINUTES_SQL: &str = include_str!("../../../queries/health/failing_worker_minutes.sql");
+const CONNECT_MINUTES_SQL: &str = include_str!("../../../queries/health/connect_minutes.sql");
 const JOB_MINUTES_SQL: &str = include_str!("../../../queries/health/job_minutes.sql");
+
+/// A cell in a minute: minute, region, target.
+type CellKey = (Minute, Arc<str>, Arc<str>);
 
 /// Connect attempts of one cell, split by how they failed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -104,7 +108,7 @@ impl JobCounts {
     }
 }
 
-/// One row of `connect_cells.sql`: every worker's attempts in one cell and minute.
+/// Every worker's attempts in one cell and minute: the sum of its rows in `connect_minutes.sql`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CellRow {
     pub region: Arc<str>,
@@ -112,7 +116,8 @@ pub(crate) struct CellRow {
     pub counts: ConnectCounts,
 }
 
-/// One row of `failing_worker_minutes.sql`: one worker's attempts in one cell and minute.
+/// One failing worker's attempts in one cell and minute: a row of `connect_minutes.sql` that
+/// names its worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ConnectRow {
     pub region: Arc<str>,
@@ -145,13 +150,14 @@ impl Observations {
     pub async fn load(ctx: &SessionContext, since: Timestamp, until: Timestamp) -> Result<Observations> {
         let params = window_params(since, until);
         let mut observations = Observations::default();
-        for batch in run(ctx, CONNECT_CELLS_SQL, &params).await? {
-            observations.add_cell_batch(&batch)?;
+        let mut cells = HashMap::new();
+        for batch in run(ctx, "connect_minutes", CONNECT_MINUTES_SQL, &params).await? {
+            observations.add_connect_batch(&batch, &mut cells)?;
         }
-        for batch in run(ctx, FAILING_WORKER_MINUTES_SQL, &params).await? {
-            observations.add_connect_batch(&batch)?;
+        for ((minute, region, target), counts) in cells {
+            observations.cells.entry(minute).or_default().push(CellRow { region, target, counts });
         }
-        for batch in run(ctx, JOB_MINUTES_SQL, &params).await? {
+        for batch in run(ctx, "job_minutes", JOB_MINUTES_SQL, &params).await? {
             observations.add_job_batch(&batch)?;
         }
         Ok(observations)
@@ -263,30 +269,23 @@ impl Observations {
         JobRow { region: self.intern(&row.region), project: self.intern(&row.project), counts: row.counts }
     }
 
-    fn add_cell_batch(&mut self, batch: &RecordBatch) -> Result<()> {
-        let (regions, targets) = (strings(batch, 0)?, strings(batch, 1)?);
-        let minutes = ints(batch, 2)?;
-        let counts = connect_counts(batch, 3)?;
-        for (row, counts) in counts.into_iter().enumerate() {
-            let cell = CellRow { region: self.intern(&regions[row]), target: self.intern(&targets[row]), counts };
-            self.cells.entry(minutes[row]).or_default().push(cell);
-        }
-        Ok(())
-    }
-
-    fn add_connect_batch(&mut self, batch: &RecordBatch) -> Result<()> {
+    /// Adds a batch of `connect_minutes.sql` to the cells being summed in `cells` and keeps
+    /// its rows that name a failing worker.
+    fn add_connect_batch(&mut self, batch: &RecordBatch, cells: &mut HashMap<CellKey, ConnectCounts>) -> Result<()> {
         let text = |i: usize| strings(batch, i);
         let (regions, targets, workers) = (text(0)?, text(1)?, text(2)?);
+        // A null worker stands for every worker of the cell that never failed.
+        let named = batch.column(2).logical_nulls();
         let minutes = ints(batch, 3)?;
         let counts = connect_counts(batch, 4)?;
         for (row, counts) in counts.into_iter().enumerate() {
-            let connect = ConnectRow {
-                region: self.intern(&regions[row]),
-                target: self.intern(&targets[row]),
-                worker: self.intern(&workers[row]),
-                counts,
-            };
-            self.connects.entry(minutes[row]).or_default().push(connect);
+            let (region, target) = (self.intern(&regions[row]), self.intern(&targets[row]));
+            let key = (minutes[row], Arc::clone(&region), Arc::clone(&target));
+            cells.entry(key).or_default().add(&counts);
+            if named.as_ref().is_none_or(|named| named.is_valid(row)) {
+                let connect = ConnectRow { region, target, worker: self.intern(&workers[row]), counts };
+                self.connects.entry(minutes[row]).or_default().push(connect);
+            }
         }
         Ok(())
     }
@@ -337,9 +336,14 @@ fn window_params(since: Timestamp, until: Timestamp) -> ParamValues {
     ])
 }
 
-async fn run(ctx: &SessionContext, sql: &str, params: &ParamValues) -> Result<Vec<RecordBatch>> {
+/// Runs one of the detector's queries; how long it took is logged at debug level.
+async fn run(ctx: &SessionContext, name: &str, sql: &str, params: &ParamValues) -> Result<Vec<RecordBatch>> {
+    let started = Instant::now();
     let df = ctx.sql(sql).await?.with_param_values(params.clone())?;
-    Ok(df.collect().await?)
+    let batches = df.collect().await?;
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    debug!(query = name, rows, elapsed_ms = started.elapsed().as_millis() as u64, "health observations read");
+    Ok(batches)
 }
 
 /// Column `i` as owned strings (the lake's text reads as `Utf8View` or `Utf8`).
