@@ -1,9 +1,12 @@
 //! Object-store lakes end to end: two `failscope ingest` instances in one consumer group write
 //! one `s3://` lake on an S3-compatible server on loopback (moto) from the real test broker,
-//! and `failscope sql` and `failscope query` over that lake count every event exactly once.
+//! and `failscope sql` and `failscope query` over that lake count every event exactly once;
+//! through a proxy that resets, loses the answer of, or never answers a third of the store's
+//! requests, the ingest still writes every event exactly once.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use failscope_test_support::http::{free_port, samples};
@@ -11,6 +14,7 @@ use failscope_test_support::s3::S3Server;
 use failscope_test_support::wait::{tail, wait_until};
 
 use crate::support::failscope;
+use crate::support::flaky_proxy::FlakyProxy;
 use crate::support::lake::{IngestSetup, produce_events, spawn_patient};
 
 const BUCKET: &str = "failscope-e2e";
@@ -55,6 +59,19 @@ fn wait_for_rows(server_env: &[(&str, String)], lake: &str, n: usize, deadline: 
     }
 }
 
+/// Every produced id in exactly one row of the lake, and nothing else.
+fn assert_exactly_once(server_env: &[(&str, String)], lake: &str, produced: &HashMap<String, bool>) {
+    let ids = sql(
+        server_env,
+        lake,
+        "SELECT event_id FROM connect_attempts_raw UNION ALL SELECT event_id FROM job_outcomes_raw",
+    );
+    let ids: Vec<&str> = ids.iter().map(|row| row[0].as_str()).collect();
+    let distinct: HashSet<&str> = ids.iter().copied().collect();
+    let expected: HashSet<&str> = produced.keys().map(String::as_str).collect();
+    assert_eq!((ids.len(), &distinct), (produced.len(), &expected), "rows and ids in the lake");
+}
+
 #[test]
 fn two_ingests_write_one_s3_lake_and_sql_and_query_count_every_event_once() {
     const N_EVENTS: usize = 400;
@@ -83,13 +100,7 @@ fn two_ingests_write_one_s3_lake_and_sql_and_query_count_every_event_once() {
         assert!(consumed > 0.0, "ingest {name} consumed nothing: the lake was written by one member");
     }
 
-    // Exactly once as written: every produced id in one row, nothing else.
-    let ids =
-        sql(&env, &lake, "SELECT event_id FROM connect_attempts_raw UNION ALL SELECT event_id FROM job_outcomes_raw");
-    let ids: Vec<&str> = ids.iter().map(|row| row[0].as_str()).collect();
-    let distinct: HashSet<&str> = ids.iter().copied().collect();
-    let expected: HashSet<&str> = produced.keys().map(String::as_str).collect();
-    assert_eq!((ids.len(), &distinct), (N_EVENTS, &expected), "rows and ids in the lake");
+    assert_exactly_once(&env, &lake, &produced);
 
     // The analysis over the same lake: the deduplicated views and a named query.
     let n_jobs = produced.values().filter(|is_connect| !**is_connect).count();
@@ -115,4 +126,38 @@ fn an_unreachable_bucket_fails_sql_with_the_stores_error() {
     let stderr = csv(&server.env(None), &["sql", "--lake", "s3://no-such-bucket/lake", "-c", "SELECT 1"])
         .expect_err("a missing bucket fails");
     assert!(stderr.contains("cannot read the lake at s3://no-such-bucket/lake"), "{stderr}");
+}
+
+#[test]
+fn a_store_that_fails_a_third_of_its_requests_loses_and_duplicates_nothing() {
+    const N_EVENTS: usize = 300;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = S3Server::start(&dir.path().join("moto.log"));
+    server.create_bucket(BUCKET);
+    let proxy = FlakyProxy::start(server.port());
+    let lake = format!("s3://{BUCKET}/flaky");
+    // The ingest talks to the store through the proxy, and gives up on an answer after 2 s;
+    // the checks below read the store directly.
+    let mut ingest_env = server.env(Some(&proxy.endpoint()));
+    ingest_env.push(("AWS_TIMEOUT", "2s".to_string()));
+    let setup = IngestSetup { env: ingest_env, ..IngestSetup::new("s3-flaky", Path::new(&lake), 2) };
+    let log = dir.path().join("ingest.log");
+    let port = free_port();
+    let _ingest = spawn_patient(&setup, &["--http-addr", &format!("127.0.0.1:{port}")], &log);
+
+    let mut produced = HashMap::new();
+    let producer = setup.producer();
+    // Several bursts, so that several flushes (and their puts) meet the faults.
+    for burst in 0..3 {
+        let range = burst * N_EVENTS / 3..(burst + 1) * N_EVENTS / 3;
+        produce_events(&producer, &setup, range, |i| format!("w-{}", i % 97), &mut produced);
+        wait_for_rows(&server.env(None), &lake, (burst + 1) * N_EVENTS / 3, Duration::from_secs(240), &[&log]);
+    }
+    assert_exactly_once(&server.env(None), &lake, &produced);
+
+    let faults = &proxy.faults;
+    let seen = [&faults.reset, &faults.answer_lost, &faults.hung].map(|n| n.load(Ordering::SeqCst));
+    assert!(seen.iter().all(|n| *n > 0), "every kind of fault happened (reset, answer lost, hung): {seen:?}");
+    let flush_errors: f64 = samples(port, "failscope_ingest_flush_errors_total").unwrap_or_default().iter().sum();
+    assert!(flush_errors > 0.0, "the ingest saw failed publishes, not only its client's retries");
 }
