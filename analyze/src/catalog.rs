@@ -2,7 +2,6 @@
 //! signature knowledge base, and the views of `queries/views/` (dedup, classification, reports).
 
 use std::path::{Path, PathBuf};
-
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -167,8 +166,8 @@ async fn store_tables<const N: usize>(
 /// its temporary files in `<lake>/_staging/`, outside every table, so no query sees a partial
 /// file. The listing is redone on every scan, so newly published files show up at once; it
 /// goes through the runtime's object store for the URL's scheme (the local file system, or a
-/// bucket), one `date=`/`hour=` level at a time, so a filter on the partition columns lists
-/// only the directories it keeps.
+/// bucket), under the prefix that equalities on the partition columns fix (`date=…/` or
+/// `date=…/hour=…/`), and other filters on them prune the files listed.
 fn lake_table(url: ListingTableUrl, file_schema: SchemaRef) -> Result<Arc<dyn TableProvider>> {
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
         .with_file_extension(".parquet")

@@ -43,7 +43,7 @@ impl Lake {
     /// Opens a local directory (a plain path or `file://`) or an object store (`s3://`,
     /// `gs://`; configured from the environment by `failscope_lake_store`).
     pub(crate) fn open(location: &str, runtime: Handle) -> Result<Lake, IngestError> {
-        match LakeLocation::parse(location).map_err(|e| IngestError::Config(error_chain(&e)))? {
+        match LakeLocation::parse(location)? {
             LakeLocation::Local(dir) => LocalLake::open(&dir).map(Lake::Local),
             LakeLocation::Store(lake) => Ok(Lake::Remote(RemoteLake { lake, runtime })),
         }
@@ -204,17 +204,6 @@ fn read_dir_names(dir: &Path) -> Result<Vec<String>, IngestError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(IngestError::io(dir)(e)),
     }
-}
-
-/// An error and its causes on one line, as the `--lake` message of a configuration error.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
 }
 
 /// Removes staging folders whose owner no longer holds its lock: leftovers of a crash.
