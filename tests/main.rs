@@ -14,4 +14,5 @@ mod health_e2e;
 mod ingest_e2e;
 mod ingest_faults;
 mod ingest_timestamps;
+mod object_store_e2e;
 mod report_browser;

@@ -12,6 +12,7 @@ use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::{SessionConfig, SessionContext};
+use failscope_lake_store::{LakeLocation, StoreLake};
 use failscope_schemas::EventType;
 use failscope_schemas::arrow::schema_of;
 use failscope_schemas::lake;
@@ -25,8 +26,9 @@ use crate::signatures::{MatchSignature, Signatures};
 /// Where the lake and the query files are, and how much the session may use.
 #[derive(Debug, Clone)]
 pub struct CatalogConfig {
-    /// The lake root, holding `connect_attempts/` and `job_outcomes/`.
-    pub lake: PathBuf,
+    /// The lake root, holding `connect_attempts/` and `job_outcomes/`: a directory, or a
+    /// prefix in an object store.
+    pub lake: LakeLocation,
     /// A directory overriding or extending the built-in `queries/` files (named queries,
     /// `views/`, `signatures.toml`); `None` runs the built-in set.
     pub queries_dir: Option<PathBuf>,
@@ -72,13 +74,15 @@ pub(crate) async fn open_session(
     }
     let ctx = SessionContext::new_with_config_rt(session_config, runtime.build_arc()?);
 
-    std::fs::metadata(&config.lake).map_err(|source| AnalyzeError::Lake { path: config.lake.clone(), source })?;
     // Each lake table (the layout is the contract crate's) is registered twice, as
     // `<table>_raw` with every copy a worker's spool delivered, and as `<table>_unique` with
     // one row per event (see [`UniqueEvents`]); the views of `queries/views/` build `<table>`
     // on the latter.
-    for (table, schema) in EventType::ALL.map(|t| (t.table(), schema_of(t))) {
-        let files = lake_table(&config.lake.join(table), schema)?;
+    let tables = EventType::ALL.map(|t| (t.table(), schema_of(t)));
+    for (table, files) in match &config.lake {
+        LakeLocation::Local(dir) => local_tables(dir, tables)?,
+        LakeLocation::Store(lake) => store_tables(&ctx, lake, tables).await?,
+    } {
         ctx.register_table(
             format!("{table}_unique"),
             Arc::new(UniqueEvents::try_new(Arc::clone(&files), &lake::PARTITION_COLUMNS)?),
@@ -117,17 +121,54 @@ fn partition_columns() -> Vec<(String, DataType)> {
         .collect()
 }
 
+type Tables<const N: usize> = [(&'static str, SchemaRef); N];
+
+/// The tables of a lake in a local directory, which must exist.
+fn local_tables<const N: usize>(lake: &Path, tables: Tables<N>) -> Result<Vec<(&'static str, Arc<dyn TableProvider>)>> {
+    std::fs::metadata(lake).map_err(|source| AnalyzeError::Lake { path: lake.to_path_buf(), source })?;
+    tables
+        .into_iter()
+        .map(|(table, schema)| {
+            let dir = lake.join(table);
+            if !dir.is_dir() {
+                // An empty lake (nothing ingested yet) is valid; it simply has no rows.
+                return Ok((table, Arc::new(MemTable::try_new(with_partition_columns(&schema), vec![vec![]])?) as _));
+            }
+            let dir = dir.canonicalize().map_err(|source| AnalyzeError::Lake { path: dir.clone(), source })?;
+            Ok((table, lake_table(ListingTableUrl::parse(format!("{}/", dir.display()))?, schema)?))
+        })
+        .collect()
+}
+
+/// The tables of a lake in an object store, read through the store registered in the
+/// session's runtime for the bucket (DataFusion finds it by the tables' URLs). The lake's
+/// prefix is listed once here, so that a wrong endpoint, bucket or credentials fail at start
+/// with the store's error rather than at the first query. A prefix with no table under it
+/// yet is an empty lake: its tables list no files until the ingest publishes some.
+async fn store_tables<const N: usize>(
+    ctx: &SessionContext,
+    lake: &StoreLake,
+    tables: Tables<N>,
+) -> Result<Vec<(&'static str, Arc<dyn TableProvider>)>> {
+    ctx.runtime_env().register_object_store(lake.root_url(), Arc::clone(lake.store()));
+    let prefix = (!lake.prefix().as_ref().is_empty()).then_some(lake.prefix());
+    lake.store()
+        .list_with_delimiter(prefix)
+        .await
+        .map_err(|source| AnalyzeError::LakeStore { lake: lake.to_string(), source })?;
+    tables
+        .into_iter()
+        .map(|(table, schema)| Ok((table, lake_table(ListingTableUrl::parse(lake.dir_url(table))?, schema)?)))
+        .collect()
+}
+
 /// One lake table. Only `*.parquet` files under `<lake>/<table>/` are read; the ingest stages
 /// its temporary files in `<lake>/_staging/`, outside every table, so no query sees a partial
-/// file. The listing is redone on every scan, so newly published files show up at once.
-fn lake_table(dir: &Path, file_schema: SchemaRef) -> Result<Arc<dyn TableProvider>> {
-    if !dir.is_dir() {
-        // An empty lake (nothing ingested yet) is valid; it simply has no rows.
-        let schema = with_partition_columns(&file_schema);
-        return Ok(Arc::new(MemTable::try_new(schema, vec![vec![]])?));
-    }
-    let dir = dir.canonicalize().map_err(|source| AnalyzeError::Lake { path: dir.to_path_buf(), source })?;
-    let url = ListingTableUrl::parse(format!("{}/", dir.display()))?;
+/// file. The listing is redone on every scan, so newly published files show up at once; it
+/// goes through the runtime's object store for the URL's scheme (the local file system, or a
+/// bucket), under the prefix that equalities on the partition columns fix (`date=…/` or
+/// `date=…/hour=…/`), and other filters on them prune the files listed.
+fn lake_table(url: ListingTableUrl, file_schema: SchemaRef) -> Result<Arc<dyn TableProvider>> {
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
         .with_file_extension(".parquet")
         .with_table_partition_cols(partition_columns());

@@ -31,6 +31,14 @@ pub enum AnalyzeError {
         source: std::io::Error,
     },
 
+    /// The object store holding the lake cannot be listed (endpoint, bucket, credentials).
+    #[error("cannot read the lake at {lake}")]
+    LakeStore {
+        lake: String,
+        #[source]
+        source: object_store::Error,
+    },
+
     /// Planning or execution failed inside DataFusion (bad SQL, missing column, resources).
     #[error("query failed")]
     Query(#[from] DataFusionError),

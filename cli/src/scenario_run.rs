@@ -217,7 +217,7 @@ async fn count_rows(analyzer: &Analyzer) -> anyhow::Result<u64> {
 /// The catalog over a lake written by this process.
 pub(crate) fn catalog(lake: &Path) -> CatalogConfig {
     CatalogConfig {
-        lake: lake.to_path_buf(),
+        lake: lake.into(),
         // The query set built into the binary.
         queries_dir: None,
         memory_limit_bytes: Some(4 << 30),

@@ -14,6 +14,8 @@ pub enum IngestError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Location(#[from] failscope_lake_store::LakeLocationError),
     #[error("object store")]
     ObjectStore(#[from] object_store::Error),
     #[error("parquet")]

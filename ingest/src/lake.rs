@@ -9,12 +9,12 @@
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use bytes::Bytes;
+use failscope_lake_store::{LakeLocation, StoreLake};
 use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions};
+use object_store::{ObjectStoreExt, PutMode, PutOptions};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use tokio::runtime::Handle;
 
@@ -41,28 +41,11 @@ pub(crate) enum Lake {
 
 impl Lake {
     /// Opens a local directory (a plain path or `file://`) or an object store (`s3://`,
-    /// `gs://`; credentials from the usual environment variables).
+    /// `gs://`; configured from the environment by `failscope_lake_store`).
     pub(crate) fn open(location: &str, runtime: Handle) -> Result<Lake, IngestError> {
-        match location.split_once("://") {
-            None => LocalLake::open(Path::new(location)).map(Lake::Local),
-            Some(("file", path)) => LocalLake::open(Path::new(path)).map(Lake::Local),
-            Some((scheme, _)) => {
-                let url =
-                    url::Url::parse(location).map_err(|e| IngestError::Config(format!("--lake {location}: {e}")))?;
-                let store: Arc<dyn ObjectStore> = match scheme {
-                    "s3" => Arc::new(object_store::aws::AmazonS3Builder::from_env().with_url(url.as_str()).build()?),
-                    "gs" => Arc::new(
-                        object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(url.as_str()).build()?,
-                    ),
-                    other => {
-                        return Err(IngestError::Config(format!(
-                            "--lake {location}: unsupported scheme {other}, expected a path, file://, s3:// or gs://"
-                        )));
-                    }
-                };
-                let prefix = ObjectPath::from(url.path());
-                Ok(Lake::Remote(RemoteLake { store, prefix, runtime }))
-            }
+        match LakeLocation::parse(location)? {
+            LakeLocation::Local(dir) => LocalLake::open(&dir).map(Lake::Local),
+            LakeLocation::Store(lake) => Ok(Lake::Remote(RemoteLake { lake, runtime })),
         }
     }
 
@@ -106,7 +89,8 @@ impl Lake {
             }
             Lake::Remote(lake) => {
                 // Whole-object read: simple, and files are bounded by the roll policy.
-                let bytes = lake.runtime.block_on(async { lake.store.get(&lake.path(path)).await?.bytes().await })?;
+                let bytes =
+                    lake.runtime.block_on(async { lake.lake.store().get(&lake.path(path)).await?.bytes().await })?;
                 let reader = SerializedFileReader::new(bytes)?;
                 reader.metadata().file_metadata().key_value_metadata().cloned().unwrap_or_default()
             }
@@ -156,7 +140,7 @@ impl Lake {
                     _ => Ok(()),
                 }
             }
-            Lake::Remote(lake) => Ok(lake.runtime.block_on(lake.store.delete(&lake.path(path)))?),
+            Lake::Remote(lake) => Ok(lake.runtime.block_on(lake.lake.store().delete(&lake.path(path)))?),
         }
     }
 }
@@ -275,14 +259,13 @@ fn remove_abandoned_staging(staging_root: &Path) -> Result<(), IngestError> {
 /// A lake in an object store.
 #[derive(Debug)]
 pub(crate) struct RemoteLake {
-    store: Arc<dyn ObjectStore>,
-    prefix: ObjectPath,
+    lake: StoreLake,
     runtime: Handle,
 }
 
 impl RemoteLake {
     fn path(&self, relative: &str) -> ObjectPath {
-        ObjectPath::from(format!("{}/{relative}", self.prefix))
+        self.lake.path(relative)
     }
 
     /// A create-only put. An object already there with the same bytes is a retry of a put
@@ -291,10 +274,10 @@ impl RemoteLake {
         let options = PutOptions { mode: PutMode::Create, ..Default::default() };
         let location = self.path(path);
         self.runtime.block_on(async {
-            match self.store.put_opts(&location, bytes.clone().into(), options).await {
+            match self.lake.store().put_opts(&location, bytes.clone().into(), options).await {
                 Ok(_) => Ok(()),
                 Err(object_store::Error::AlreadyExists { .. }) => {
-                    if self.store.get(&location).await?.bytes().await? == bytes {
+                    if self.lake.store().get(&location).await?.bytes().await? == bytes {
                         Ok(())
                     } else {
                         Err(IngestError::Conflict { path: path.to_string() })
@@ -307,9 +290,9 @@ impl RemoteLake {
 
     fn list(&self, table: &str) -> Result<Vec<String>, IngestError> {
         let prefix = self.path(table);
-        let strip = format!("{}/", self.prefix);
+        let strip = format!("{}/", self.lake.prefix());
         self.runtime.block_on(async {
-            let metas: Vec<_> = self.store.list(Some(&prefix)).try_collect().await?;
+            let metas: Vec<_> = self.lake.store().list(Some(&prefix)).try_collect().await?;
             Ok(metas
                 .into_iter()
                 .map(|m| m.location.to_string())

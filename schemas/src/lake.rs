@@ -17,9 +17,10 @@ const DEFAULT_LAKE: &str = "lake";
 #[cfg(feature = "cli")]
 #[derive(Debug, Clone, clap::Args)]
 pub struct LakeArg {
-    /// The lake: a directory holding connect_attempts/ and job_outcomes/ (`failscope ingest`
-    /// also takes a `file://`, `s3://` or `gs://` URL). A relative directory is taken from the
-    /// working directory and logged as an absolute one.
+    /// The lake: a directory holding connect_attempts/ and job_outcomes/, or a `file://`,
+    /// `s3://bucket/prefix` or `gs://bucket/prefix` URL (the store configured from the AWS_* or
+    /// GOOGLE_* environment variables). A relative directory is taken from the working
+    /// directory and logged as an absolute one.
     #[arg(long = "lake", value_name = "LAKE", env = "FAILSCOPE_LAKE", default_value = DEFAULT_LAKE)]
     pub path: std::path::PathBuf,
 }

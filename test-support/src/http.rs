@@ -12,9 +12,16 @@ pub fn free_port() -> u16 {
 
 /// `GET path` on `127.0.0.1:port`: the status code and body, or `None` if nothing answered.
 pub fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    request(port, "GET", path)
+}
+
+/// `method path` with an empty body on `127.0.0.1:port`: the status code and body, or `None`
+/// if nothing answered.
+pub fn request(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
+    write!(stream, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        .ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     let status = response.split(' ').nth(1)?.parse().ok()?;

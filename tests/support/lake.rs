@@ -25,6 +25,8 @@ pub(crate) struct IngestSetup {
     pub(crate) job_topic: String,
     pub(crate) group: String,
     pub(crate) lake: PathBuf,
+    /// Environment of every `failscope ingest` started (an object store's endpoint and keys).
+    pub(crate) env: Vec<(&'static str, String)>,
 }
 
 impl IngestSetup {
@@ -41,6 +43,7 @@ impl IngestSetup {
             job_topic: unique(&format!("{name}-jobs")),
             group: unique(&format!("{name}-group")),
             lake: lake.to_path_buf(),
+            env: Vec::new(),
         };
         create_topics(brokers, &[&setup.connect_topic, &setup.job_topic], n_partitions);
         setup
@@ -78,6 +81,7 @@ impl IngestSetup {
             .args(["--lake", self.lake.to_str().expect("utf-8 path")])
             .args(defaults)
             .args(extra)
+            .envs(self.env.iter().map(|(name, value)| (name, value)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -1,7 +1,8 @@
 //! What the end-to-end tests share beyond `failscope_test_support`: the real `failscope`
-//! binary, `failscope sql` over a lake, and running `failscope ingest` and reading its lake
-//! back ([`lake`]).
+//! binary, `failscope sql` over a lake, running `failscope ingest` and reading its lake back
+//! ([`lake`]), and a proxy that makes an object store flaky ([`flaky_proxy`]).
 
+pub(crate) mod flaky_proxy;
 pub(crate) mod lake;
 
 use std::path::Path;

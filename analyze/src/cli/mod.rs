@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
+use failscope_lake_store::LakeLocation;
 use failscope_schemas::Timestamp;
 use failscope_schemas::lake::LakeArg;
 
@@ -41,11 +42,16 @@ pub(crate) struct LakeArgs {
 }
 
 impl LakeArgs {
-    /// The catalog settings, with the lake as an absolute path (logged).
+    /// The catalog settings, with the lake as an absolute path or an object store configured
+    /// from the environment (logged).
     pub(crate) fn catalog_config(&self) -> anyhow::Result<CatalogConfig> {
-        let lake = std::path::absolute(&self.lake.path)
-            .with_context(|| format!("cannot resolve the lake path {}", self.lake.path.display()))?;
-        tracing::info!(lake = %lake.display(), "lake");
+        let given = self
+            .lake
+            .path
+            .to_str()
+            .with_context(|| format!("the lake path {} is not UTF-8", self.lake.path.display()))?;
+        let lake = LakeLocation::parse(given)?;
+        tracing::info!(%lake, "lake");
         Ok(CatalogConfig {
             lake,
             queries_dir: self.queries.clone(),

@@ -92,7 +92,7 @@ async fn ids_beyond_the_memory_limit_fail_the_query_not_the_process() {
     let lake = tempfile::tempdir().expect("temp dir");
     write_lake(lake.path(), &[], &events(50_000, 0), 0);
     let config = CatalogConfig {
-        lake: lake.path().to_path_buf(),
+        lake: lake.path().into(),
         queries_dir: None,
         memory_limit_bytes: Some(256 * 1024),
         target_partitions: Some(2),

@@ -12,5 +12,6 @@ mod http;
 mod http_named;
 mod pg;
 mod report;
+mod s3_lake;
 mod schedule;
 mod views;

@@ -9,12 +9,8 @@ use failscope_schemas::JobStatus;
 pub(crate) use failscope_test_support::fixtures::{MINUTE, T0, connect, job, probe, queries_dir, write_lake};
 
 pub(crate) async fn open(lake: &Path) -> Analyzer {
-    let config = CatalogConfig {
-        lake: lake.to_path_buf(),
-        queries_dir: None,
-        memory_limit_bytes: None,
-        target_partitions: Some(2),
-    };
+    let config =
+        CatalogConfig { lake: lake.into(), queries_dir: None, memory_limit_bytes: None, target_partitions: Some(2) };
     Analyzer::open(&config).await.expect("fixture lake opens")
 }
 
