@@ -60,11 +60,12 @@ fn serve(runtime: &tokio::runtime::Runtime, scenario: &support::scenario::Scenar
     (origin, snapshot)
 }
 
-/// When the board's feed stops: three hours into us-east-1's incident, while us-east-2's is
-/// still open, so the board has sick and healthy regions.
+/// When the board's feed stops: four hours into us-east-1's incident (the detector calls it
+/// about three hours in), while us-east-2's is still open, so the board has sick and healthy
+/// regions.
 fn frozen_at(scenario: &support::scenario::ScenarioLake) -> Timestamp {
     let incident = scenario.truth.incidents.iter().find(|i| i.region == Some("us-east-1"));
-    incident.expect("april-2022 has an incident in us-east-1").starts_at.add_millis(3 * 3_600_000)
+    incident.expect("april-2022 has an incident in us-east-1").starts_at.add_millis(4 * 3_600_000)
 }
 
 /// The text content of every element `selector` matches, as a JSON array of strings.
@@ -194,6 +195,14 @@ fn the_console_logs_in_and_shows_the_april_2022_incident() {
         "us-east-2's incident evidence: {incident}"
     );
     let affected = page.wait_for("the incident's affected jobs", &texts("#incidents a.job-link"), WAIT);
+    // The list and the report's count of affected jobs are two statements: they agree.
+    let counted = page.eval(
+        "Number(Array.from(document.querySelectorAll('#incidents tr.incident')).find(r => r.cells[1].textContent === 'us-east-2').cells[6].textContent)",
+    );
+    let listed = affected.as_array().map_or(0, Vec::len) as u64;
+    assert_eq!(counted.as_u64().map(|n| n.min(100)), Some(listed), "affected jobs counted and listed");
+    page.eval("document.getElementById('incidents').scrollIntoView()");
+    page.screenshot("incident.png", false);
     let first_affected = affected[0].as_str().expect("a job id").to_string();
     page.eval("document.querySelector('#incidents a.job-link').click()");
     page.wait_for(
@@ -256,6 +265,7 @@ fn the_console_logs_in_and_shows_the_april_2022_incident() {
     let failed_connects = page.eval("document.querySelectorAll('#job-connects tr.failed').length");
     assert!(failed_connects.as_u64().is_some_and(|n| n > 0), "a job with failed connects shows them");
     page.screenshot("job.png", false);
+    page.eval("window.scrollTo(0, 0)");
     page.screenshot("full.png", true);
 
     assert_eq!(page.console(), Vec::<String>::new(), "console messages");

@@ -43,8 +43,8 @@ const job = {
       dom.facts([
         ['rule', c.rule_id],
         ['confidence', c.confidence === undefined ? null : Number(c.confidence).toFixed(2)],
-        ['signature', signature],
-        ['signature pattern', c.signature_pattern],
+        ['matched signature', signature],
+        ['its pattern', c.signature_pattern],
         ['project', c.project],
         ['job kind', c.job_kind],
         ['region / zone', [c.region, c.zone].filter(Boolean).join(' / ')],
@@ -63,10 +63,10 @@ const job = {
         ['unrecovered targets', c.unrecovered_targets],
         ['failed connect outcome', c.failed_connect_outcome],
         [
-          'region',
+          'regional anomaly',
           c.region_anomaly
-            ? 'anomaly open (connect failure rate ' + dom.percent(c.region_connect_failure_rate) + ')'
-            : 'no anomaly open',
+            ? 'open that hour (region connect failure rate ' + dom.percent(c.region_connect_failure_rate) + ')'
+            : 'none that hour',
         ],
       ]),
       c.log_tail ? [dom.el('h4', null, 'Log tail'), dom.el('pre', { class: 'log' }, c.log_tail)] : null,

@@ -129,7 +129,7 @@ const period = {
     }
     cell.replaceChildren(
       dom.el('p', { class: 'meta' }, 'The newest ' + data.jobs.length + ' of them; open one for its evidence.'),
-      table,
+      dom.el('div', { class: 'scroll' }, table),
     );
   },
 };
