@@ -4,8 +4,9 @@
 //! DevTools protocol, is refused a wrong token, logs in, reads every region's state on the
 //! board, draws the heatmap and timeline of the whole scenario, opens an incident's affected
 //! jobs and a job's evidence, runs a SQL query and reads its first row, and downloads it as
-//! CSV. No console message, exception, failed or foreign request is allowed after the login;
-//! screenshots are saved under the test's output directory.
+//! CSV; a server without a token opens it without a login. No console message, exception,
+//! failed or foreign request is allowed after the login; screenshots are saved under the
+//! test's output directory.
 
 use crate::support;
 use crate::support::devtools::Page;
@@ -23,9 +24,12 @@ use serde_json::Value;
 const TOKEN: &str = "console-test-token";
 const WAIT: Duration = Duration::from_secs(300);
 
-/// Serves the lake's API and console on a loopback port with `TOKEN`; returns the origin and
-/// the snapshot the board shows.
-fn serve(runtime: &tokio::runtime::Runtime, scenario: &support::scenario::ScenarioLake) -> (String, HealthSnapshot) {
+/// Serves the lake's API and console on two loopback ports, one with `TOKEN` and one without;
+/// returns their origins and the snapshot the board shows.
+fn serve(
+    runtime: &tokio::runtime::Runtime,
+    scenario: &support::scenario::ScenarioLake,
+) -> (String, String, HealthSnapshot) {
     let config = CatalogConfig {
         lake: scenario.lake.clone(),
         queries_dir: None,
@@ -43,21 +47,28 @@ fn serve(runtime: &tokio::runtime::Runtime, scenario: &support::scenario::Scenar
         snapshot: Arc::new(snapshot.clone()),
     };
     let (keep, feed) = tokio::sync::watch::channel(Some(published));
-    let api = ApiConfig {
-        token: Some(TOKEN.to_string()),
-        statement_timeout: WAIT,
-        row_cap: 10_000,
-        max_concurrent_statements: 4,
-        queue_timeout: WAIT,
-    };
-    let state = ApiState::new(analyzer, api).with_health(feed);
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind a loopback port");
-    let origin = format!("http://{}", listener.local_addr().expect("local address"));
-    runtime.spawn(async move {
-        let _keep = keep;
-        axum::serve(listener, router(state)).await
-    });
-    (origin, snapshot)
+    let keep = Arc::new(keep);
+    let mut origins = Vec::new();
+    for token in [Some(TOKEN.to_string()), None] {
+        let api = ApiConfig {
+            token,
+            statement_timeout: WAIT,
+            row_cap: 10_000,
+            max_concurrent_statements: 4,
+            queue_timeout: WAIT,
+        };
+        let state = ApiState::new(Arc::clone(&analyzer), api).with_health(feed.clone());
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind a loopback port");
+        origins.push(format!("http://{}", listener.local_addr().expect("local address")));
+        let keep = Arc::clone(&keep);
+        runtime.spawn(async move {
+            let _keep = keep;
+            axum::serve(listener, router(state)).await
+        });
+    }
+    let open = origins.pop().expect("the server without a token");
+    let locked = origins.pop().expect("the server with a token");
+    (locked, open, snapshot)
 }
 
 /// When the board's feed stops: four hours into us-east-1's incident (the detector calls it
@@ -77,7 +88,7 @@ fn texts(selector: &str) -> String {
 fn the_console_logs_in_and_shows_the_april_2022_incident() {
     let scenario = support::scenario::april_2022();
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let (origin, snapshot) = serve(&runtime, scenario);
+    let (origin, open_origin, snapshot) = serve(&runtime, scenario);
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console_browser/april-2022");
     if out.exists() {
         std::fs::remove_dir_all(&out).expect("remove the previous run's output");
@@ -115,9 +126,9 @@ fn the_console_logs_in_and_shows_the_april_2022_incident() {
     assert_eq!(page.eval("sessionStorage.getItem('failscope.token')"), Value::Null, "a refused token is forgotten");
 
     // From here on, nothing may go wrong.
+    page.clear_events();
     page.navigate(&format!("{origin}/"));
     page.wait_for("the login form", "!document.getElementById('login').hidden", WAIT);
-    page.clear_events();
     page.eval("document.getElementById('token').focus()");
     page.type_text(TOKEN);
     page.eval("document.querySelector('#login-form button').click()");
@@ -270,4 +281,19 @@ fn the_console_logs_in_and_shows_the_april_2022_incident() {
 
     assert_eq!(page.console(), Vec::<String>::new(), "console messages");
     assert_eq!(page.failed_requests(&origin), Vec::<String>::new(), "failed or foreign requests");
+
+    // A server without a token (loopback only) opens the console without a login.
+    page.clear_events();
+    page.navigate(&format!("{open_origin}/"));
+    page.wait_for(
+        "the board without a login",
+        &format!("document.querySelectorAll('.region-card').length >= {n_regions}"),
+        WAIT,
+    );
+    let shown = page.eval(
+        "[document.getElementById('login').hidden, document.getElementById('logout').hidden, sessionStorage.getItem('failscope.token')]",
+    );
+    assert_eq!(shown, serde_json::json!([true, true, null]), "login form, log-out button, stored token");
+    assert_eq!(page.console(), Vec::<String>::new(), "console messages without a token");
+    assert_eq!(page.failed_requests(&open_origin), Vec::<String>::new(), "failed or foreign requests without a token");
 }

@@ -128,7 +128,13 @@ const period = {
       table.tBodies[0].rows[index].cells[0].replaceChildren(link);
     }
     cell.replaceChildren(
-      dom.el('p', { class: 'meta' }, 'The newest ' + data.jobs.length + ' of them; open one for its evidence.'),
+      dom.el(
+        'p',
+        { class: 'meta' },
+        (data.jobs.length < incident.affected_jobs
+          ? 'The newest ' + data.jobs.length + ' of the ' + incident.affected_jobs
+          : 'All ' + data.jobs.length) + '; open one for its evidence.',
+      ),
       dom.el('div', { class: 'scroll' }, table),
     );
   },
