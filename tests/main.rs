@@ -9,6 +9,7 @@ mod support;
 mod capture_e2e;
 mod commands;
 mod compose;
+mod console_browser;
 mod emit_e2e;
 mod health_e2e;
 mod ingest_e2e;

@@ -1,5 +1,5 @@
 //! The April 2022 anomaly report in a real browser: the scenario runs through the embedded
-//! broker and the ingest into a lake, the real `failscope report` writes the HTML, and headless
+//! broker and the ingest into a lake (shared with the console's test), the real `failscope report` writes the HTML, and headless
 //! Chromium (Debian's `chromium`, installed by `scripts/test.sh`) loads it from a loopback
 //! server. The test fails on any console message or failed request, checks the DOM for the
 //! heatmap, the timeline and every region's name, and saves screenshots under the test's
@@ -7,16 +7,13 @@
 //! known to catch what they look for.
 
 use crate::support;
+use crate::support::browser::{browser, chart, chromium, foreign_requests};
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Arc, Mutex};
-
-use failscope::scenario_run::{ScenarioRun, run_scenario};
-use tokio_util::sync::CancellationToken;
 
 /// What the browser did with a page.
 #[derive(Debug)]
@@ -26,10 +23,6 @@ struct Visit {
     /// Requests the loopback server answered with anything but 200, and requests the page made
     /// to any other origin.
     failed_requests: Vec<String>,
-}
-
-fn chromium() -> String {
-    std::env::var("FAILSCOPE_CHROMIUM").unwrap_or_else(|_| "chromium".to_string())
 }
 
 /// The requests a loopback server answered: path and status.
@@ -70,26 +63,6 @@ fn serve(page: Vec<u8>) -> (String, Served) {
     (origin, log)
 }
 
-/// Flags that keep Chromium on loopback and quiet: no background requests, no name resolution.
-fn browser(out: &Path) -> Command {
-    let mut command = Command::new(chromium());
-    command.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-default-apps",
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-        "--enable-logging=stderr",
-        "--v=0",
-    ]);
-    command.arg(format!("--user-data-dir={}", out.join("profile").display()));
-    command
-}
-
 fn visit(page: &[u8], out: &Path, screenshots: &[(&str, u32, u32)]) -> Visit {
     std::fs::create_dir_all(out).expect("output dir");
     let (origin, served) = serve(page.to_vec());
@@ -128,32 +101,6 @@ fn visit(page: &[u8], out: &Path, screenshots: &[(&str, u32, u32)]) -> Visit {
     Visit { dom: String::from_utf8_lossy(&output.stdout).into_owned(), console, failed_requests }
 }
 
-/// Requests the page itself (its origin as initiator) made to any other origin.
-fn foreign_requests(net_log: &Path, origin: &str) -> Vec<String> {
-    let text = std::fs::read_to_string(net_log).expect("chromium wrote its net log");
-    // Chromium may leave the log's closing bracket out when it exits.
-    let log: serde_json::Value = serde_json::from_str(&text)
-        .or_else(|_| serde_json::from_str(&format!("{}]}}", text.trim_end().trim_end_matches(','))))
-        .expect("the net log is JSON");
-    let start_job = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"].as_u64();
-    log["events"]
-        .as_array()
-        .expect("net log events")
-        .iter()
-        .filter(|e| e["type"].as_u64() == start_job && e["params"]["initiator"].as_str() == Some(origin))
-        .filter_map(|e| e["params"]["url"].as_str())
-        .filter(|url| !url.starts_with(&format!("{origin}/")))
-        .map(str::to_string)
-        .collect()
-}
-
-/// The markup of the first `<svg>` whose class list holds `class`.
-fn chart<'a>(dom: &'a str, class: &str) -> &'a str {
-    let start = dom.find(&format!("class=\"chart {class}\"")).unwrap_or_else(|| panic!("no {class} chart in the DOM"));
-    let end = dom[start..].find("</svg>").map_or(dom.len(), |e| start + e);
-    &dom[start..end]
-}
-
 #[test]
 fn the_checks_catch_a_broken_page() {
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report_browser/broken");
@@ -168,12 +115,9 @@ fn the_checks_catch_a_broken_page() {
 
 #[test]
 fn the_april_2022_report_renders_in_a_browser() {
-    let work = tempfile::tempdir().expect("temp dir");
-    let lake = work.path().join("lake");
-    let run = ScenarioRun { scenario: "april-2022".into(), seed: 1, brokers: None, lake: lake.clone(), speed: 0.0 };
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let outcome = runtime.block_on(run_scenario(&run, None, &CancellationToken::new())).expect("the scenario runs");
-    let regions: BTreeSet<&str> = outcome.truth.jobs.iter().map(|j| j.region).collect();
+    let scenario = support::scenario::april_2022();
+    let lake = &scenario.lake;
+    let regions: BTreeSet<&str> = scenario.truth.jobs.iter().map(|j| j.region).collect();
     assert!(regions.len() >= 3, "{regions:?}");
 
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report_browser/april-2022");
@@ -181,8 +125,8 @@ fn the_april_2022_report_renders_in_a_browser() {
     let html = out.join("report.html");
     let report = support::failscope()
         .args(["report", "--format", "html", "--lake"])
-        .arg(&lake)
-        .args(["--since", &outcome.truth.starts_at.to_string(), "--until", &outcome.truth.ends_at.to_string()])
+        .arg(lake)
+        .args(["--since", &scenario.truth.starts_at.to_string(), "--until", &scenario.truth.ends_at.to_string()])
         .arg("--out")
         .arg(&html)
         .output()

@@ -105,7 +105,7 @@ impl Lake {
             Lake::Remote(lake) => {
                 let prefix = lake.path(dir);
                 lake.runtime.block_on(async {
-                    let listed = lake.store.list_with_delimiter(Some(&prefix)).await?;
+                    let listed = lake.lake.store().list_with_delimiter(Some(&prefix)).await?;
                     Ok(listed.objects.into_iter().filter_map(|m| m.location.filename().map(str::to_string)).collect())
                 })
             }
@@ -123,7 +123,7 @@ impl Lake {
                     Err(e) => Err(IngestError::io(&full)(e)),
                 }
             }
-            Lake::Remote(lake) => match lake.runtime.block_on(lake.store.head(&lake.path(path))) {
+            Lake::Remote(lake) => match lake.runtime.block_on(lake.lake.store().head(&lake.path(path))) {
                 Ok(_) => Ok(true),
                 Err(object_store::Error::NotFound { .. }) => Ok(false),
                 Err(e) => Err(e.into()),

@@ -1,9 +1,14 @@
 //! What the end-to-end tests share beyond `failscope_test_support`: the real `failscope`
 //! binary, `failscope sql` over a lake, running `failscope ingest` and reading its lake back
-//! ([`lake`]), and a proxy that makes an object store flaky ([`flaky_proxy`]).
+//! ([`lake`]), a proxy that makes an object store flaky ([`flaky_proxy`]), the April 2022
+//! scenario's lake ([`scenario`]), and headless Chromium ([`browser`], driven over the
+//! DevTools protocol by [`devtools`]).
 
+pub(crate) mod browser;
+pub(crate) mod devtools;
 pub(crate) mod flaky_proxy;
 pub(crate) mod lake;
+pub(crate) mod scenario;
 
 use std::path::Path;
 use std::process::Command;

@@ -1,8 +1,9 @@
 //! The HTTP API of `failscope serve`: `POST /v1/sql`, `GET /v1/queries`,
 //! `GET /v1/queries/{name}` (describes), `POST /v1/queries/{name}` (runs),
-//! `GET /v1/regions/health`. It holds no SQL and no business logic; it authenticates, limits
-//! and encodes, and leaves the rest to [`Analyzer`].
+//! `GET /v1/regions/health`, and the web console at `/` (`console/`). It holds no SQL and no
+//! business logic; it authenticates, limits and encodes, and leaves the rest to [`Analyzer`].
 
+mod console;
 mod error;
 mod handlers;
 mod health;
@@ -63,15 +64,18 @@ impl ApiState {
     }
 }
 
-/// The API's routes, with authentication in front of all of them.
+/// The API's routes, with authentication in front of all of them, and the web console at `/`
+/// (its page and assets public, its data behind the same authentication).
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/v1/sql", post(handlers::post_sql))
         .route("/v1/queries", get(handlers::list_queries))
         .route("/v1/queries/{name}", get(handlers::get_query).post(handlers::post_named_query))
         .route("/v1/regions/health", get(health::get_region_health))
+        .merge(console::api_routes())
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(console::public_routes(state))
 }
 
 async fn authenticate(State(state): State<ApiState>, request: Request, next: Next) -> Result<Response, ApiError> {

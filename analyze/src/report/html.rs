@@ -4,17 +4,14 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use super::figures::{X_TITLE, heatmap_chart, timeline_chart};
 use super::model::Report;
-use super::words::{end, evidence, percent, scope, time};
-use crate::charts::{Bar, GanttRow, HeatCell, Heatmap, Series, Span, ValueFormat, bars, gantt, heatmap, line_chart};
+use super::words::{end, evidence, scope, time};
+use crate::charts::{Bar, Series, ValueFormat, bars, line_chart};
 use crate::health::Scope;
 
-/// The colour of each region state in the timeline, in legend order.
-const STATE_COLOURS: [(&str, &str); 4] =
-    [("healthy", "#4caf50"), ("degraded", "#ffb300"), ("unhealthy", "#d32f2f"), ("recovering", "#64b5f6")];
 /// The connect-failure chart shows the targets with most failures, at most this many.
 const MAX_TARGET_SERIES: usize = 8;
-const X_TITLE: &str = "time (UTC)";
 
 const STYLE: &str = "body{font-family:sans-serif;margin:0 auto;max-width:1100px;padding:16px 24px;color:#222;line-height:1.4}\
 h1{font-size:1.5em;margin-bottom:4px}h2{font-size:1.2em;margin-top:28px;border-bottom:1px solid #ddd;padding-bottom:4px}\
@@ -82,60 +79,8 @@ pub fn html(r: &Report) -> String {
     out.push_str("</section>\n");
 
     let (from, until) = (r.since.as_millis(), r.until.as_millis());
-    let rows: Vec<GanttRow> = r
-        .timeline
-        .iter()
-        .map(|t| GanttRow {
-            name: t.region.clone(),
-            spans: t
-                .bands
-                .iter()
-                .map(|b| Span {
-                    from: b.from.as_millis(),
-                    until: b.until.as_millis(),
-                    state: b.status.as_str().to_string(),
-                })
-                .collect(),
-        })
-        .collect();
-    figure(
-        &mut out,
-        "timeline",
-        "Health timeline",
-        gantt("Region health over time", &rows, from, until, &STATE_COLOURS, X_TITLE),
-    );
-
-    let regions: Vec<String> = r.timeline.iter().map(|t| t.region.clone()).collect();
-    let cells = r
-        .infra_rate_by_region_hour
-        .iter()
-        .filter_map(|h| {
-            let row = regions.iter().position(|name| *name == h.region)?;
-            Some(HeatCell {
-                row,
-                hour: h.hour.as_millis(),
-                value: h.infra_failure_rate,
-                tooltip: format!(
-                    "{}, {}: {} of {} jobs failed by infrastructure ({})",
-                    h.region,
-                    time(h.hour),
-                    h.infra,
-                    h.jobs,
-                    percent(h.infra_failure_rate)
-                ),
-            })
-        })
-        .collect();
-    let map = Heatmap {
-        label: "Infrastructure-failure rate of jobs, by region and hour",
-        rows: regions,
-        from,
-        until,
-        cells,
-        value_name: "share of jobs failed by infrastructure",
-        x_title: "hour (UTC)",
-    };
-    figure(&mut out, "heatmap", "Infrastructure failures by region and hour", heatmap(&map));
+    figure(&mut out, "timeline", "Health timeline", timeline_chart(r));
+    figure(&mut out, "heatmap", "Infrastructure failures by region and hour", heatmap_chart(r));
 
     let mut by_target: BTreeMap<&str, TargetSeries> = BTreeMap::new();
     for h in &r.connect_failures_by_target_hour {

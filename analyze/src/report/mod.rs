@@ -7,6 +7,7 @@
 //! are deterministic: the same lake gives the same bytes but for the generated-at line.
 //! `failscope report` and the schedules of `failscope serve` are front ends over it.
 
+pub(crate) mod figures;
 mod html;
 mod incidents;
 mod markdown;

@@ -7,6 +7,7 @@ mod support;
 
 mod classification;
 mod cli;
+mod console;
 mod dedup;
 mod http;
 mod http_named;

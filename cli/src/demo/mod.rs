@@ -150,6 +150,7 @@ async fn serve(
         .with_context(|| format!("cannot listen on {} (choose another with --listen)", args.listen))?;
     let base = format!("http://{}", listener.local_addr()?);
     println!("\nServing the lake until Ctrl-C (no token: loopback only):");
+    println!("  {base}/ (the web console, in a browser)");
     println!("  {base}/report.html (the anomaly report, in a browser)");
     println!("  curl {base}/v1/regions/health");
     println!(
