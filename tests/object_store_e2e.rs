@@ -158,6 +158,9 @@ fn a_store_that_fails_a_third_of_its_requests_loses_and_duplicates_nothing() {
     let faults = &proxy.faults;
     let seen = [&faults.reset, &faults.answer_lost, &faults.hung].map(|n| n.load(Ordering::SeqCst));
     assert!(seen.iter().all(|n| *n > 0), "every kind of fault happened (reset, answer lost, hung): {seen:?}");
+    // Whether a fault reaches the ingest as a failed publish, or is absorbed by the store
+    // client's own retries, depends on which requests it meets (the fence's checks and claims
+    // are requests too): the promise is the exactly-once lake above, whichever it was.
     let flush_errors: f64 = samples(port, "failscope_ingest_flush_errors_total").unwrap_or_default().iter().sum();
-    assert!(flush_errors > 0.0, "the ingest saw failed publishes, not only its client's retries");
+    eprintln!("faults (reset, answer lost, hung): {seen:?}; publishes the ingest saw fail: {flush_errors}");
 }
