@@ -14,6 +14,7 @@ use failscope_schemas::Timestamp;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::slot::{self, AbortOnDrop};
 use super::{ApiError, ApiState, results};
 use crate::cli::{DEFAULT_SINCE, parse_instant};
 use crate::output::Format;
@@ -91,11 +92,7 @@ where
 {
     let (analyzer, config) = (state.analyzer.clone(), state.config.clone());
     let (row_cap, max_bytes, timeout) = (config.row_cap, config.max_result_bytes, config.statement_timeout);
-    let permit = match tokio::time::timeout(config.queue_timeout, state.statements.clone().acquire_owned()).await {
-        Ok(Ok(permit)) => permit,
-        Ok(Err(closed)) => return Err(ApiError::Internal(Box::new(closed))),
-        Err(_) => return Err(ApiError::Busy(config.queue_timeout)),
-    };
+    let permit = slot::acquire(state).await?;
     let deadline = tokio::time::Instant::now() + timeout;
     // The statement runs in its own task: a plan that seldom yields then cannot hold up the
     // timeout, and aborting the task drops its stream, which cancels DataFusion's work. The
@@ -120,15 +117,6 @@ where
     match tokio::time::timeout_at(deadline, &mut task.0).await {
         Ok(joined) => joined.map_err(|e| ApiError::Internal(Box::new(e)))?,
         Err(_) => Err(ApiError::Timeout(timeout)),
-    }
-}
-
-/// Aborts the task when dropped.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 

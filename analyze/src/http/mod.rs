@@ -8,6 +8,7 @@ mod error;
 mod handlers;
 mod health;
 mod results;
+mod slot;
 
 use std::sync::Arc;
 use std::time::Duration;

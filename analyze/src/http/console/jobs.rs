@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use serde_json::{Value, json};
 
 use super::rows::{json_rows, text};
-use super::slot::in_slot;
+use crate::http::slot::in_slot;
 use crate::http::{ApiError, ApiState};
 
 const CLASSIFICATION_SQL: &str = include_str!("../../../../queries/console/job_classification.sql");

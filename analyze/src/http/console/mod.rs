@@ -17,7 +17,6 @@ mod assets;
 mod jobs;
 mod period;
 mod rows;
-mod slot;
 
 use axum::Router;
 use axum::extract::State;

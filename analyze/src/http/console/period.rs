@@ -10,8 +10,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::rows::{instant, json_rows, text};
-use super::slot::in_slot;
 use crate::cli::parse_instant;
+use crate::http::slot::in_slot;
 use crate::http::{ApiError, ApiState};
 use crate::report::figures::{heatmap_chart, timeline_chart};
 use crate::report::words::evidence;

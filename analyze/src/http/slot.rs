@@ -1,9 +1,11 @@
-//! Running a console request's analysis under the API's limits: it waits for one of the
-//! statement slots that `POST /v1/sql` and the Postgres endpoint share, runs in a task of its
-//! own within the statement timeout, and is aborted when the timeout passes or the client
-//! hangs up, so no analysis outlives its request.
+//! The API's limits on a statement: one of the statement slots that `POST /v1/sql`, the
+//! named queries, the console and the Postgres endpoint share, waited for up to the queue
+//! timeout; and a task of its own, aborted when the timeout passes or the client hangs up, so
+//! no analysis outlives its request.
 
 use std::sync::Arc;
+
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::Analyzer;
 use crate::error::AnalyzeError;
@@ -17,11 +19,7 @@ where
     Fut: Future<Output = Result<T, AnalyzeError>> + Send + 'static,
 {
     let config = Arc::clone(&state.config);
-    let permit = match tokio::time::timeout(config.queue_timeout, state.statements.clone().acquire_owned()).await {
-        Ok(Ok(permit)) => permit,
-        Ok(Err(closed)) => return Err(ApiError::Internal(Box::new(closed))),
-        Err(_) => return Err(ApiError::Busy(config.queue_timeout)),
-    };
+    let permit = acquire(state).await?;
     let analyzer = Arc::clone(&state.analyzer);
     let task = AbortOnDrop(tokio::spawn(async move {
         let _permit = permit;
@@ -33,12 +31,22 @@ where
     }
 }
 
+/// Waits up to the queue timeout for a statement slot; 503 with `Retry-After` when none frees.
+pub(super) async fn acquire(state: &ApiState) -> Result<OwnedSemaphorePermit, ApiError> {
+    let wait = state.config.queue_timeout;
+    match tokio::time::timeout(wait, state.statements.clone().acquire_owned()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        Ok(Err(closed)) => Err(ApiError::Internal(Box::new(closed))),
+        Err(_) => Err(ApiError::Busy(wait)),
+    }
+}
+
 /// A task aborted when its handle is dropped: on the timeout, or when the server drops the
 /// request's future because the client went away.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+pub(super) struct AbortOnDrop<T>(pub(super) tokio::task::JoinHandle<T>);
 
 impl<T> AbortOnDrop<T> {
-    async fn join(mut self) -> Result<T, tokio::task::JoinError> {
+    pub(super) async fn join(mut self) -> Result<T, tokio::task::JoinError> {
         (&mut self.0).await
     }
 }
