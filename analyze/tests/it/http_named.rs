@@ -12,10 +12,10 @@ use axum::http::{Request, StatusCode};
 use failscope_analyze::http::{ApiConfig, ApiState, router};
 use failscope_analyze::output::{Format, write_batches};
 use failscope_analyze::{Analyzer, QueryParams};
-use failscope_schemas::{ConnectOutcome as C, JobStatus, Timestamp};
+use failscope_schemas::Timestamp;
 use http_body_util::BodyExt;
 use serde_json::json;
-use support::{MINUTE, T0, connect, job, write_lake};
+use support::{MINUTE, T0};
 use tower::ServiceExt;
 
 const TOKEN: &str = "s3cret";
@@ -23,20 +23,7 @@ const HOUR: i64 = 60 * MINUTE;
 
 /// Two regions over two hours; in the second hour us-east-2's jobs fail on connect timeouts.
 fn fixture_lake() -> tempfile::TempDir {
-    let lake = tempfile::tempdir().expect("temp dir");
-    let (mut jobs, mut connects) = (Vec::new(), Vec::new());
-    for (region, hour) in [("us-east-2", 0), ("us-east-2", 1), ("us-west-1", 0), ("us-west-1", 1)] {
-        let sick = region == "us-east-2" && hour == 1;
-        for i in 0..4i64 {
-            let status = if i == 0 || (sick && i < 3) { JobStatus::Failed } else { JobStatus::Passed };
-            let j = job(&format!("{region}-{hour}-{i}"), region, T0 + hour * HOUR + i * 5 * MINUTE, status);
-            let outcome = if sick && i > 0 { C::Timeout } else { C::Ok };
-            connects.push(connect(&j, 1, "api", "checkin", outcome, MINUTE));
-            jobs.push(j);
-        }
-    }
-    write_lake(lake.path(), &jobs, &connects, 0);
-    lake
+    support::two_region_lake(&[(1, "api", true)])
 }
 
 async fn state(lake: &std::path::Path, row_cap: usize) -> ApiState {

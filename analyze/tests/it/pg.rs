@@ -13,8 +13,7 @@ use std::time::Duration;
 
 use failscope_analyze::output::{Format, write_batches};
 use failscope_analyze::pg::{PgConfig, PgEndpoint};
-use failscope_schemas::{ConnectOutcome as C, JobStatus};
-use support::{MINUTE, T0, connect, job, write_lake};
+use support::MINUTE;
 use tokio::net::TcpListener;
 use tokio::process::Command;
 use tokio::sync::Semaphore;
@@ -28,22 +27,7 @@ const HEAVY: &str = "SELECT count(*) FROM generate_series(1, 100000000000) AS a(
 
 /// Two regions over two hours; in the second hour us-east-2's jobs fail on connect timeouts.
 fn fixture_lake() -> tempfile::TempDir {
-    let lake = tempfile::tempdir().expect("temp dir");
-    let (mut jobs, mut connects) = (Vec::new(), Vec::new());
-    for (region, hour) in [("us-east-2", 0), ("us-east-2", 1), ("us-west-1", 0), ("us-west-1", 1)] {
-        let sick = region == "us-east-2" && hour == 1;
-        for i in 0..4i64 {
-            let status = if i == 0 || (sick && i < 3) { JobStatus::Failed } else { JobStatus::Passed };
-            let j = job(&format!("{region}-{hour}-{i}"), region, T0 + hour * HOUR + i * 5 * MINUTE, status);
-            for (n, target) in [(1, "api"), (2, "sstate-cache")] {
-                let outcome = if sick && i > 0 && n == 1 { C::Timeout } else { C::Ok };
-                connects.push(connect(&j, n, target, "checkin", outcome, i64::from(n) * MINUTE));
-            }
-            jobs.push(j);
-        }
-    }
-    write_lake(lake.path(), &jobs, &connects, 0);
-    lake
+    support::two_region_lake(&[(1, "api", true), (2, "sstate-cache", false)])
 }
 
 /// The endpoint of one test, on its own port; shut down when dropped.
