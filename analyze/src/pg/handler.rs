@@ -1,6 +1,6 @@
 //! Every statement a Postgres client sends, simple or extended protocol: parsed as Postgres,
-//! refused unless it is one read-only query (or a transaction command or `SHOW`, which change
-//! nothing), planned with DDL, DML and `SET` refused a second time by DataFusion, then run in a
+//! refused unless it is one read-only query (or a transaction command, `SHOW`, or a `SET` of
+//! how this connection's results are shown, which change nothing shared), planned with DDL, DML and `SET` refused a second time by DataFusion, then run in a
 //! statement slot under the statement timeout and the row cap. `datafusion-postgres` does the
 //! protocol work: parameter binding, the `pg_catalog` rewrites, encoding, `SHOW` and the
 //! no-op transactions.
@@ -14,7 +14,7 @@ use datafusion::execution::context::SQLOptions;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::Statement as DfStatement;
-use datafusion::sql::sqlparser::ast::Statement;
+use datafusion::sql::sqlparser::ast::{Expr, Set, Statement};
 use datafusion_postgres::arrow_pg::datatypes::df::encode_dataframe;
 use datafusion_postgres::datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 use datafusion_postgres::hooks::set_show::SetShowHook;
@@ -34,7 +34,7 @@ use tokio::sync::Semaphore;
 use tokio::time::{Instant, timeout, timeout_at};
 
 use super::PgConfig;
-use super::error;
+use super::{error, listing};
 use crate::guard::{self, Forbidden, StatementKind};
 
 /// The statement `datafusion-postgres` keeps for a prepared statement: its text, and the
@@ -148,13 +148,16 @@ pub(crate) struct GuardedParser {
 }
 
 impl GuardedParser {
-    /// The statements of `sql` as they will run (after the Postgres compatibility rewrites),
-    /// refused unless there is at most one and it is allowed.
+    /// The statements of `sql` as they will run (after the Postgres compatibility rewrites,
+    /// and with `psql`'s `\dt` listing the views: `listing.rs`), refused unless there is at
+    /// most one and it is allowed. psql sends its listings by the simple protocol, which runs
+    /// these statements; the extended protocol checks them and plans the text again.
     fn parse(&self, sql: &str) -> PgWireResult<Vec<Statement>> {
-        let statements = self.postgres.parse(sql).map_err(|e| {
+        let mut statements = self.postgres.parse(sql).map_err(|e| {
             PgWireError::UserError(Box::new(ErrorInfo::new("ERROR".into(), "42601".into(), e.to_string())))
         })?;
         check(&statements).map_err(error::forbidden)?;
+        statements.iter_mut().for_each(listing::tables_listing_with_views);
         Ok(statements)
     }
 }
@@ -185,7 +188,8 @@ impl QueryParser for GuardedParser {
 }
 
 /// At most one statement, and that one read-only. Transaction commands are accepted (drivers
-/// open transactions on their own; there is nothing to commit) and `SHOW` reads a setting.
+/// open transactions on their own; there is nothing to commit), `SHOW` reads a setting, and a
+/// driver may set how its own results are shown (`CONNECTION_SETTINGS`).
 fn check(statements: &[Statement]) -> Result<(), Forbidden> {
     match statements {
         [] => Ok(()),
@@ -200,9 +204,18 @@ fn check(statements: &[Statement]) -> Result<(), Forbidden> {
 enum Role {
     /// Reads the lake: runs under the limits.
     Query,
-    /// A transaction command or `SHOW`: answered by `datafusion-postgres`' hooks.
+    /// A transaction command, `SHOW` or a connection setting: answered by `datafusion-postgres`'
+    /// hooks.
     Session,
 }
+
+/// Settings of how this connection's results are shown, which drivers set on their own
+/// (pgjdbc and so DBeaver send `extra_float_digits` and `application_name`): `datafusion-
+/// postgres`' hook keeps them with the connection and they change no limit and nothing of the
+/// shared session. Every other `SET` (`statement_timeout`, `TIME ZONE`, DataFusion's options)
+/// is refused.
+const CONNECTION_SETTINGS: [&str; 5] =
+    ["application_name", "extra_float_digits", "datestyle", "intervalstyle", "bytea_output"];
 
 /// `None` for a statement no handler may run.
 fn role(statement: &Statement) -> Option<Role> {
@@ -212,6 +225,13 @@ fn role(statement: &Statement) -> Option<Role> {
         | Statement::Commit { .. }
         | Statement::Rollback { .. }
         | Statement::ShowVariable { .. } => Some(Role::Session),
+        // The one form the hook answers itself: `SET name = literal`, no `SESSION`/`LOCAL`.
+        Statement::Set(Set::SingleAssignment { scope: None, hivevar: false, variable, values })
+            if matches!(values.as_slice(), [Expr::Value(_)])
+                && CONNECTION_SETTINGS.contains(&variable.to_string().to_ascii_lowercase().as_str()) =>
+        {
+            Some(Role::Session)
+        }
         _ => None,
     }
 }
@@ -335,6 +355,11 @@ mod tests {
             ("CREATE TABLE t (a INT)", Some(StatementKind::Ddl)),
             ("COPY job_outcomes_raw TO STDOUT", Some(StatementKind::Copy)),
             ("SET statement_timeout = 0", Some(StatementKind::Set)),
+            ("SET application_name = 'DBeaver 25.1.5 - Main <failscope>'", None),
+            ("SET extra_float_digits = 3", None),
+            ("SET SESSION application_name = 'x'", Some(StatementKind::Set)),
+            ("SET TIME ZONE 'Europe/Paris'", Some(StatementKind::Set)),
+            ("SET datafusion.execution.batch_size = 1", Some(StatementKind::Set)),
             ("SELECT 1; SELECT 2", Some(StatementKind::MultipleStatements)),
             ("DECLARE c CURSOR FOR SELECT 1", Some(StatementKind::Other)),
         ];

@@ -9,6 +9,7 @@
 mod auth;
 mod error;
 mod handler;
+mod listing;
 mod session;
 
 use std::sync::Arc;

@@ -1,8 +1,8 @@
 //! The Postgres endpoint on a loopback socket, driven by real clients: Debian's `psql` and
 //! psycopg (from the interpreter in `FAILSCOPE_TEST_PYTHON`, which `scripts/test.sh` sets up).
 //! Catalog browsing, the same rows as `failscope sql`, bound timestamp parameters, refusals,
-//! authentication, the statement timeout, and the Grafana dashboard's queries with Grafana's
-//! macros expanded as Grafana expands them.
+//! authentication, the statement timeout, DBeaver's connection and navigator statements, and
+//! the Grafana dashboard's queries with Grafana's macros expanded as Grafana expands them.
 
 use crate::support;
 
@@ -127,13 +127,16 @@ async fn psql_lists_the_catalog() {
     {
         assert!(tables.iter().any(|t| t == table), "\\dt misses {table}: {tables:?}");
     }
-    // Every view of queries/views/ is a view here too, as DBeaver and `\dv` expect.
+    // Every view of queries/views/ is a view here too, as DBeaver and `\dv` expect, and `\dt`
+    // lists it beside the tables, since the views are what one queries.
     let want_views =
         ["connect_attempts", "job_outcomes", "job_classifications", "region_hour_health", "telemetry_loss"];
     for view in want_views {
+        assert!(tables.iter().any(|t| t == view), "\\dt misses {view}: {tables:?}");
         assert!(views.iter().any(|v| v == view), "\\dv misses {view}: {views:?}");
         assert!(everything.iter().any(|v| v == view), "\\d misses {view}: {everything:?}");
     }
+    assert!(!views.iter().any(|v| v == "job_outcomes_raw"), "\\dv lists a table: {views:?}");
     assert!(!tables.iter().any(|t| t.starts_with("pg_")), "pg_catalog is listed as user tables: {tables:?}");
 
     let described = psql(server.port, TOKEN, &["-A", "-c", r"\d job_classifications"]).await;
@@ -155,6 +158,29 @@ async fn psql_returns_the_rows_of_failscope_sql() {
     assert_eq!(text(&out.stdout), want);
 }
 
+/// DBeaver's session, replayed through libpq the way its driver sends it (each statement
+/// prepared and bound): the settings pgjdbc and DBeaver set are accepted, its navigator lists
+/// the lake's tables and views in the current schema, a view's columns, and a view's first
+/// page of rows. DBeaver itself is not in the registries this project installs from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dbeavers_connection_and_navigator_statements_succeed() {
+    let lake = fixture_lake();
+    let server = start(lake.path(), Duration::from_secs(30), 1000).await;
+    let answer = psycopg("dbeaver", server.port, TOKEN, &[]).await;
+    assert_eq!(answer["errors"], serde_json::json!({}), "{answer}");
+    let relations = answer["relations"].as_object().expect("relations");
+    for (name, kind) in [("job_outcomes_raw", "r"), ("job_classifications", "v"), ("region_hour_health", "v")] {
+        assert_eq!(relations.get(name).and_then(|k| k.as_str()), Some(kind), "{name}: {answer}");
+    }
+    assert!(!relations.keys().any(|name| name.starts_with("pg_")), "{answer}");
+    let columns = answer["columns"].as_array().expect("columns");
+    for column in ["job_id", "attribution", "cause", "rule_id"] {
+        assert!(columns.iter().any(|c| c == column), "job_classifications lacks {column}: {answer}");
+    }
+    let want = failscope_sql_csv(&server.analyzer, "SELECT job_id FROM job_classifications").await.lines().count() - 1;
+    assert_eq!(answer["rows"], want.min(200), "{answer}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_ddl_copy_set_and_second_statements_are_refused() {
     let lake = fixture_lake();
@@ -164,6 +190,7 @@ async fn writes_ddl_copy_set_and_second_statements_are_refused() {
         "CREATE TABLE scratch (a INT)",
         "COPY job_outcomes_raw TO STDOUT",
         "SET statement_timeout = 0",
+        "SET datafusion.execution.batch_size = 1",
         "DROP VIEW job_classifications",
         "SELECT 1; DROP VIEW job_classifications",
     ];
@@ -173,8 +200,8 @@ async fn writes_ddl_copy_set_and_second_statements_are_refused() {
         assert!(!out.status.success() && stderr.contains("ERROR"), "{sql}: {stderr}");
         assert!(stderr.contains("read-only") || stderr.contains("not allowed"), "{sql}: {stderr}");
     }
-    let answer = psycopg("refusals", server.port, TOKEN, &statements[..5]).await;
-    for sql in &statements[..5] {
+    let answer = psycopg("refusals", server.port, TOKEN, &statements[..6]).await;
+    for sql in &statements[..6] {
         assert_eq!(answer["sqlstates"][sql], "25006", "{sql}: {answer}");
     }
     assert_eq!(answer["alive"], 1, "{answer}");

@@ -111,7 +111,66 @@ def mixed(port, password, http_port, n_clients, since, until):
     return {"results": results}
 
 
-CHECKS = {"window": window, "refusals": refusals, "login": login, "timeout": timeout, "mixed": mixed}
+def dbeaver(port, password):
+    """What DBeaver's PostgreSQL driver sends to connect and to browse a schema, each statement
+    prepared and bound (extended protocol) as pgjdbc sends it: the settings it sets, the
+    namespaces, the relations of the schema holding the lake, and one relation's columns.
+    Reports which statements failed, the relations of that schema with their kind, and the
+    columns of job_classifications."""
+    out = {"errors": {}}
+
+    def run(conn, sql, params=None):
+        try:
+            cursor = conn.execute(sql, params, prepare=True)
+            return cursor.fetchall() if cursor.description else []
+        except psycopg.Error as e:
+            out["errors"][sql] = f"{e.sqlstate}: {e}"
+            return None
+
+    with connect(port, password) as conn:
+        for sql in ("SET extra_float_digits = 3",
+                    "SET application_name = 'PostgreSQL JDBC Driver'",
+                    "SET application_name = 'DBeaver 25.1.5 - Main <failscope>'",
+                    "SELECT current_schema(),session_user",
+                    "SHOW search_path",
+                    "SELECT version()",
+                    "SELECT db.oid,db.* FROM pg_catalog.pg_database db WHERE datname='failscope'"):
+            run(conn, sql)
+        namespaces = run(conn, "SELECT n.oid,n.nspname,d.description FROM pg_catalog.pg_namespace n"
+                               " LEFT OUTER JOIN pg_catalog.pg_description d ON d.objoid=n.oid AND d.objsubid=0"
+                               " AND d.classoid='pg_namespace'::regclass ORDER BY nspname") or []
+        schema = current = None
+        current_row = run(conn, "SELECT current_schema()")
+        if current_row:
+            current = current_row[0][0]
+        for oid, name, _ in namespaces:
+            if name == current:
+                schema = oid
+        out["schema"] = current
+        relations = run(conn, "SELECT c.oid,c.relname,c.relkind,d.description,"
+                              "pg_catalog.pg_get_expr(c.relpartbound, c.oid) as partition_expr,"
+                              "  pg_catalog.pg_get_partkeydef(c.oid) as partition_key"
+                              " FROM pg_catalog.pg_class c LEFT OUTER JOIN pg_catalog.pg_description d"
+                              " ON d.objoid=c.oid AND d.objsubid=0 AND d.classoid='pg_class'::regclass"
+                              " WHERE c.relnamespace=%s AND c.relkind not in ('i','I','c')", (schema,)) or []
+        out["relations"] = {name: kind for _, name, kind, *_ in relations}
+        oid = next((o for o, name, *_ in relations if name == "job_classifications"), None)
+        columns = run(conn, "SELECT c.relname,a.attname,a.attnum,pg_catalog.pg_get_expr(ad.adbin, ad.adrelid, true)"
+                            " as def_value,dsc.description FROM pg_catalog.pg_attribute a"
+                            " INNER JOIN pg_catalog.pg_class c ON (a.attrelid=c.oid)"
+                            " LEFT OUTER JOIN pg_catalog.pg_attrdef ad ON (a.attrelid=ad.adrelid AND a.attnum = ad.adnum)"
+                            " LEFT OUTER JOIN pg_catalog.pg_description dsc ON (c.oid=dsc.objoid AND a.attnum = dsc.objsubid)"
+                            " WHERE NOT a.attisdropped AND c.relkind not in ('i','I','c') AND c.oid=%s"
+                            " ORDER BY a.attnum", (oid,)) or []
+        out["columns"] = [name for _, name, *_ in columns]
+        # A data editor's first page of a view.
+        rows = run(conn, "SELECT * FROM job_classifications LIMIT 200")
+        out["rows"] = None if rows is None else len(rows)
+    return out
+
+
+CHECKS = {"window": window, "refusals": refusals, "login": login, "timeout": timeout, "mixed": mixed,
+          "dbeaver": dbeaver}
 
 if __name__ == "__main__":
     check, port, password, *args = sys.argv[1:]
