@@ -19,6 +19,7 @@ pub mod output;
 pub mod pg;
 mod query_set;
 pub mod report;
+mod scan_window;
 mod signatures;
 
 pub use analyzer::{Analyzer, QueryResult};

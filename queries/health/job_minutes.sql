@@ -1,7 +1,9 @@
 -- health_job_minutes: finished jobs per minute, region and project, with how many did not pass
 -- and how the classification attributed those, for the region-health detector. A job counts
 -- in the minute it finished (the lake partitions job outcomes by that time). The window
--- parameters are those of connect_minutes.sql.
+-- parameters are those of connect_minutes.sql. The detector runs it in a session that reads
+-- only the lake partitions these jobs' classification can look at (job_starts.sql), so that a
+-- live tick's cost follows its window and not the size of the lake.
 WITH jobs AS (
     SELECT event_id, region, project, to_unixtime(finished_at) / 60 AS minute, status
     FROM job_outcomes

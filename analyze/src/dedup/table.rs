@@ -12,6 +12,7 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 
 use super::{DedupExec, EVENT_ID};
+use crate::scan_window::ScanWindow;
 
 /// A lake table in which each `event_id` appears once.
 #[derive(Debug)]
@@ -75,7 +76,10 @@ impl TableProvider for UniqueEvents {
         };
         let id_position = position_of(self.id_column);
         let scope_positions = self.scope_columns.iter().map(|&c| position_of(c)).collect();
-        let scan = self.inner.scan(state, Some(&read), filters, None).await?;
+        // A session carrying a scan window lists only the window's partitions.
+        let mut filters = filters.to_vec();
+        filters.extend(ScanWindow::of(state.config()).map(ScanWindow::partition_filter));
+        let scan = self.inner.scan(state, Some(&read), &filters, None).await?;
         let output = (0..wanted.len()).collect();
         Ok(Arc::new(DedupExec::try_new(scan, id_position, scope_positions, output)?))
     }

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Int64Type};
+use arrow::datatypes::{DataType, Int64Type, TimeUnit, TimestampMillisecondType};
 use datafusion::common::ParamValues;
 use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
@@ -17,6 +17,7 @@ use failscope_schemas::Timestamp;
 use tracing::debug;
 
 use crate::error::{AnalyzeError, Result};
+use crate::scan_window::ScanWindow;
 
 /// Minutes since the Unix epoch: the detector's clock.
 pub(crate) type Minute = i64;
@@ -31,6 +32,8 @@ pub(crate) fn timestamp_of(minute: Minute) -> Timestamp {
 
 const CONNECT_MINUTES_SQL: &str = include_str!("../../../queries/health/connect_minutes.sql");
 const JOB_MINUTES_SQL: &str = include_str!("../../../queries/health/job_minutes.sql");
+const JOB_STARTS_SQL: &str = include_str!("../../../queries/health/job_starts.sql");
+const HOUR_MS: i64 = 3_600_000;
 
 /// A cell in a minute: minute, region, target.
 type CellKey = (Minute, Arc<str>, Arc<str>);
@@ -157,8 +160,16 @@ impl Observations {
         for ((minute, region, target), counts) in cells {
             observations.cells.entry(minute).or_default().push(CellRow { region, target, counts });
         }
-        for batch in run(ctx, "job_minutes", JOB_MINUTES_SQL, &params).await? {
-            observations.add_job_batch(&batch)?;
+        if let Some(earliest_start) = earliest_job_start(ctx, &params).await? {
+            // The classification of these jobs looks at attempts from their start to their
+            // end and, for third parties, an hour around a failure: nothing else of the lake.
+            let window = ScanWindow {
+                from: Timestamp::from_millis(earliest_start.min(since.as_millis()) - HOUR_MS),
+                until: Timestamp::from_millis(until.as_millis() + HOUR_MS),
+            };
+            for batch in run(&window.scope(ctx), "job_minutes", JOB_MINUTES_SQL, &params).await? {
+                observations.add_job_batch(&batch)?;
+            }
         }
         Ok(observations)
     }
@@ -336,6 +347,15 @@ fn window_params(since: Timestamp, until: Timestamp) -> ParamValues {
     ])
 }
 
+/// When the earliest job of the window started (UTC milliseconds), `None` without jobs.
+async fn earliest_job_start(ctx: &SessionContext, params: &ParamValues) -> Result<Option<i64>> {
+    let batches = run(ctx, "job_starts", JOB_STARTS_SQL, params).await?;
+    let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else { return Ok(None) };
+    let column = cast(batch.column(0), &DataType::Timestamp(TimeUnit::Millisecond, None))?;
+    let column = column.as_primitive::<TimestampMillisecondType>();
+    Ok(column.is_valid(0).then(|| column.value(0)))
+}
+
 /// Runs one of the detector's queries; how long it took is logged at debug level.
 async fn run(ctx: &SessionContext, name: &str, sql: &str, params: &ParamValues) -> Result<Vec<RecordBatch>> {
     let started = Instant::now();
@@ -360,4 +380,85 @@ fn ints(batch: &RecordBatch, i: usize) -> Result<Vec<i64>> {
         return Err(AnalyzeError::Health(format!("column {} has nulls", batch.schema().field(i).name())));
     }
     Ok(column.values().to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use failscope_schemas::{ConnectOutcome, JobStatus};
+    use failscope_test_support::fixtures::{MINUTE, T0, connect, job, probe, write_lake};
+
+    use super::*;
+    use crate::{Analyzer, CatalogConfig};
+
+    async fn open(lake: &std::path::Path) -> Analyzer {
+        let config = CatalogConfig {
+            lake: lake.into(),
+            queries_dir: None,
+            memory_limit_bytes: None,
+            target_partitions: Some(2),
+        };
+        Analyzer::open(&config).await.expect("the fixture lake opens")
+    }
+
+    async fn count(ctx: &SessionContext, sql: &str) -> i64 {
+        let batches = ctx.sql(sql).await.expect("plans").collect().await.expect("runs");
+        batches[0].column(0).as_primitive::<Int64Type>().value(0)
+    }
+
+    /// Probes in three hours: a session scoped to a window reads the partitions of its hours
+    /// and no other.
+    #[tokio::test]
+    async fn a_scoped_session_reads_only_the_partitions_of_its_window() {
+        let lake = tempfile::tempdir().expect("temp dir");
+        let probes: Vec<_> = [0, 5, 10]
+            .into_iter()
+            .flat_map(|h| {
+                (0..3).map(move |n| {
+                    probe(
+                        "us-east-2",
+                        h * 10 + n,
+                        T0 + i64::from(h) * HOUR_MS + i64::from(n) * MINUTE,
+                        ConnectOutcome::Ok,
+                    )
+                })
+            })
+            .collect();
+        write_lake(lake.path(), &[], &probes, 0);
+        let analyzer = open(lake.path()).await;
+        let sql = "SELECT count(*) FROM connect_attempts";
+        assert_eq!(count(analyzer.context(), sql).await, 9);
+        let window = |from: i64, until: i64| ScanWindow {
+            from: Timestamp::from_millis(from),
+            until: Timestamp::from_millis(until),
+        };
+        let scoped = window(T0 + 5 * HOUR_MS + 30 * MINUTE, T0 + 5 * HOUR_MS + 40 * MINUTE).scope(analyzer.context());
+        assert_eq!(count(&scoped, sql).await, 3);
+        let scoped = window(T0 + 5 * HOUR_MS - MINUTE, T0 + 10 * HOUR_MS).scope(analyzer.context());
+        assert_eq!(count(&scoped, sql).await, 6);
+        // The views over the lake tables are scoped alike; the analyzer's session is not.
+        assert_eq!(count(&scoped, "SELECT count(*) FROM region_hour_health").await, 2);
+        assert_eq!(count(analyzer.context(), sql).await, 9);
+    }
+
+    /// A job that ran three hours and failed on connect timeouts in its first minutes: read in
+    /// the minutes it finished, it is still infra, its attempts being hours before the window.
+    #[tokio::test]
+    async fn the_jobs_of_a_window_keep_the_connect_evidence_from_before_it() {
+        let lake = tempfile::tempdir().expect("temp dir");
+        let mut long = job("long", "us-east-2", T0 + 2 * HOUR_MS, JobStatus::Failed);
+        long.finished_at = Timestamp::from_millis(T0 + 5 * HOUR_MS + 10 * MINUTE);
+        long.failed_step = Some("test".into());
+        let attempts: Vec<_> = (0..3)
+            .map(|n| connect(&long, n, "api", "checkin", ConnectOutcome::Timeout, i64::from(n) * MINUTE))
+            .collect();
+        write_lake(lake.path(), &[long], &attempts, 0);
+        let analyzer = open(lake.path()).await;
+        let since = Timestamp::from_millis(T0 + 5 * HOUR_MS);
+        let observations = Observations::load(analyzer.context(), since, Timestamp::from_millis(T0 + 6 * HOUR_MS))
+            .await
+            .expect("reads");
+        let jobs: Vec<&JobCounts> = observations.jobs.values().flatten().map(|row| &row.counts).collect();
+        assert_eq!(jobs.len(), 1, "{:?}", observations.jobs);
+        assert_eq!((jobs[0].n_failed, jobs[0].n_infra), (1, 1), "{:?}", observations.jobs);
+    }
 }
