@@ -123,3 +123,49 @@ fn the_demo_diagnoses_april_2022_without_a_broker() {
     assert!(report.contains("class=\"chart heatmap\"") && report.contains("us-east-2"), "the report's heatmap");
     assert!(stdout.contains(".failscope/demo/report.html"), "the demo names its report:\n{stdout}");
 }
+
+/// The demo as the README runs it, without `--once`: once done it serves the report it wrote
+/// at `/report.html`, the frozen region-health feed and the console, until Ctrl-C.
+#[test]
+fn the_running_demo_serves_its_report_until_interrupted() {
+    use failscope_test_support::http::{free_port, get};
+    use failscope_test_support::wait::wait_until;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let log = dir.path().join("demo.log");
+    let mut demo = support::failscope()
+        .current_dir(dir.path())
+        .args(["demo", "--listen", &format!("127.0.0.1:{port}")])
+        .env("RUST_LOG", "warn")
+        .stdout(std::fs::File::create(&log).expect("log file"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run failscope demo");
+    let mut served = None;
+    wait_until("the demo serves /report.html", std::time::Duration::from_secs(600), &log, || {
+        assert!(demo.try_wait().expect("the demo's status").is_none(), "the demo exited before serving");
+        served = get(port, "/report.html").filter(|(status, _)| *status == 200);
+        served.is_some()
+    });
+    let (_, page) = served.expect("served");
+    let written = std::fs::read_to_string(dir.path().join(".failscope/demo/report.html")).expect("the report file");
+    assert_eq!(page, written, "/report.html is the report the demo wrote");
+    let (status, feed) = get(port, "/v1/regions/health").expect("the feed answers");
+    assert_eq!(status, 200, "{feed}");
+    let feed: Value = serde_json::from_str(&feed).expect("the feed is JSON");
+    assert!(feed.to_string().contains("us-east-2"), "{feed}");
+    assert_eq!(get(port, "/").map(|(status, _)| status), Some(200), "the console's page");
+
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(demo.id() as i32), nix::sys::signal::Signal::SIGINT)
+        .expect("signal the demo");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = demo.try_wait().expect("the demo's status") {
+            break status;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "the demo did not stop on Ctrl-C");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(status.success(), "Ctrl-C ends the demo's serving cleanly: {status:?}");
+}
