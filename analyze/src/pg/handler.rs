@@ -34,7 +34,7 @@ use tokio::sync::Semaphore;
 use tokio::time::{Instant, timeout, timeout_at};
 
 use super::PgConfig;
-use super::{error, listing};
+use super::{error, listing, params};
 use crate::guard::{self, Forbidden, StatementKind};
 
 /// The statement `datafusion-postgres` keeps for a prepared statement: its text, and the
@@ -170,8 +170,15 @@ impl QueryParser for GuardedParser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        self.parse(sql)?;
-        let prepared = self.inner.parse_sql(client, sql, types).await?;
+        let mut statements = self.parse(sql)?;
+        // Parameters the client typed keep their type (`params.rs`).
+        let mut typed = None;
+        if let Some(statement) = statements.first_mut()
+            && params::declare_parameter_types(statement, types)
+        {
+            typed = Some(statement.to_string());
+        }
+        let prepared = self.inner.parse_sql(client, typed.as_deref().unwrap_or(sql), types).await?;
         if let Some((_, Some((_, plan)))) = &prepared {
             verify(plan)?;
         }

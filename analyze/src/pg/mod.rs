@@ -10,6 +10,7 @@ mod auth;
 mod error;
 mod handler;
 mod listing;
+mod params;
 mod session;
 
 use std::sync::Arc;

@@ -241,6 +241,13 @@ async fn timestamp_parameters_bind_through_the_extended_protocol() {
     let want: Vec<String> = want.lines().skip(1).map(str::to_string).collect();
     assert!(!want.is_empty() && want.iter().all(|r| r.starts_with("us-east-2-1-") || r.starts_with("us-west-1-1-")));
     assert_eq!(got, want, "{answer}");
+    // A timestamp bound where only a cast to a date uses it is cast, as Postgres does.
+    let days = failscope_sql_csv(
+        &server.analyzer,
+        "SELECT count(*) AS n FROM job_outcomes WHERE date BETWEEN DATE '2022-04-06' AND DATE '2022-04-06'",
+    )
+    .await;
+    assert_eq!(days.lines().nth(1), Some(answer["jobs_of_the_days"].to_string().as_str()), "{answer}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
