@@ -86,11 +86,7 @@ async fn run_failscope(analyzer: &Analyzer, sql: &str) -> (f64, usize) {
 
 fn main() {
     let full = std::env::args().any(|a| a == "--full");
-    let size = LakeSize {
-        n_jobs: env_or::<u64>("FAILSCOPE_BENCH_JOBS", if full { 5_000_000 } else { 200_000 }),
-        connects_per_job: env_or("FAILSCOPE_BENCH_CONNECTS_PER_JOB", 10),
-        hours: env_or("FAILSCOPE_BENCH_HOURS", if full { 48 } else { 24 }),
-    };
+    let size = LakeSize::analysis_benchmark(full);
     let runs: usize = env_or("FAILSCOPE_BENCH_RUNS", 5);
     let only = std::env::var("FAILSCOPE_BENCH_ONLY").unwrap_or_else(|_| "abc".into());
     let queries: Vec<_> = QUERIES.into_iter().filter(|(name, _, _)| only.contains(name)).collect();

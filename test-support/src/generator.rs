@@ -37,6 +37,20 @@ pub struct LakeSize {
     pub hours: u32,
 }
 
+impl LakeSize {
+    /// The analysis benchmark's lake, whose size the benchmarks that share it read from the
+    /// environment: FAILSCOPE_BENCH_JOBS (default 200,000, or 5 M when `full`),
+    /// FAILSCOPE_BENCH_CONNECTS_PER_JOB (10), FAILSCOPE_BENCH_HOURS (24, or 48 when `full`).
+    pub fn analysis_benchmark(full: bool) -> LakeSize {
+        use crate::bench::env_or;
+        LakeSize {
+            n_jobs: env_or::<u64>("FAILSCOPE_BENCH_JOBS", if full { 5_000_000 } else { 200_000 }),
+            connects_per_job: env_or("FAILSCOPE_BENCH_CONNECTS_PER_JOB", 10),
+            hours: env_or("FAILSCOPE_BENCH_HOURS", if full { 48 } else { 24 }),
+        }
+    }
+}
+
 /// SplitMix64: small, fast and the same on every machine.
 struct Rng(u64);
 
