@@ -1,7 +1,8 @@
 //! Every statement a Postgres client sends, simple or extended protocol: parsed as Postgres,
 //! refused unless it is one read-only query (or a transaction command, `SHOW`, or a `SET` of
-//! how this connection's results are shown, which change nothing shared), planned with DDL, DML and `SET` refused a second time by DataFusion, then run in a
-//! statement slot under the statement timeout and the row cap. `datafusion-postgres` does the
+//! how this connection's results are shown, which change nothing shared), planned with DDL,
+//! DML and `SET` refused a second time by DataFusion, then run in a statement slot under the
+//! statement timeout and the row cap. `datafusion-postgres` does the
 //! protocol work: parameter binding, the `pg_catalog` rewrites, encoding, `SHOW` and the
 //! no-op transactions.
 
