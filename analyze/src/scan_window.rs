@@ -17,7 +17,7 @@ use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 use failscope_schemas::Timestamp;
 
-const HOUR_MS: i64 = 3_600_000;
+pub(crate) const HOUR_MS: i64 = 3_600_000;
 
 /// The event hours, `[from, until]` by the hour each lies in, that the lake tables of a session
 /// read.
@@ -45,8 +45,11 @@ impl ScanWindow {
     /// the hour directories of the window; the listing prunes the others before any file is
     /// opened.
     pub(crate) fn partition_filter(self) -> Expr {
-        let (from_date, from_hour) = date_hour(self.from);
-        let (until_date, until_hour) = date_hour(self.until);
+        let text = |t: Timestamp| {
+            let (days, hour) = partition_of(t);
+            (ScalarValue::Date32(Some(days)), format!("{hour:02}"))
+        };
+        let ((from_date, from_hour), (until_date, until_hour)) = (text(self.from), text(self.until));
         let (date, hour) = (col("date"), col("hour"));
         date.clone()
             .gt_eq(lit(from_date.clone()))
@@ -56,11 +59,10 @@ impl ScanWindow {
     }
 }
 
-/// The partition values of the hour holding `t`.
-fn date_hour(t: Timestamp) -> (ScalarValue, String) {
+/// The lake partition holding `t`: its date (days since the Unix epoch, as `Date32`) and hour.
+pub(crate) fn partition_of(t: Timestamp) -> (i32, i32) {
     let ms = t.as_millis();
-    let date = ScalarValue::Date32(Some(ms.div_euclid(24 * HOUR_MS) as i32));
-    (date, format!("{:02}", ms.div_euclid(HOUR_MS).rem_euclid(24)))
+    (ms.div_euclid(24 * HOUR_MS) as i32, ms.div_euclid(HOUR_MS).rem_euclid(24) as i32)
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use failscope_schemas::Timestamp;
 use tracing::debug;
 
 use crate::error::{AnalyzeError, Result};
-use crate::scan_window::ScanWindow;
+use crate::scan_window::{HOUR_MS, ScanWindow, partition_of};
 
 /// Minutes since the Unix epoch: the detector's clock.
 pub(crate) type Minute = i64;
@@ -33,7 +33,6 @@ pub(crate) fn timestamp_of(minute: Minute) -> Timestamp {
 const CONNECT_MINUTES_SQL: &str = include_str!("../../../queries/health/connect_minutes.sql");
 const JOB_MINUTES_SQL: &str = include_str!("../../../queries/health/job_minutes.sql");
 const JOB_STARTS_SQL: &str = include_str!("../../../queries/health/job_starts.sql");
-const HOUR_MS: i64 = 3_600_000;
 
 /// A cell in a minute: minute, region, target.
 type CellKey = (Minute, Arc<str>, Arc<str>);
@@ -164,8 +163,8 @@ impl Observations {
             // The classification of these jobs looks at attempts from their start to their
             // end and, for third parties, an hour around a failure: nothing else of the lake.
             let window = ScanWindow {
-                from: Timestamp::from_millis(earliest_start.min(since.as_millis()) - HOUR_MS),
-                until: Timestamp::from_millis(until.as_millis() + HOUR_MS),
+                from: Timestamp::from_millis(earliest_start.min(since.as_millis())).add_millis(-HOUR_MS),
+                until: until.add_millis(HOUR_MS),
             };
             for batch in run(&window.scope(ctx), "job_minutes", JOB_MINUTES_SQL, &params).await? {
                 observations.add_job_batch(&batch)?;
@@ -335,8 +334,8 @@ fn connect_counts(batch: &RecordBatch, first: usize) -> Result<Vec<ConnectCounts
 /// lake directories to list.
 fn window_params(since: Timestamp, until: Timestamp) -> ParamValues {
     let ts = |t: Timestamp| ScalarValue::TimestampMillisecond(Some(t.as_millis()), Some("UTC".into()));
-    let date = |t: Timestamp| ScalarValue::Date32(Some(t.as_millis().div_euclid(86_400_000) as i32));
-    let hour = |t: Timestamp| ScalarValue::Int32(Some(t.as_millis().div_euclid(3_600_000).rem_euclid(24) as i32));
+    let date = |t: Timestamp| ScalarValue::Date32(Some(partition_of(t).0));
+    let hour = |t: Timestamp| ScalarValue::Int32(Some(partition_of(t).1));
     ParamValues::from(vec![
         ("since", ts(since)),
         ("until", ts(until)),
