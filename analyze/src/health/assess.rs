@@ -73,10 +73,12 @@ pub(crate) fn assess(w: &Windows, baselines: &Baselines, open: &OpenAlarms, conf
     // Outages first, over every worker: a few bad hosts cannot make a target fail from two
     // regions, and a target that is out must not make its callers look like bad hosts.
     let everyone = BTreeSet::new();
-    find_outages(&judge_cells(w, &everyone, baselines, config), open, config, &mut out);
+    let judged_everyone = judge_cells(w, &everyone, baselines, config);
+    find_outages(&judged_everyone, open, config, &mut out);
     let mut quarantined = find_bad_hosts(w, baselines, config, &mut out);
     quarantined.extend(open.workers.iter().cloned());
-    let judged = judge_cells(w, &quarantined, baselines, config);
+    // Judged again without the quarantined workers, if there are any.
+    let judged = if quarantined.is_empty() { judged_everyone } else { judge_cells(w, &quarantined, baselines, config) };
     let mut concentrated = BTreeMap::new();
     // Not the burst window: over three minutes only a few workers ever act.
     for window in [&w.connects, &w.long] {
@@ -234,7 +236,7 @@ fn few(n_workers: usize, their_successes: u64, region_successes: u64, share: f64
 }
 
 fn successes(counts: &ConnectCounts) -> u64 {
-    counts.n_judged() - counts.n_failed().min(counts.n_judged())
+    counts.n_succeeded()
 }
 
 /// Workers that fail most of their own attempts while the rest of their region, reaching the
@@ -245,16 +247,18 @@ fn find_bad_hosts(w: &Windows, baselines: &Baselines, config: &DetectorConfig, o
     // Candidates fail most of their own attempts (targets out everywhere left out), improbably
     // so: only a worker with failures can be one.
     let mut per_region: BTreeMap<Name, Candidates> = BTreeMap::new();
-    for (worker, sums) in long.failing_workers() {
+    let mut served = Vec::new();
+    // Leaving targets that are out aside only lowers a worker's failures: those with fewer
+    // than the minimum over all its targets cannot be candidates.
+    for (worker, sums) in long.failing_workers_with(config.worker_min_failures) {
         // Per region the worker served (one, as a rule): its attempts and the failures the
         // cells' baselines expect of them.
-        let mut served: BTreeMap<&Name, (ConnectCounts, f64)> = BTreeMap::new();
+        served.clear();
         for cell in sums.cells.iter().filter(|c| !out.outages.contains_key(&c.target)) {
-            let entry = served.entry(&cell.region).or_default();
-            entry.0.add(&cell.counts);
-            entry.1 += cell.counts.n_judged() as f64 * baselines.cell_rate(&cell.region, &cell.target, config);
+            let expected = cell.counts.n_judged() as f64 * baselines.cell_rate(&cell.region, &cell.target, config);
+            add_served(&mut served, &cell.region, &cell.counts, expected);
         }
-        for (region, (counts, expected)) in served {
+        for &(region, counts, expected) in &served {
             let (n, k) = (counts.n_judged(), counts.n_failed());
             let p_value = poisson_upper_tail(k, expected);
             if n >= config.worker_min_attempts
@@ -316,6 +320,58 @@ fn find_bad_hosts(w: &Windows, baselines: &Baselines, config: &DetectorConfig, o
     quarantined
 }
 
+/// A worker's attempts by the region it served them from, and the failures their cells'
+/// baselines expect: a list, since a worker serves one region as a rule (it is called for
+/// every failing worker at every step, so it allocates nothing once `served` has grown).
+fn add_served<'a>(
+    served: &mut Vec<(&'a Name, ConnectCounts, f64)>,
+    region: &'a Name,
+    counts: &ConnectCounts,
+    expected: f64,
+) {
+    match served.iter_mut().find(|(r, _, _)| *r == region) {
+        Some(entry) => {
+            entry.1.add(counts);
+            entry.2 += expected;
+        }
+        None => served.push((region, *counts, expected)),
+    }
+}
+
+/// Per region: the failed connects of its failing workers, how many they are, and the
+/// connects they still got through; quarantined workers and targets that are out left out.
+fn failing_by_region(
+    window: &ConnectSums,
+    quarantined: &BTreeSet<Name>,
+    outages: &BTreeMap<Name, Evidence>,
+) -> BTreeMap<Name, (u64, usize, u64)> {
+    let mut failing: BTreeMap<Name, (u64, usize, u64)> = BTreeMap::new();
+    if quarantined.is_empty() && outages.is_empty() {
+        // Nothing to leave out: the sums the window keeps as rows enter and leave.
+        for (region, f) in window.failing_regions() {
+            failing.insert(Arc::clone(region), (f.n_failed, f.n_workers, f.n_succeeded));
+        }
+        return failing;
+    }
+    let mut served = Vec::new();
+    for (worker, sums) in window.failing_workers() {
+        if quarantined.contains(worker) {
+            continue;
+        }
+        served.clear();
+        for cell in sums.cells.iter().filter(|c| !outages.contains_key(&c.target)) {
+            add_served(&mut served, &cell.region, &cell.counts, 0.0);
+        }
+        for (region, counts, _) in served.iter().filter(|(_, c, _)| c.n_failed() > 0) {
+            let entry = failing.entry(Arc::clone(region)).or_default();
+            entry.0 += counts.n_failed();
+            entry.1 += 1;
+            entry.2 += successes(counts);
+        }
+    }
+    failing
+}
+
 /// Regions whose failures (over one window, outages and quarantined workers left out) sit on
 /// a few workers, at least two each, that made a small share of the region's successful
 /// connects: likely bad hosts that the bad-host test, which needs more attempts per worker,
@@ -328,24 +384,7 @@ fn concentrated_regions(
     outages: &BTreeMap<Name, Evidence>,
     config: &DetectorConfig,
 ) -> BTreeMap<Name, String> {
-    // (failures, failing workers, their successes) per region.
-    let mut failing: BTreeMap<Name, (u64, usize, u64)> = BTreeMap::new();
-    for (worker, sums) in window.failing_workers() {
-        if quarantined.contains(worker) {
-            continue;
-        }
-        let mut served: BTreeMap<&Name, ConnectCounts> = BTreeMap::new();
-        for cell in sums.cells.iter().filter(|c| !outages.contains_key(&c.target)) {
-            served.entry(&cell.region).or_default().add(&cell.counts);
-        }
-        for (region, counts) in served.into_iter().filter(|(_, c)| c.n_failed() > 0) {
-            let entry = failing.entry(Arc::clone(region)).or_default();
-            entry.0 += counts.n_failed();
-            entry.1 += 1;
-            entry.2 += successes(&counts);
-        }
-    }
-    failing
+    failing_by_region(window, quarantined, outages)
         .into_iter()
         .filter_map(|(region, (failed, n_failing, their_successes))| {
             let total = region_successes(window, &region, quarantined, outages);

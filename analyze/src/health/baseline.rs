@@ -6,11 +6,15 @@
 //! compared with itself. A cell in alarm does not feed its failures into its baseline: a long
 //! incident must not become the new normal.
 
-use std::collections::HashMap;
 use std::sync::Arc;
+
+use foldhash::fast::RandomState;
 
 use super::config::DetectorConfig;
 use super::observations::{ConnectCounts, JobCounts};
+
+/// Looked up for every cell and worker at every step: a fast hash.
+type HashMap<K, V> = std::collections::HashMap<K, V, RandomState>;
 
 /// A decaying pair of sums: events and trials.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]

@@ -10,6 +10,7 @@
 mod assess;
 mod baseline;
 mod config;
+mod connect_read;
 mod detector;
 mod feed;
 mod live;

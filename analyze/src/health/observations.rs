@@ -3,7 +3,7 @@
 //! worker, and of finished jobs by region and project. Read once for a replay, and for the
 //! last minutes again on every live tick.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,8 +14,10 @@ use datafusion::common::ParamValues;
 use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 use failscope_schemas::Timestamp;
+use foldhash::fast::RandomState;
 use tracing::debug;
 
+use super::connect_read::read_connects;
 use crate::error::{AnalyzeError, Result};
 use crate::scan_window::{HOUR_MS, ScanWindow, partition_of};
 
@@ -30,12 +32,8 @@ pub(crate) fn timestamp_of(minute: Minute) -> Timestamp {
     Timestamp::from_millis(minute * 60_000)
 }
 
-const CONNECT_MINUTES_SQL: &str = include_str!("../../../queries/health/connect_minutes.sql");
 const JOB_MINUTES_SQL: &str = include_str!("../../../queries/health/job_minutes.sql");
 const JOB_STARTS_SQL: &str = include_str!("../../../queries/health/job_starts.sql");
-
-/// A cell in a minute: minute, region, target.
-type CellKey = (Minute, Arc<str>, Arc<str>);
 
 /// Connect attempts of one cell, split by how they failed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +57,11 @@ impl ConnectCounts {
     /// Attempts that tell whether the path works.
     pub(crate) fn n_judged(&self) -> u64 {
         self.n_attempts - self.n_inconclusive.min(self.n_attempts)
+    }
+
+    /// Attempts that got through: judged and not failed.
+    pub(crate) fn n_succeeded(&self) -> u64 {
+        self.n_judged() - self.n_failed().min(self.n_judged())
     }
 
     pub(crate) fn add(&mut self, other: &ConnectCounts) {
@@ -110,7 +113,7 @@ impl JobCounts {
     }
 }
 
-/// Every worker's attempts in one cell and minute: the sum of its rows in `connect_minutes.sql`.
+/// Every worker's attempts in one cell and minute.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CellRow {
     pub region: Arc<str>,
@@ -118,8 +121,7 @@ pub(crate) struct CellRow {
     pub counts: ConnectCounts,
 }
 
-/// One failing worker's attempts in one cell and minute: a row of `connect_minutes.sql` that
-/// names its worker.
+/// One failing worker's attempts in one cell and minute.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ConnectRow {
     pub region: Arc<str>,
@@ -144,21 +146,22 @@ pub struct Observations {
     /// a window is here for every minute of that window.
     pub(crate) connects: BTreeMap<Minute, Vec<ConnectRow>>,
     pub(crate) jobs: BTreeMap<Minute, Vec<JobRow>>,
-    names: HashSet<Arc<str>>,
+    names: HashSet<Arc<str>, RandomState>,
 }
 
 impl Observations {
-    /// Reads the counts of `[since, until)` from the lake, each of the three queries once.
-    pub async fn load(ctx: &SessionContext, since: Timestamp, until: Timestamp) -> Result<Observations> {
-        let params = window_params(since, until);
+    /// Reads the counts of `[since, until)` from the lake: the connect attempts in one pass
+    /// (keeping a worker's own rows within `reach_minutes` of its failures, the longest window
+    /// the detector looks at a worker over), then the jobs.
+    pub async fn load(
+        ctx: &SessionContext,
+        since: Timestamp,
+        until: Timestamp,
+        reach_minutes: i64,
+    ) -> Result<Observations> {
         let mut observations = Observations::default();
-        let mut cells = HashMap::new();
-        for batch in run(ctx, "connect_minutes", CONNECT_MINUTES_SQL, &params).await? {
-            observations.add_connect_batch(&batch, &mut cells)?;
-        }
-        for ((minute, region, target), counts) in cells {
-            observations.cells.entry(minute).or_default().push(CellRow { region, target, counts });
-        }
+        read_connects(ctx, since, until, reach_minutes, &mut observations).await?;
+        let params = window_params(since, until);
         if let Some(earliest_start) = earliest_job_start(ctx, &params).await? {
             // The classification of these jobs looks at attempts from their start to their
             // end and, for third parties, an hour around a failure: nothing else of the lake.
@@ -254,7 +257,8 @@ impl Observations {
         self.jobs.entry(minute).or_default().push(row);
     }
 
-    fn intern(&mut self, name: &Arc<str>) -> Arc<str> {
+    /// The one copy of `name` the observations keep.
+    pub(super) fn intern(&mut self, name: &Arc<str>) -> Arc<str> {
         if let Some(known) = self.names.get(name) {
             return Arc::clone(known);
         }
@@ -279,25 +283,16 @@ impl Observations {
         JobRow { region: self.intern(&row.region), project: self.intern(&row.project), counts: row.counts }
     }
 
-    /// Adds a batch of `connect_minutes.sql` to the cells being summed in `cells` and keeps
-    /// its rows that name a failing worker.
-    fn add_connect_batch(&mut self, batch: &RecordBatch, cells: &mut HashMap<CellKey, ConnectCounts>) -> Result<()> {
-        let text = |i: usize| strings(batch, i);
-        let (regions, targets, workers) = (text(0)?, text(1)?, text(2)?);
-        // A null worker stands for every worker of the cell that never failed.
-        let named = batch.column(2).logical_nulls();
-        let minutes = ints(batch, 3)?;
-        let counts = connect_counts(batch, 4)?;
-        for (row, counts) in counts.into_iter().enumerate() {
-            let (region, target) = (self.intern(&regions[row]), self.intern(&targets[row]));
-            let key = (minutes[row], Arc::clone(&region), Arc::clone(&target));
-            cells.entry(key).or_default().add(&counts);
-            if named.as_ref().is_none_or(|named| named.is_valid(row)) {
-                let connect = ConnectRow { region, target, worker: self.intern(&workers[row]), counts };
-                self.connects.entry(minutes[row]).or_default().push(connect);
-            }
-        }
-        Ok(())
+    /// Adds a cell's counts in `minute`.
+    pub(super) fn push_cell(&mut self, minute: Minute, row: CellRow) {
+        let row = self.intern_cell(row);
+        self.cells.entry(minute).or_default().push(row);
+    }
+
+    /// Adds a failing worker's counts in `minute`, its names interned already (by
+    /// [`Observations::intern`]: a worker's rows are many, its names few).
+    pub(super) fn push_worker_row(&mut self, minute: Minute, row: ConnectRow) {
+        self.connects.entry(minute).or_default().push(row);
     }
 
     fn add_job_batch(&mut self, batch: &RecordBatch) -> Result<()> {
@@ -312,22 +307,6 @@ impl Observations {
         }
         Ok(())
     }
-}
-
-/// The six connect counts from column `first` on, row by row.
-fn connect_counts(batch: &RecordBatch, first: usize) -> Result<Vec<ConnectCounts>> {
-    let columns: Vec<Vec<i64>> = (first..first + 6).map(|i| ints(batch, i)).collect::<Result<_>>()?;
-    let n = |c: usize, row: usize| columns[c][row].max(0) as u64;
-    Ok((0..batch.num_rows())
-        .map(|row| ConnectCounts {
-            n_attempts: n(0, row),
-            n_timeouts: n(1, row),
-            n_refused: n(2, row),
-            n_dns: n(3, row),
-            n_other_failed: n(4, row),
-            n_inconclusive: n(5, row),
-        })
-        .collect())
 }
 
 /// The window as the queries' parameters: timestamps, and the dates and hours that bound the
@@ -453,7 +432,7 @@ mod tests {
         write_lake(lake.path(), &[long], &attempts, 0);
         let analyzer = open(lake.path()).await;
         let since = Timestamp::from_millis(T0 + 5 * HOUR_MS);
-        let observations = Observations::load(analyzer.context(), since, Timestamp::from_millis(T0 + 6 * HOUR_MS))
+        let observations = Observations::load(analyzer.context(), since, Timestamp::from_millis(T0 + 6 * HOUR_MS), 60)
             .await
             .expect("reads");
         let jobs: Vec<&JobCounts> = observations.jobs.values().flatten().map(|row| &row.counts).collect();

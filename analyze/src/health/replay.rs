@@ -36,7 +36,8 @@ pub(crate) async fn replay_in(
     let start = minute_of(from) - config.warmup_minutes;
     let read_from = start - config.longest_window_minutes() - 1;
     let end = minute_of(until);
-    let observations = Observations::load(ctx, timestamp_of(read_from), timestamp_of(end + 1)).await?;
+    let reach = config.longest_window_minutes();
+    let observations = Observations::load(ctx, timestamp_of(read_from), timestamp_of(end + 1), reach).await?;
     let mut detector = Detector::new(config, start);
     detector.observe(read_from, observations);
     let changes = detector.advance_to(end).into_iter().filter(|c| c.at >= from).collect();
@@ -70,7 +71,8 @@ impl LiveDetector {
         let config = self.detector.config();
         let reread_from: Minute = self.detector.next_minute() - config.longest_window_minutes() - 1;
         let target = minute_of(now) + 1;
-        let fresh = Observations::load(analyzer.context(), timestamp_of(reread_from), timestamp_of(target)).await?;
+        let (since, until) = (timestamp_of(reread_from), timestamp_of(target));
+        let fresh = Observations::load(analyzer.context(), since, until, config.longest_window_minutes()).await?;
         self.detector.observe(reread_from, fresh);
         if self.detector.next_minute() <= target {
             Ok(self.detector.advance_to(target))

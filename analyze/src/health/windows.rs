@@ -8,13 +8,19 @@
 //! So that both decide alike, nothing here looks at a worker without failures in the window:
 //! only [`ConnectSums::failing_worker`] and [`ConnectSums::failing_workers`] are offered.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
+
+use foldhash::fast::RandomState;
 
 use super::config::DetectorConfig;
 use super::observations::{CellRow, ConnectCounts, ConnectRow, JobCounts, JobRow, Minute, Observations};
 
 type Name = Arc<str>;
+/// The windows' maps are keyed by names and looked up for every row of every minute: a fast
+/// hash (the keys are the lake's names, not an attacker's).
+type HashMap<K, V> = std::collections::HashMap<K, V, RandomState>;
+type HashSet<K> = std::collections::HashSet<K, RandomState>;
 
 /// The windows that end at the minute being judged (exclusive).
 #[derive(Debug)]
@@ -133,8 +139,43 @@ pub(crate) struct ConnectSums {
     cells: HashMap<(Name, Name), ConnectCounts>,
     /// The workers the observations hold rows of (see the module's note).
     workers: HashMap<Name, WorkerSums>,
-    /// Workers with at least one failed attempt in the window.
-    failing: HashSet<Name>,
+    /// The workers with failed attempts in the window, by how many: the bad-host test looks
+    /// only at those with enough of them, a few even in a sick region.
+    by_failures: BTreeMap<u64, HashSet<Name>>,
+    /// Per region, over the workers with failures there: what the concentration test sums at
+    /// every step, kept as rows enter and leave rather than summed over every failing worker.
+    failing_regions: HashMap<Name, FailingRegion>,
+}
+
+/// The failing workers of a region, summed: their failed connects in it, how many they are,
+/// and the connects they still got through.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FailingRegion {
+    pub n_failed: u64,
+    pub n_workers: usize,
+    pub n_succeeded: u64,
+}
+
+impl FailingRegion {
+    /// One worker's attempts in the region, if it failed any there.
+    fn of(counts: &ConnectCounts) -> FailingRegion {
+        if counts.n_failed() == 0 {
+            return FailingRegion::default();
+        }
+        FailingRegion { n_failed: counts.n_failed(), n_workers: 1, n_succeeded: counts.n_succeeded() }
+    }
+
+    fn add(&mut self, other: FailingRegion) {
+        self.n_failed += other.n_failed;
+        self.n_workers += other.n_workers;
+        self.n_succeeded += other.n_succeeded;
+    }
+
+    fn sub(&mut self, other: FailingRegion) {
+        self.n_failed -= other.n_failed.min(self.n_failed);
+        self.n_workers -= other.n_workers.min(self.n_workers);
+        self.n_succeeded -= other.n_succeeded.min(self.n_succeeded);
+    }
 }
 
 /// One worker's attempts in a window, by (region, target): a worker serves one region and
@@ -143,6 +184,17 @@ pub(crate) struct ConnectSums {
 pub(crate) struct WorkerSums {
     pub cells: Vec<WorkerCell>,
     n_failed: u64,
+}
+
+impl WorkerSums {
+    /// The worker's attempts in `region`, over its targets.
+    fn in_region(&self, region: &Name) -> ConnectCounts {
+        let mut counts = ConnectCounts::default();
+        for cell in self.cells.iter().filter(|c| &c.region == region) {
+            counts.add(&cell.counts);
+        }
+        counts
+    }
 }
 
 #[derive(Debug)]
@@ -161,12 +213,25 @@ impl ConnectSums {
 
     /// `worker`'s attempts, if it failed any in the window.
     pub(super) fn failing_worker(&self, worker: &str) -> Option<&WorkerSums> {
-        self.failing.contains(worker).then(|| self.workers.get(worker)).flatten()
+        self.workers.get(worker).filter(|w| w.n_failed > 0)
     }
 
     /// The workers with failed attempts, in no particular order.
     pub(super) fn failing_workers(&self) -> impl Iterator<Item = (&Name, &WorkerSums)> {
-        self.failing.iter().filter_map(|w| self.workers.get_key_value(w))
+        self.failing_workers_with(1)
+    }
+
+    /// The workers with at least `n_failed` failed attempts (and at least one).
+    pub(super) fn failing_workers_with(&self, n_failed: u64) -> impl Iterator<Item = (&Name, &WorkerSums)> {
+        self.by_failures
+            .range(n_failed.max(1)..)
+            .flat_map(|(_, names)| names)
+            .filter_map(|w| self.workers.get_key_value(w))
+    }
+
+    /// Per region, its failing workers summed (regions without any are left out).
+    pub(super) fn failing_regions(&self) -> impl Iterator<Item = (&Name, &FailingRegion)> {
+        self.failing_regions.iter().filter(|(_, f)| f.n_workers > 0)
     }
 
     fn add_cell(&mut self, row: &CellRow) {
@@ -185,6 +250,7 @@ impl ConnectSums {
 
     fn add_worker(&mut self, row: &ConnectRow) {
         let worker = self.workers.entry(Arc::clone(&row.worker)).or_default();
+        let (before, n_failed_before) = (FailingRegion::of(&worker.in_region(&row.region)), worker.n_failed);
         match worker.cells.iter_mut().find(|c| c.region == row.region && c.target == row.target) {
             Some(cell) => {
                 cell.counts.add(&row.counts);
@@ -198,9 +264,8 @@ impl ConnectSums {
             }),
         }
         worker.n_failed += row.counts.n_failed();
-        if worker.n_failed > 0 {
-            self.failing.insert(Arc::clone(&row.worker));
-        }
+        let (after, n_failed_after) = (FailingRegion::of(&worker.in_region(&row.region)), worker.n_failed);
+        self.moved(row, (before, after), (n_failed_before, n_failed_after));
     }
 
     fn remove_worker(&mut self, row: &ConnectRow) {
@@ -208,6 +273,7 @@ impl ConnectSums {
         let Some(i) = worker.cells.iter().position(|c| c.region == row.region && c.target == row.target) else {
             return;
         };
+        let (before, n_failed_before) = (FailingRegion::of(&worker.in_region(&row.region)), worker.n_failed);
         let cell = &mut worker.cells[i];
         cell.counts.sub(&row.counts);
         cell.n_rows -= 1;
@@ -215,11 +281,33 @@ impl ConnectSums {
             worker.cells.swap_remove(i);
         }
         worker.n_failed -= row.counts.n_failed().min(worker.n_failed);
-        if worker.n_failed == 0 {
-            self.failing.remove(&row.worker);
-        }
+        let (after, n_failed_after) = (FailingRegion::of(&worker.in_region(&row.region)), worker.n_failed);
         if worker.cells.is_empty() {
             self.workers.remove(&row.worker);
+        }
+        self.moved(row, (before, after), (n_failed_before, n_failed_after));
+    }
+
+    /// Moves a worker whose row just entered or left: in its region's sums, and between the
+    /// counts of failures it is filed under.
+    fn moved(&mut self, row: &ConnectRow, regions: (FailingRegion, FailingRegion), n_failed: (u64, u64)) {
+        if regions.0 != regions.1 {
+            let region = self.failing_regions.entry(Arc::clone(&row.region)).or_default();
+            region.sub(regions.0);
+            region.add(regions.1);
+        }
+        if n_failed.0 != n_failed.1 {
+            if n_failed.0 > 0
+                && let Some(names) = self.by_failures.get_mut(&n_failed.0)
+            {
+                names.remove(&row.worker);
+                if names.is_empty() {
+                    self.by_failures.remove(&n_failed.0);
+                }
+            }
+            if n_failed.1 > 0 {
+                self.by_failures.entry(n_failed.1).or_default().insert(Arc::clone(&row.worker));
+            }
         }
     }
 }
@@ -363,6 +451,22 @@ mod tests {
             want.iter().filter(|(_, c)| c.n_failed() > 0).map(|((_, _, w), _)| Arc::clone(w)).collect();
         let got: BTreeSet<Name> = sums.failing_workers().map(|(w, _)| Arc::clone(w)).collect();
         assert_eq!(got, failing, "failing workers at {t}");
+        // The workers with at least three failures, and the failing workers by region.
+        let mut by_worker = BTreeMap::<Name, u64>::new();
+        let mut by_region_worker = BTreeMap::<(Name, Name), ConnectCounts>::new();
+        for ((r, _, w), c) in &want {
+            *by_worker.entry(Arc::clone(w)).or_default() += c.n_failed();
+            by_region_worker.entry((Arc::clone(r), Arc::clone(w))).or_default().add(c);
+        }
+        let heavy: BTreeSet<Name> = by_worker.into_iter().filter(|(_, k)| *k >= 3).map(|(w, _)| w).collect();
+        let got: BTreeSet<Name> = sums.failing_workers_with(3).map(|(w, _)| Arc::clone(w)).collect();
+        assert_eq!(got, heavy, "workers with three failures at {t}");
+        let mut regions = BTreeMap::<Name, FailingRegion>::new();
+        for ((r, _), c) in by_region_worker.iter().filter(|(_, c)| c.n_failed() > 0) {
+            regions.entry(Arc::clone(r)).or_default().add(FailingRegion::of(c));
+        }
+        let got: BTreeMap<Name, FailingRegion> = sums.failing_regions().map(|(r, f)| (Arc::clone(r), *f)).collect();
+        assert_eq!(got, regions, "failing workers by region at {t}");
     }
 
     fn random_minute(rng: &mut Dice, observations: &mut Observations, m: Minute) {

@@ -1,0 +1,558 @@
+//! The detector's read of the connect attempts: one pass over a window, lake hour by lake hour,
+//! folded in memory into what [`Observations`] holds.
+//!
+//! - Every attempt counts in its cell (region, target) and minute.
+//! - A worker's own rows (its attempts by cell and minute) are kept only when it failed a
+//!   connect within `reach` of them. The detector looks at a worker only over a window in which
+//!   it failed, and a window is never longer than `reach`. Most of a fleet never fails, so this
+//!   keeps about as many rows as there are cells.
+//!
+//! The lake partitions attempts by the hour they started. An hour's rows are therefore folded
+//! on their own (several hours at once, one task each), and a worker's rows of hour `h` are
+//! decided once the hours up to `h + reach` are folded. Memory holds a few hours of workers,
+//! whatever the length of the window. SQL could say the same with a join of the attempts to
+//! their failing workers, but that reads the attempts twice and builds a join over all of them:
+//! five times one scan on 48 hours of 50 M attempts.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::{Array, AsArray, RecordBatch, StringViewArray};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, TimeUnit, TimestampMillisecondType};
+use datafusion::common::ParamValues;
+use datafusion::prelude::SessionContext;
+use datafusion::scalar::ScalarValue;
+use failscope_schemas::Timestamp;
+use foldhash::fast::RandomState;
+use futures::{StreamExt, TryStreamExt};
+use tracing::debug;
+
+use super::observations::{CellRow, ConnectCounts, ConnectRow, Minute, Observations};
+use crate::error::{AnalyzeError, Result};
+use crate::scan_window::{HOUR_MS, partition_of};
+
+const CONNECT_ROWS_SQL: &str = include_str!("../../../queries/health/connect_rows.sql");
+
+/// Lake hours since the Unix epoch.
+type Hour = i64;
+
+/// Reads the connect attempts of `[since, until)` into `observations`: the cells of every
+/// minute, and the rows of each worker within `reach_minutes` of one of its failures.
+pub(super) async fn read_connects(
+    ctx: &SessionContext,
+    since: Timestamp,
+    until: Timestamp,
+    reach_minutes: i64,
+    observations: &mut Observations,
+) -> Result<()> {
+    if until <= since {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let first = since.as_millis().div_euclid(HOUR_MS);
+    let last = (until.as_millis() - 1).div_euclid(HOUR_MS);
+    let reach = usize::try_from((reach_minutes.max(1) + 59) / 60).unwrap_or(1);
+    let in_flight = ctx.copied_config().target_partitions().max(1);
+    let mut hours = futures::stream::iter(first..=last)
+        .map(|hour| {
+            let (ctx, from, to) =
+                (ctx.clone(), since.as_millis().max(hour * HOUR_MS), until.as_millis().min((hour + 1) * HOUR_MS));
+            async move {
+                // A task per hour, so that hours fold on several cores; it ends with the read.
+                let task = tokio::spawn(fold_hour(ctx, hour, from, to));
+                task.await.map_err(|e| AnalyzeError::Health(format!("reading the connect attempts: {e}")))?
+            }
+        })
+        .buffered(in_flight);
+    let mut window = Neighbours::new(reach);
+    let (mut n_rows, mut folding, mut emitting) = (0, std::time::Duration::ZERO, std::time::Duration::ZERO);
+    while let Some(fold) = hours.try_next().await? {
+        let emitted = Instant::now();
+        n_rows += fold.n_rows;
+        folding += fold.folding;
+        fold.emit_cells(observations);
+        window.push(fold, observations);
+        emitting += emitted.elapsed();
+    }
+    window.finish(observations);
+    debug!(
+        rows = n_rows,
+        hours = last - first + 1,
+        folding_ms = folding.as_millis() as u64,
+        emitting_ms = emitting.as_millis() as u64,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "health connect attempts read"
+    );
+    Ok(())
+}
+
+/// The folds of consecutive hours waiting for their neighbours' failures, and the failing
+/// workers of the hours already decided that later hours still need.
+struct Neighbours {
+    reach: usize,
+    /// Hours folded, not yet decided: the first is decided once `reach` more are folded.
+    pending: VecDeque<HourFold>,
+    /// The workers of the last `reach` decided hours, and which of them failed.
+    decided: VecDeque<Failing>,
+}
+
+impl Neighbours {
+    fn new(reach: usize) -> Neighbours {
+        Neighbours { reach, pending: VecDeque::new(), decided: VecDeque::new() }
+    }
+
+    /// Adds the next hour's fold; the hour `reach` before it is decided and its rows kept.
+    fn push(&mut self, fold: HourFold, observations: &mut Observations) {
+        self.pending.push_back(fold);
+        if self.pending.len() > self.reach {
+            self.decide_first(observations);
+        }
+    }
+
+    /// Decides the hours still pending: the window ends, no later hour can add a failure.
+    fn finish(mut self, observations: &mut Observations) {
+        while !self.pending.is_empty() {
+            self.decide_first(observations);
+        }
+    }
+
+    /// Keeps the rows of the first pending hour's workers that failed within reach.
+    fn decide_first(&mut self, observations: &mut Observations) {
+        let fold = self.pending.pop_front().expect("an hour is pending");
+        let HourFold { first_minute, regions, targets, cells, failing, attempts, .. } = fold;
+        let keep: Vec<bool> = (0..failing.failed.len())
+            .map(|id| {
+                let name = &failing.workers[id];
+                failing.failed[id]
+                    || self.decided.iter().any(|past| past.failed(name))
+                    || self.pending.iter().take(self.reach).any(|later| later.failing.failed(name))
+            })
+            .collect();
+        // The kept workers' attempts, by worker, cell and minute, in that order.
+        let mut kept: HashMap<(u32, u32, u8), ConnectCounts, RandomState> = HashMap::default();
+        for a in attempts.iter().filter(|a| keep[a.worker as usize]) {
+            a.outcome.count(kept.entry((a.worker, a.cell, a.minute)).or_default());
+        }
+        let mut kept: Vec<_> = kept.into_iter().collect();
+        kept.sort_unstable_by_key(|(key, _)| *key);
+        let intern = |names: &Names, observations: &mut Observations| -> Vec<Arc<str>> {
+            names.names.iter().map(|name| observations.intern(name)).collect()
+        };
+        let (regions, targets) = (intern(&regions, observations), intern(&targets, observations));
+        let mut worker: Option<(u32, Arc<str>)> = None;
+        for ((id, cell, offset), counts) in kept {
+            if worker.as_ref().is_none_or(|(w, _)| *w != id) {
+                worker = Some((id, observations.intern(&failing.workers[id as usize])));
+            }
+            let name = &worker.as_ref().expect("set above").1;
+            let (region, target) = cells.keys[cell as usize];
+            let connect = ConnectRow {
+                region: Arc::clone(&regions[region]),
+                target: Arc::clone(&targets[target]),
+                worker: Arc::clone(name),
+                counts,
+            };
+            observations.push_worker_row(first_minute + Minute::from(offset), connect);
+        }
+        self.decided.push_back(failing);
+        if self.decided.len() > self.reach {
+            self.decided.pop_front();
+        }
+    }
+}
+
+/// How an attempt's outcome counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Success,
+    Timeout,
+    Refused,
+    Dns,
+    OtherFailed,
+    Inconclusive,
+}
+
+impl Outcome {
+    fn of(outcome: &str) -> Outcome {
+        match outcome {
+            "timeout" | "abandoned" => Outcome::Timeout,
+            "refused" => Outcome::Refused,
+            "dns_error" => Outcome::Dns,
+            "reset" | "unreachable" | "tls_error" => Outcome::OtherFailed,
+            "other" => Outcome::Inconclusive,
+            _ => Outcome::Success,
+        }
+    }
+
+    fn failed(self) -> bool {
+        !matches!(self, Outcome::Success | Outcome::Inconclusive)
+    }
+
+    fn count(self, counts: &mut ConnectCounts) {
+        counts.n_attempts += 1;
+        match self {
+            Outcome::Success => {}
+            Outcome::Timeout => counts.n_timeouts += 1,
+            Outcome::Refused => counts.n_refused += 1,
+            Outcome::Dns => counts.n_dns += 1,
+            Outcome::OtherFailed => counts.n_other_failed += 1,
+            Outcome::Inconclusive => counts.n_inconclusive += 1,
+        }
+    }
+}
+
+/// Names seen in a fold, numbered; the last one looked up is tried first (an hour's rows come
+/// in runs of one job, so of one worker and region).
+#[derive(Default)]
+struct Names {
+    ids: HashMap<Arc<str>, usize, RandomState>,
+    names: Vec<Arc<str>>,
+    last: Option<usize>,
+}
+
+impl Names {
+    /// The id of `name`, and whether it is new.
+    fn id(&mut self, name: &str) -> (usize, bool) {
+        if let Some(last) = self.last
+            && &*self.names[last] == name
+        {
+            return (last, false);
+        }
+        let (id, new) = match self.ids.get(name) {
+            Some(&id) => (id, false),
+            None => {
+                let name: Arc<str> = Arc::from(name);
+                self.names.push(Arc::clone(&name));
+                self.ids.insert(name, self.names.len() - 1);
+                (self.names.len() - 1, true)
+            }
+        };
+        self.last = Some(id);
+        (id, new)
+    }
+
+    fn get(&self, name: &str) -> Option<usize> {
+        self.ids.get(name).copied()
+    }
+}
+
+impl std::ops::Index<usize> for Names {
+    type Output = Arc<str>;
+    fn index(&self, id: usize) -> &Arc<str> {
+        &self.names[id]
+    }
+}
+
+/// The workers of an hour, and which of them failed a connect.
+#[derive(Default)]
+struct Failing {
+    workers: Names,
+    /// By worker id.
+    failed: Vec<bool>,
+}
+
+impl Failing {
+    fn failed(&self, name: &str) -> bool {
+        self.workers.get(name).is_some_and(|id| self.failed[id])
+    }
+}
+
+/// One attempt, as an hour keeps it until its worker is decided: a few bytes, since an hour
+/// holds every attempt of the hour while most workers never fail.
+#[derive(Clone, Copy)]
+struct Attempt {
+    worker: u32,
+    cell: u32,
+    /// Minutes into the hour.
+    minute: u8,
+    outcome: Outcome,
+}
+
+/// An hour's (region, target) cells, numbered, and their counts minute by minute.
+#[derive(Default)]
+struct Cells {
+    /// [region][target] → cell id.
+    ids: Vec<Vec<Option<u32>>>,
+    /// Cell id → (region, target).
+    keys: Vec<(usize, usize)>,
+    /// Cell id → counts by minute into the hour.
+    counts: Vec<[ConnectCounts; 60]>,
+}
+
+impl Cells {
+    fn id(&mut self, region: usize, target: usize) -> u32 {
+        if self.ids.len() <= region {
+            self.ids.resize_with(region + 1, Vec::new);
+        }
+        let targets = &mut self.ids[region];
+        if targets.len() <= target {
+            targets.resize(target + 1, None);
+        }
+        *targets[target].get_or_insert_with(|| {
+            self.keys.push((region, target));
+            self.counts.push([ConnectCounts::default(); 60]);
+            (self.keys.len() - 1) as u32
+        })
+    }
+}
+
+/// One hour of attempts, folded: counted by cell and minute, and kept, a few bytes each, for
+/// the decision on their workers.
+struct HourFold {
+    n_rows: usize,
+    /// Time spent folding the hour's rows (reading them not counted).
+    folding: std::time::Duration,
+    /// The hour's first minute.
+    first_minute: Minute,
+    regions: Names,
+    targets: Names,
+    cells: Cells,
+    failing: Failing,
+    attempts: Vec<Attempt>,
+}
+
+async fn fold_hour(ctx: SessionContext, hour: Hour, from: i64, to: i64) -> Result<HourFold> {
+    let (date, hour_of_day) = partition_of(Timestamp::from_millis(hour * HOUR_MS));
+    let ts = |ms: i64| ScalarValue::TimestampMillisecond(Some(ms), Some("UTC".into()));
+    let params = ParamValues::from(vec![
+        ("date", ScalarValue::Date32(Some(date))),
+        ("hour", ScalarValue::Int32(Some(hour_of_day))),
+        ("since", ts(from)),
+        ("until", ts(to)),
+    ]);
+    let mut stream = ctx.sql(CONNECT_ROWS_SQL).await?.with_param_values(params)?.execute_stream().await?;
+    let mut fold = HourFold {
+        n_rows: 0,
+        folding: std::time::Duration::ZERO,
+        first_minute: hour * 60,
+        regions: Names::default(),
+        targets: Names::default(),
+        cells: Cells::default(),
+        failing: Failing::default(),
+        attempts: Vec::new(),
+    };
+    while let Some(batch) = stream.try_next().await? {
+        let started = Instant::now();
+        fold.add(&batch)?;
+        fold.folding += started.elapsed();
+    }
+    Ok(fold)
+}
+
+impl HourFold {
+    fn add(&mut self, batch: &RecordBatch) -> Result<()> {
+        let regions = text(batch, 0)?;
+        let targets = text(batch, 1)?;
+        let workers = text(batch, 2)?;
+        let started = cast(batch.column(3), &DataType::Timestamp(TimeUnit::Millisecond, None))?;
+        let started = started.as_primitive::<TimestampMillisecondType>();
+        let outcomes = text(batch, 4)?;
+        self.attempts.reserve(batch.num_rows());
+        for i in 0..batch.num_rows() {
+            let (region, _) = self.regions.id(regions.value(i));
+            let (target, _) = self.targets.id(targets.value(i));
+            let (worker, new) = self.failing.workers.id(workers.value(i));
+            // The statement reads the attempts of this hour only.
+            let minute = u8::try_from(started.value(i).div_euclid(60_000) - self.first_minute)
+                .ok()
+                .filter(|m| *m < 60)
+                .ok_or_else(|| {
+                    AnalyzeError::Health(format!("an attempt outside the hour read: {}", started.value(i)))
+                })?;
+            let outcome = Outcome::of(outcomes.value(i));
+            let cell = self.cells.id(region, target);
+            outcome.count(&mut self.cells.counts[cell as usize][usize::from(minute)]);
+            if new {
+                self.failing.failed.push(false);
+            }
+            self.failing.failed[worker] |= outcome.failed();
+            let worker =
+                u32::try_from(worker).map_err(|_| AnalyzeError::Health("over 2^32 workers in an hour".into()))?;
+            self.attempts.push(Attempt { worker, cell, minute, outcome });
+        }
+        self.n_rows += batch.num_rows();
+        Ok(())
+    }
+
+    /// Adds the hour's cells, minute by minute, to `observations`.
+    fn emit_cells(&self, observations: &mut Observations) {
+        for (cell, &(region, target)) in self.cells.keys.iter().enumerate() {
+            for (offset, counts) in self.cells.counts[cell].iter().enumerate().filter(|(_, c)| c.n_attempts > 0) {
+                let row = CellRow {
+                    region: Arc::clone(&self.regions[region]),
+                    target: Arc::clone(&self.targets[target]),
+                    counts: *counts,
+                };
+                observations.push_cell(self.first_minute + offset as Minute, row);
+            }
+        }
+    }
+}
+
+/// Column `i` as string views (the lake's text reads as `Utf8View`, or `Utf8` elsewhere).
+fn text(batch: &RecordBatch, i: usize) -> Result<StringViewArray> {
+    let column = batch.column(i);
+    let column = match column.data_type() {
+        DataType::Utf8View => Arc::clone(column),
+        _ => cast(column, &DataType::Utf8View)?,
+    };
+    if column.null_count() > 0 {
+        return Err(AnalyzeError::Health(format!("column {} has nulls", batch.schema().field(i).name())));
+    }
+    Ok(column.as_string_view().clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+    use std::collections::BTreeMap;
+
+    use arrow::datatypes::Int64Type;
+    use failscope_schemas::{ConnectAttempt, ConnectOutcome, TargetOwner};
+    use failscope_test_support::fixtures::{MINUTE, T0, probe, write_lake};
+
+    use super::*;
+    use crate::{Analyzer, CatalogConfig};
+
+    /// An attempt of `worker` in region `r-a` to `target`, `minute` minutes after T0.
+    fn attempt(n: u32, worker: &str, target: &str, minute: i64, outcome: ConnectOutcome) -> ConnectAttempt<'static> {
+        let mut c = probe("r-a", n, T0 + minute * MINUTE, outcome);
+        c.event_id = Cow::Owned(format!("{worker}-{n}"));
+        c.worker_id = Cow::Owned(worker.into());
+        c.target_service = Cow::Owned(target.into());
+        c
+    }
+
+    /// Three hours of attempts: a worker that never fails, one that fails once in the middle
+    /// hour, one that fails in the first hour only, and a job's connects to its own database.
+    fn attempts() -> Vec<ConnectAttempt<'static>> {
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            n
+        };
+        let mut out = Vec::new();
+        for minute in (0..180).step_by(7) {
+            out.push(attempt(next(), "steady", "api", minute, ConnectOutcome::Ok));
+            out.push(attempt(next(), "steady", "git", minute, ConnectOutcome::Other));
+            let flaky = if minute == 91 { ConnectOutcome::Abandoned } else { ConnectOutcome::Ok };
+            out.push(attempt(next(), "flaky", "api", minute, flaky));
+            out.push(attempt(next(), "flaky", "api", minute, ConnectOutcome::Ok));
+            let early = if minute == 7 { ConnectOutcome::Refused } else { ConnectOutcome::Ok };
+            out.push(attempt(next(), "early", "git", minute, early));
+            let mut own = attempt(next(), "flaky", "postgres", minute, ConnectOutcome::Refused);
+            own.target_owner = Some(TargetOwner::Job);
+            out.push(own);
+        }
+        out
+    }
+
+    async fn read(lake: &std::path::Path, since: i64, until: i64) -> Observations {
+        let config = CatalogConfig {
+            lake: lake.into(),
+            queries_dir: None,
+            memory_limit_bytes: None,
+            target_partitions: Some(2),
+        };
+        let analyzer = Analyzer::open(&config).await.expect("the fixture lake opens");
+        let mut observations = Observations::default();
+        let (since, until) = (Timestamp::from_millis(T0 + since * MINUTE), Timestamp::from_millis(T0 + until * MINUTE));
+        read_connects(analyzer.context(), since, until, 60, &mut observations).await.expect("reads");
+        observations
+    }
+
+    /// The cells as SQL counts them from the lake, for the minutes of `[since, until)`.
+    async fn cells_by_sql(lake: &std::path::Path, since: i64, until: i64) -> BTreeMap<(Minute, String), [i64; 6]> {
+        let config = CatalogConfig {
+            lake: lake.into(),
+            queries_dir: None,
+            memory_limit_bytes: None,
+            target_partitions: Some(2),
+        };
+        let analyzer = Analyzer::open(&config).await.expect("the fixture lake opens");
+        let sql = format!(
+            "SELECT CAST(to_unixtime(started_at) / 60 AS BIGINT), region || '/' || target_service, COUNT(*),
+                    COUNT(CASE WHEN outcome IN ('timeout', 'abandoned') THEN 1 END),
+                    COUNT(CASE WHEN outcome = 'refused' THEN 1 END),
+                    COUNT(CASE WHEN outcome = 'dns_error' THEN 1 END),
+                    COUNT(CASE WHEN outcome IN ('reset', 'unreachable', 'tls_error') THEN 1 END),
+                    COUNT(CASE WHEN outcome = 'other' THEN 1 END)
+             FROM connect_attempts
+             WHERE target_owner <> 'job' AND started_at >= to_timestamp_millis({}) AND started_at < to_timestamp_millis({})
+             GROUP BY 1, 2",
+            T0 + since * MINUTE,
+            T0 + until * MINUTE
+        );
+        let batches = analyzer.context().sql(&sql).await.expect("plans").collect().await.expect("runs");
+        let mut out = BTreeMap::new();
+        for batch in batches {
+            let ints =
+                |i: usize| cast(batch.column(i), &DataType::Int64).expect("int").as_primitive::<Int64Type>().clone();
+            let names = cast(batch.column(1), &DataType::Utf8).expect("text");
+            let names = names.as_string::<i32>();
+            let columns: Vec<_> = (2..8).map(ints).collect();
+            for row in 0..batch.num_rows() {
+                let counts = std::array::from_fn(|c| columns[c].value(row));
+                out.insert((ints(0).value(row), names.value(row).to_string()), counts);
+            }
+        }
+        out
+    }
+
+    fn cells_read(observations: &Observations) -> BTreeMap<(Minute, String), [i64; 6]> {
+        let mut out = BTreeMap::new();
+        for (minute, rows) in &observations.cells {
+            for row in rows {
+                let c = row.counts;
+                let counts = [c.n_attempts, c.n_timeouts, c.n_refused, c.n_dns, c.n_other_failed, c.n_inconclusive];
+                let previous =
+                    out.insert((*minute, format!("{}/{}", row.region, row.target)), counts.map(|n| n as i64));
+                assert!(previous.is_none(), "one row per cell and minute");
+            }
+        }
+        out
+    }
+
+    /// Worker → the minutes (after T0) of its rows.
+    fn worker_minutes(observations: &Observations) -> BTreeMap<String, Vec<i64>> {
+        let mut out: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        for (minute, rows) in &observations.connects {
+            for row in rows {
+                out.entry(row.worker.to_string()).or_default().push(minute - T0 / MINUTE);
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn every_attempt_counts_in_its_cell_and_a_worker_is_kept_near_its_failures() {
+        let lake = tempfile::tempdir().expect("temp dir");
+        write_lake(lake.path(), &[], &attempts(), 0);
+        let observations = read(lake.path(), 0, 180).await;
+        let expected = cells_by_sql(lake.path(), 0, 180).await;
+        assert_eq!(expected.len(), 26 * 2, "two cells in each of 26 minutes: {expected:?}");
+        assert_eq!(cells_read(&observations), expected);
+        let workers = worker_minutes(&observations);
+        let all: Vec<i64> = (0..180).step_by(7).collect();
+        // Failed at minute 91 (hour 1): its rows of hours 0 to 2 are all within reach.
+        assert_eq!(workers["flaky"], all);
+        // Failed at minute 7 (hour 0): its rows of hour 2 are more than an hour away.
+        assert_eq!(workers["early"], all.iter().copied().filter(|m| *m < 120).collect::<Vec<_>>());
+        assert!(!workers.contains_key("steady"), "a worker that never fails is in the cells only");
+    }
+
+    /// A window that starts and ends inside hours reads only its own minutes; a worker whose
+    /// failure lies outside the window is not kept.
+    #[tokio::test]
+    async fn a_window_inside_hours_reads_its_minutes_only() {
+        let lake = tempfile::tempdir().expect("temp dir");
+        write_lake(lake.path(), &[], &attempts(), 0);
+        let observations = read(lake.path(), 30, 100).await;
+        assert_eq!(cells_read(&observations), cells_by_sql(lake.path(), 30, 100).await);
+        let workers = worker_minutes(&observations);
+        assert_eq!(workers["flaky"], (35..100).step_by(7).collect::<Vec<_>>());
+        assert!(!workers.contains_key("early"), "{workers:?}");
+    }
+}
