@@ -21,6 +21,7 @@ mod query_set;
 pub mod report;
 mod scan_window;
 mod signatures;
+mod task;
 
 pub use analyzer::{Analyzer, QueryResult};
 pub use catalog::CatalogConfig;

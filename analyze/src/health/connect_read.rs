@@ -32,6 +32,7 @@ use tracing::debug;
 use super::observations::{CellRow, ConnectCounts, ConnectRow, Minute, Observations};
 use crate::error::{AnalyzeError, Result};
 use crate::scan_window::{HOUR_MS, partition_of};
+use crate::task::AbortOnDrop;
 
 const CONNECT_ROWS_SQL: &str = include_str!("../../../queries/health/connect_rows.sql");
 
@@ -61,8 +62,9 @@ pub(super) async fn read_connects(
                 (ctx.clone(), since.as_millis().max(hour * HOUR_MS), until.as_millis().min((hour + 1) * HOUR_MS));
             async move {
                 // A task per hour, so that hours fold on several cores; it ends with the read.
-                let task = tokio::spawn(fold_hour(ctx, hour, from, to));
-                task.await.map_err(|e| AnalyzeError::Health(format!("reading the connect attempts: {e}")))?
+                // Aborted if the read is dropped (a tick cut short, a request gone).
+                let task = AbortOnDrop::spawn(fold_hour(ctx, hour, from, to));
+                task.join().await.map_err(|e| AnalyzeError::Health(format!("reading the connect attempts: {e}")))?
             }
         })
         .buffered(in_flight);

@@ -14,10 +14,11 @@ use failscope_schemas::Timestamp;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::slot::{self, AbortOnDrop};
+use super::slot;
 use super::{ApiError, ApiState, results};
 use crate::cli::{DEFAULT_SINCE, parse_instant};
 use crate::output::Format;
+use crate::task::AbortOnDrop;
 use crate::{AnalyzeError, Analyzer, QueryParams};
 
 #[derive(Debug, Deserialize)]
@@ -99,7 +100,7 @@ where
     // task is aborted whenever this handler ends first: on the timeout, and when the client
     // hangs up (the server then drops this future), so no query outlives its request. A
     // streamed body carries the stream (and the slot) on; dropping the body cancels it.
-    let mut task = AbortOnDrop(tokio::spawn(async move {
+    let mut task = AbortOnDrop::spawn(async move {
         let df = plan(Arc::clone(&analyzer)).await?;
         if format == Format::Json {
             // One row more than the cap tells whether the result was cut.
@@ -113,7 +114,7 @@ where
             let stream = df.execute_stream().await.map_err(AnalyzeError::from)?;
             results::streamed(format, &schema, stream, permit, deadline, timeout)
         }
-    }));
+    });
     match tokio::time::timeout_at(deadline, &mut task.0).await {
         Ok(joined) => joined.map_err(|e| ApiError::Internal(Box::new(e)))?,
         Err(_) => Err(ApiError::Timeout(timeout)),

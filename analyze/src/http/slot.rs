@@ -10,6 +10,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use crate::Analyzer;
 use crate::error::AnalyzeError;
 use crate::http::{ApiError, ApiState};
+use crate::task::AbortOnDrop;
 
 /// Runs `work` on the analyzer under a statement slot and the statement timeout.
 pub(super) async fn in_slot<T, F, Fut>(state: &ApiState, work: F) -> Result<T, ApiError>
@@ -21,10 +22,10 @@ where
     let config = Arc::clone(&state.config);
     let permit = acquire(state).await?;
     let analyzer = Arc::clone(&state.analyzer);
-    let task = AbortOnDrop(tokio::spawn(async move {
+    let task = AbortOnDrop::spawn(async move {
         let _permit = permit;
         work(analyzer).await
-    }));
+    });
     match tokio::time::timeout(config.statement_timeout, task.join()).await {
         Ok(joined) => Ok(joined.map_err(|e| ApiError::Internal(Box::new(e)))??),
         Err(_) => Err(ApiError::Timeout(config.statement_timeout)),
@@ -38,21 +39,5 @@ pub(super) async fn acquire(state: &ApiState) -> Result<OwnedSemaphorePermit, Ap
         Ok(Ok(permit)) => Ok(permit),
         Ok(Err(closed)) => Err(ApiError::Internal(Box::new(closed))),
         Err(_) => Err(ApiError::Busy(wait)),
-    }
-}
-
-/// A task aborted when its handle is dropped: on the timeout, or when the server drops the
-/// request's future because the client went away.
-pub(super) struct AbortOnDrop<T>(pub(super) tokio::task::JoinHandle<T>);
-
-impl<T> AbortOnDrop<T> {
-    pub(super) async fn join(mut self) -> Result<T, tokio::task::JoinError> {
-        (&mut self.0).await
-    }
-}
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }

@@ -37,6 +37,7 @@ use tokio::time::{Instant, timeout, timeout_at};
 use super::PgConfig;
 use super::{error, listing, params};
 use crate::guard::{self, Forbidden, StatementKind};
+use crate::task::AbortOnDrop;
 
 /// The statement `datafusion-postgres` keeps for a prepared statement: its text, and the
 /// parsed statement with its plan.
@@ -296,7 +297,7 @@ impl Limits {
             return Ok((response, false));
         };
         let row_cap = self.row_cap;
-        let mut reading = AbortOnDrop(tokio::spawn(async move {
+        let mut reading = AbortOnDrop::spawn(async move {
             let _permit = permit;
             let mut rows = Vec::new();
             while let Some(row) = data_rows.next().await {
@@ -306,7 +307,7 @@ impl Limits {
                 rows.push(row?);
             }
             Ok::<_, PgWireError>((rows, false))
-        }));
+        });
         let (rows, truncated) = timeout_at(deadline, &mut reading.0)
             .await
             .map_err(|_| error::timeout(self.statement_timeout))?
@@ -333,15 +334,6 @@ impl Limits {
             client.feed(PgWireBackendMessage::NoticeResponse(notice.into())).await?;
         }
         Ok(())
-    }
-}
-
-/// Aborts the task when dropped.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 
