@@ -22,7 +22,7 @@ use arrow::array::{Array, AsArray, RecordBatch, StringViewArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, TimeUnit, TimestampMillisecondType};
 use datafusion::common::ParamValues;
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{DataFrame, SessionContext};
 use datafusion::scalar::ScalarValue;
 use failscope_schemas::Timestamp;
 use foldhash::fast::RandomState;
@@ -56,14 +56,16 @@ pub(super) async fn read_connects(
     let last = (until.as_millis() - 1).div_euclid(HOUR_MS);
     let reach = usize::try_from((reach_minutes.max(1) + 59) / 60).unwrap_or(1);
     let in_flight = ctx.copied_config().target_partitions().max(1);
+    // Parsed and planned once; each hour binds its parameters.
+    let statement = ctx.sql(CONNECT_ROWS_SQL).await?;
     let mut hours = futures::stream::iter(first..=last)
         .map(|hour| {
-            let (ctx, from, to) =
-                (ctx.clone(), since.as_millis().max(hour * HOUR_MS), until.as_millis().min((hour + 1) * HOUR_MS));
+            let (statement, from, to) =
+                (statement.clone(), since.as_millis().max(hour * HOUR_MS), until.as_millis().min((hour + 1) * HOUR_MS));
             async move {
                 // A task per hour, so that hours fold on several cores; it ends with the read.
                 // Aborted if the read is dropped (a tick cut short, a request gone).
-                let task = AbortOnDrop::spawn(fold_hour(ctx, hour, from, to));
+                let task = AbortOnDrop::spawn(fold_hour(statement, hour, from, to));
                 task.join().await.map_err(|e| AnalyzeError::Health(format!("reading the connect attempts: {e}")))?
             }
         })
@@ -315,7 +317,7 @@ struct HourFold {
     attempts: Vec<Attempt>,
 }
 
-async fn fold_hour(ctx: SessionContext, hour: Hour, from: i64, to: i64) -> Result<HourFold> {
+async fn fold_hour(statement: DataFrame, hour: Hour, from: i64, to: i64) -> Result<HourFold> {
     let (date, hour_of_day) = partition_of(Timestamp::from_millis(hour * HOUR_MS));
     let ts = |ms: i64| ScalarValue::TimestampMillisecond(Some(ms), Some("UTC".into()));
     let params = ParamValues::from(vec![
@@ -324,7 +326,7 @@ async fn fold_hour(ctx: SessionContext, hour: Hour, from: i64, to: i64) -> Resul
         ("since", ts(from)),
         ("until", ts(to)),
     ]);
-    let mut stream = ctx.sql(CONNECT_ROWS_SQL).await?.with_param_values(params)?.execute_stream().await?;
+    let mut stream = statement.with_param_values(params)?.execute_stream().await?;
     let mut fold = HourFold {
         n_rows: 0,
         folding: std::time::Duration::ZERO,
