@@ -147,6 +147,8 @@ pub struct Observations {
     pub(crate) connects: BTreeMap<Minute, Vec<ConnectRow>>,
     pub(crate) jobs: BTreeMap<Minute, Vec<JobRow>>,
     names: HashSet<Arc<str>, RandomState>,
+    /// How many names were left at the last pruning.
+    names_after_prune: usize,
 }
 
 impl Observations {
@@ -215,11 +217,17 @@ impl Observations {
         }
     }
 
-    /// Forgets the minutes before `minute` (they live on in the baselines).
+    /// Forgets the minutes before `minute` (they live on in the baselines), and now and then
+    /// the names nothing holds any more: a live detector runs for months over workers that
+    /// come and go. Pruning when the names have doubled keeps its cost per step constant.
     pub(crate) fn forget_before(&mut self, minute: Minute) {
         self.cells = self.cells.split_off(&minute);
         self.connects = self.connects.split_off(&minute);
         self.jobs = self.jobs.split_off(&minute);
+        if self.names.len() > 2 * self.names_after_prune.max(1024) {
+            self.names.retain(|name| Arc::strong_count(name) > 1);
+            self.names_after_prune = self.names.len();
+        }
     }
 
     pub(crate) fn cells_at(&self, minute: Minute) -> &[CellRow] {
@@ -435,6 +443,25 @@ mod tests {
         // The views over the lake tables are scoped alike; the analyzer's session is not.
         assert_eq!(count(&scoped, "SELECT count(*) FROM region_hour_health").await, 2);
         assert_eq!(count(analyzer.context(), sql).await, 9);
+    }
+
+    /// Workers that come and go: the names of those whose rows are forgotten go with them.
+    #[test]
+    fn forgotten_workers_leave_no_names_behind() {
+        let mut observations = Observations::default();
+        let counts = ConnectCounts { n_attempts: 1, n_timeouts: 1, ..ConnectCounts::default() };
+        for minute in 0..5000 {
+            observations.push_connect(minute, "us-east-2", "api", &format!("worker-{minute}"), counts);
+            observations.forget_before(minute - 60);
+        }
+        // The region, the target and the workers of the last hour, give or take a doubling.
+        assert!(observations.names.len() <= 2 * 1024 + 1, "{} names held", observations.names.len());
+        let held: usize = observations.connects.values().map(Vec::len).sum();
+        assert_eq!(held, 61);
+        // A name still held by a row is still the one the observations hand out.
+        let worker: Arc<str> = Arc::from("worker-4999");
+        let held = Arc::clone(&observations.connects[&4999][0].worker);
+        assert!(Arc::ptr_eq(&observations.intern(&worker), &held));
     }
 
     /// A job that ran three hours and failed on connect timeouts in its first minutes: read in
