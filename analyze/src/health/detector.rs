@@ -282,7 +282,9 @@ fn weight_of(entry: &RegionEntry, t: Minute, config: &DetectorConfig) -> f64 {
     }
 }
 
-/// Moves the flags of one scope: raised for the names in `signals`, lowered after quiet.
+/// Moves the flags of one scope: raised for the names in `signals`, lowered after quiet. A
+/// flag that is down is forgotten (one raised again starts afresh, as a new one would), so a
+/// live detector keeps only the flags that are up, however many workers come and go.
 fn move_flags<'a>(
     entries: &mut BTreeMap<Name, FlagEntry>,
     t: Minute,
@@ -320,6 +322,7 @@ fn move_flags<'a>(
             });
         }
     }
+    entries.retain(|_, entry| entry.state.raised);
 }
 
 fn round4(x: f64) -> f64 {
@@ -429,6 +432,20 @@ mod tests {
         let mut workers: Vec<String> = changes_of(&changes, Scope::Worker).into_iter().map(|c| c.0).collect();
         workers.sort();
         assert_eq!(workers, ["r-north-0", "r-north-1"]);
+    }
+
+    #[test]
+    fn flags_that_are_down_are_forgotten() {
+        // Two bad hosts for an hour, then healthy again: quarantined, released, forgotten.
+        let fault: Fault =
+            |r, _, w, m| (r == "r-north" && w < 2 && (ONSET..ONSET + 60).contains(&m)).then_some((0.9, "timeout"));
+        let mut detector = Detector::new(DetectorConfig::default(), 0);
+        detector.observe(0, fleet(fault));
+        let changes = detector.advance_to(END - 1);
+        let workers: Vec<_> = changes.iter().filter(|c| c.scope == Scope::Worker).map(|c| c.status).collect();
+        assert_eq!(workers, [Status::Quarantined, Status::Quarantined, Status::Healthy, Status::Healthy]);
+        assert!(detector.workers.is_empty(), "{:?}", detector.workers.keys().collect::<Vec<_>>());
+        assert!(detector.targets.is_empty() && detector.projects.is_empty());
     }
 
     #[test]
