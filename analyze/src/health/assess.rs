@@ -215,13 +215,13 @@ fn region_successes(
 ) -> u64 {
     let reached = |target: &Name| !outages.contains_key(target);
     let all: u64 =
-        window.cells().iter().filter(|((r, t), _)| &**r == region && reached(t)).map(|(_, c)| successes(c)).sum();
+        window.cells().iter().filter(|((r, t), _)| &**r == region && reached(t)).map(|(_, c)| c.n_succeeded()).sum();
     let left_out: u64 = quarantined
         .iter()
         .filter_map(|q| window.failing_worker(q))
         .flat_map(|w| w.cells.iter())
         .filter(|c| &*c.region == region && reached(&c.target))
-        .map(|c| successes(&c.counts))
+        .map(|c| c.counts.n_succeeded())
         .sum();
     all - left_out.min(all)
 }
@@ -233,10 +233,6 @@ fn region_successes(
 /// the region's path leaves each worker most of its successes, bad hosts lose theirs.
 fn few(n_workers: usize, their_successes: u64, region_successes: u64, share: f64) -> bool {
     n_workers <= 1 || their_successes as f64 <= share * region_successes as f64
-}
-
-fn successes(counts: &ConnectCounts) -> u64 {
-    counts.n_succeeded()
 }
 
 /// Workers that fail most of their own attempts while the rest of their region, reaching the
@@ -291,8 +287,8 @@ fn find_bad_hosts(w: &Windows, baselines: &Baselines, config: &DetectorConfig, o
             .filter(|(_, c, _)| rate(c.n_failed(), c.n_judged()) >= config.bad_host_ratio * rest_rate)
             .collect();
         let bad_failures: u64 = bad.iter().map(|(_, c, _)| c.n_failed()).sum();
-        let bad_successes: u64 = bad.iter().map(|(_, c, _)| successes(c)).sum();
-        let few = few(bad.len(), bad_successes, successes(&total), config.max_bad_host_share);
+        let bad_successes: u64 = bad.iter().map(|(_, c, _)| c.n_succeeded()).sum();
+        let few = few(bad.len(), bad_successes, total.n_succeeded(), config.max_bad_host_share);
         if bad.is_empty() || !few || (bad_failures as f64) < config.bad_host_failure_share * total.n_failed() as f64 {
             continue;
         }
@@ -366,7 +362,7 @@ fn failing_by_region(
             let entry = failing.entry(Arc::clone(region)).or_default();
             entry.0 += counts.n_failed();
             entry.1 += 1;
-            entry.2 += successes(counts);
+            entry.2 += counts.n_succeeded();
         }
     }
     failing

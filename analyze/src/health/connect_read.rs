@@ -458,14 +458,17 @@ mod tests {
         out
     }
 
-    async fn read(lake: &std::path::Path, since: i64, until: i64) -> Observations {
+    async fn open(lake: &std::path::Path) -> Analyzer {
         let config = CatalogConfig {
             lake: lake.into(),
             queries_dir: None,
             memory_limit_bytes: None,
             target_partitions: Some(2),
         };
-        let analyzer = Analyzer::open(&config).await.expect("the fixture lake opens");
+        Analyzer::open(&config).await.expect("the fixture lake opens")
+    }
+
+    async fn read(analyzer: &Analyzer, since: i64, until: i64) -> Observations {
         let mut observations = Observations::default();
         let (since, until) = (Timestamp::from_millis(T0 + since * MINUTE), Timestamp::from_millis(T0 + until * MINUTE));
         read_connects(analyzer.context(), since, until, 60, &mut observations).await.expect("reads");
@@ -473,14 +476,7 @@ mod tests {
     }
 
     /// The cells as SQL counts them from the lake, for the minutes of `[since, until)`.
-    async fn cells_by_sql(lake: &std::path::Path, since: i64, until: i64) -> BTreeMap<(Minute, String), [i64; 6]> {
-        let config = CatalogConfig {
-            lake: lake.into(),
-            queries_dir: None,
-            memory_limit_bytes: None,
-            target_partitions: Some(2),
-        };
-        let analyzer = Analyzer::open(&config).await.expect("the fixture lake opens");
+    async fn cells_by_sql(analyzer: &Analyzer, since: i64, until: i64) -> BTreeMap<(Minute, String), [i64; 6]> {
         let sql = format!(
             "SELECT CAST(to_unixtime(started_at) / 60 AS BIGINT), region || '/' || target_service, COUNT(*),
                     COUNT(CASE WHEN outcome IN ('timeout', 'abandoned') THEN 1 END),
@@ -539,8 +535,9 @@ mod tests {
     async fn every_attempt_counts_in_its_cell_and_a_worker_is_kept_near_its_failures() {
         let lake = tempfile::tempdir().expect("temp dir");
         write_lake(lake.path(), &[], &attempts(), 0);
-        let observations = read(lake.path(), 0, 180).await;
-        let expected = cells_by_sql(lake.path(), 0, 180).await;
+        let analyzer = open(lake.path()).await;
+        let observations = read(&analyzer, 0, 180).await;
+        let expected = cells_by_sql(&analyzer, 0, 180).await;
         assert_eq!(expected.len(), 26 * 2, "two cells in each of 26 minutes: {expected:?}");
         assert_eq!(cells_read(&observations), expected);
         let workers = worker_minutes(&observations);
@@ -558,8 +555,9 @@ mod tests {
     async fn a_window_inside_hours_reads_its_minutes_only() {
         let lake = tempfile::tempdir().expect("temp dir");
         write_lake(lake.path(), &[], &attempts(), 0);
-        let observations = read(lake.path(), 30, 100).await;
-        assert_eq!(cells_read(&observations), cells_by_sql(lake.path(), 30, 100).await);
+        let analyzer = open(lake.path()).await;
+        let observations = read(&analyzer, 30, 100).await;
+        assert_eq!(cells_read(&observations), cells_by_sql(&analyzer, 30, 100).await);
         let workers = worker_minutes(&observations);
         assert_eq!(workers["flaky"], (35..100).step_by(7).collect::<Vec<_>>());
         assert!(!workers.contains_key("early"), "{workers:?}");

@@ -167,22 +167,16 @@ impl Observations {
             read_connects(ctx, since, until, reach_minutes, &mut observations).await?;
             Ok(observations)
         };
-        let (mut observations, jobs) = tokio::try_join!(connects, Self::load_jobs(ctx, since, until))?;
-        for (minute, rows) in jobs {
-            let rows = rows.into_iter().map(|r| observations.intern_job(r)).collect();
-            observations.jobs.insert(minute, rows);
+        let (mut observations, jobs) = tokio::try_join!(connects, Self::read_jobs(ctx, since, until))?;
+        for batch in &jobs {
+            observations.add_job_batch(batch)?;
         }
         Ok(observations)
     }
 
-    /// The jobs that finished in `[since, until)`, by minute.
-    async fn load_jobs(
-        ctx: &SessionContext,
-        since: Timestamp,
-        until: Timestamp,
-    ) -> Result<BTreeMap<Minute, Vec<JobRow>>> {
+    /// The batches of `job_minutes.sql` for the jobs that finished in `[since, until)`.
+    async fn read_jobs(ctx: &SessionContext, since: Timestamp, until: Timestamp) -> Result<Vec<RecordBatch>> {
         let params = window_params(since, until);
-        let mut jobs = Observations::default();
         if let Some(earliest_start) = earliest_job_start(ctx, &params).await? {
             // The classification of these jobs looks at attempts from their start to their
             // end and, for third parties, an hour around a failure: nothing else of the lake.
@@ -190,11 +184,9 @@ impl Observations {
                 from: Timestamp::from_millis(earliest_start.min(since.as_millis())).add_millis(-HOUR_MS),
                 until: until.add_millis(HOUR_MS),
             };
-            for batch in run(&window.scope(ctx), "job_minutes", JOB_MINUTES_SQL, &params).await? {
-                jobs.add_job_batch(&batch)?;
-            }
+            return run(&window.scope(ctx), "job_minutes", JOB_MINUTES_SQL, &params).await;
         }
-        Ok(jobs.jobs)
+        Ok(Vec::new())
     }
 
     /// Replaces every minute from `from` on with `fresh`'s: a live tick re-reads the recent
