@@ -142,8 +142,8 @@ pub(crate) struct JobRow {
 #[derive(Debug, Default, Clone)]
 pub struct Observations {
     pub(crate) cells: BTreeMap<Minute, Vec<CellRow>>,
-    /// The workers that failed a connect somewhere in what was read: a worker that failed in
-    /// a window is here for every minute of that window.
+    /// The workers that failed a connect, in the minutes within reach of a failure (the
+    /// longest window): a worker that failed in a window is here for every minute of it.
     pub(crate) connects: BTreeMap<Minute, Vec<ConnectRow>>,
     pub(crate) jobs: BTreeMap<Minute, Vec<JobRow>>,
     names: HashSet<Arc<str>, RandomState>,

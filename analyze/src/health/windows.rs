@@ -3,10 +3,12 @@
 //! of an hour over a large fleet holds tens of thousands of (region, target, worker) cells;
 //! summing them again at every minute made a 48-hour replay cost hundreds of lake scans.)
 //!
-//! Workers: the observations hold the rows of the workers that failed somewhere in what was
-//! read, which differs between a replay (its whole period) and a live tick (the last hour).
-//! So that both decide alike, nothing here looks at a worker without failures in the window:
-//! only [`ConnectSums::failing_worker`] and [`ConnectSums::failing_workers`] are offered.
+//! Workers: the observations hold the rows of the workers that failed within an hour of them,
+//! around each minute of what was read, and a replay reads more around its minutes than a
+//! live tick does. So that both decide alike, nothing here looks at a worker without failures
+//! in the window: only [`ConnectSums::failing_worker`], [`ConnectSums::failing_workers`],
+//! [`ConnectSums::failing_workers_with`] and [`ConnectSums::failing_regions`] (sums over
+//! failing workers) are offered.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
