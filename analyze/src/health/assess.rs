@@ -18,10 +18,10 @@ use std::sync::Arc;
 use super::baseline::Baselines;
 use super::config::DetectorConfig;
 use super::feed::{Evidence, JobEvidence, Kind, Outcomes, TargetEvidence};
-use super::observations::{ConnectCounts, JobCounts};
+use super::observations::{ConnectCounts, JobCounts, Observations};
 use super::state::Level;
 use super::stats::poisson_upper_tail;
-use super::windows::{ConnectSums, Windows};
+use super::windows::{CellSums, ConnectSums, Windows};
 
 type Name = Arc<str>;
 /// (region, target) → counts over one window.
@@ -68,17 +68,27 @@ pub(crate) struct OpenAlarms {
 }
 
 /// Judges one tick.
-pub(crate) fn assess(w: &Windows, baselines: &Baselines, open: &OpenAlarms, config: &DetectorConfig) -> Assessment {
+pub(crate) fn assess(
+    w: &Windows,
+    observations: &Observations,
+    baselines: &Baselines,
+    open: &OpenAlarms,
+    config: &DetectorConfig,
+) -> Assessment {
     let mut out = Assessment::default();
     // Outages first, over every worker: a few bad hosts cannot make a target fail from two
     // regions, and a target that is out must not make its callers look like bad hosts.
     let everyone = BTreeSet::new();
-    let judged_everyone = judge_cells(w, &everyone, baselines, config);
+    let judged_everyone = judge_cells(w, observations, &everyone, baselines, config);
     find_outages(&judged_everyone, open, config, &mut out);
     let mut quarantined = find_bad_hosts(w, baselines, config, &mut out);
     quarantined.extend(open.workers.iter().cloned());
     // Judged again without the quarantined workers, if there are any.
-    let judged = if quarantined.is_empty() { judged_everyone } else { judge_cells(w, &quarantined, baselines, config) };
+    let judged = if quarantined.is_empty() {
+        judged_everyone
+    } else {
+        judge_cells(w, observations, &quarantined, baselines, config)
+    };
     let mut concentrated = BTreeMap::new();
     // Not the burst window: over three minutes only a few workers ever act.
     for window in [&w.connects, &w.long] {
@@ -128,13 +138,14 @@ pub(crate) fn assess(w: &Windows, baselines: &Baselines, open: &OpenAlarms, conf
 /// Every (region, target) cell judged over both windows, leaving `quarantined` workers out.
 fn judge_cells(
     w: &Windows,
+    observations: &Observations,
     quarantined: &BTreeSet<Name>,
     baselines: &Baselines,
     config: &DetectorConfig,
 ) -> BTreeMap<(Name, Name), Judged> {
     let short = cell_sums(w.connects.sums(), quarantined);
     let long = cell_sums(w.long.sums(), quarantined);
-    let bursts = cell_sums(w.burst.sums(), quarantined);
+    let bursts = burst_cells(w, observations, quarantined);
     long.iter()
         .map(|(key, long_counts)| {
             let baseline = baselines.cell_rate(&key.0, &key.1, config);
@@ -190,19 +201,53 @@ fn rate(k: u64, n: u64) -> f64 {
 /// A window's (region, target) sums, leaving quarantined workers out. A quarantined worker
 /// without failures in the window counts again: it no longer drags its cells down.
 fn cell_sums(window: &ConnectSums, quarantined: &BTreeSet<Name>) -> Cells {
-    let mut cells: Cells = window.cells().iter().map(|(key, counts)| (key.clone(), *counts)).collect();
+    let mut cells = cells_of(window.cells());
     for worker in quarantined {
         for cell in window.failing_worker(worker).map_or(&[][..], |w| w.cells.as_slice()) {
-            let key = (Arc::clone(&cell.region), Arc::clone(&cell.target));
-            if let Some(counts) = cells.get_mut(&key) {
-                counts.sub(&cell.counts);
-                if counts.n_attempts == 0 {
-                    cells.remove(&key);
-                }
-            }
+            leave_out(&mut cells, (&cell.region, &cell.target), &cell.counts);
         }
     }
     cells
+}
+
+/// The burst window's cells, leaving quarantined workers out as [`cell_sums`] does (those that
+/// failed in the window). That window keeps no sums by worker: over its few minutes only the
+/// quarantined workers' rows matter, and they are rarely any, so they are read again.
+fn burst_cells(w: &Windows, observations: &Observations, quarantined: &BTreeSet<Name>) -> Cells {
+    let mut cells = cells_of(w.burst.sums());
+    if quarantined.is_empty() {
+        return cells;
+    }
+    // Per quarantined worker: its failures in the window, and its attempts by cell.
+    let mut theirs: BTreeMap<&Name, (u64, Cells)> = BTreeMap::new();
+    for minute in w.burst.minutes_held() {
+        for row in observations.connects_at(minute).iter().filter(|r| quarantined.contains(&r.worker)) {
+            let (n_failed, cells) = theirs.entry(&row.worker).or_default();
+            *n_failed += row.counts.n_failed();
+            cells.entry((Arc::clone(&row.region), Arc::clone(&row.target))).or_default().add(&row.counts);
+        }
+    }
+    for (_, their_cells) in theirs.into_values().filter(|(n_failed, _)| *n_failed > 0) {
+        for ((region, target), counts) in &their_cells {
+            leave_out(&mut cells, (region, target), counts);
+        }
+    }
+    cells
+}
+
+fn cells_of(window: &CellSums) -> Cells {
+    window.iter().map(|((r, t), counts)| ((Arc::clone(r), Arc::clone(t)), *counts)).collect()
+}
+
+/// Takes a worker's attempts in a cell out of the cell's sums.
+fn leave_out(cells: &mut Cells, (region, target): (&Name, &Name), theirs: &ConnectCounts) {
+    let key = (Arc::clone(region), Arc::clone(target));
+    if let Some(counts) = cells.get_mut(&key) {
+        counts.sub(theirs);
+        if counts.n_attempts == 0 {
+            cells.remove(&key);
+        }
+    }
 }
 
 /// The connects that succeeded from `region` in the window to targets that are not out,
@@ -215,7 +260,7 @@ fn region_successes(
 ) -> u64 {
     let reached = |target: &Name| !outages.contains_key(target);
     let all: u64 =
-        window.cells().iter().filter(|((r, t), _)| &**r == region && reached(t)).map(|(_, c)| c.n_succeeded()).sum();
+        window.cells().iter().filter(|((r, t), _)| &***r == region && reached(t)).map(|(_, c)| c.n_succeeded()).sum();
     let left_out: u64 = quarantined
         .iter()
         .filter_map(|q| window.failing_worker(q))
@@ -269,7 +314,7 @@ fn find_bad_hosts(w: &Windows, baselines: &Baselines, config: &DetectorConfig, o
     let per_region = per_region.into_iter().map(|(region, mut candidates)| {
         candidates.sort_by(|a, b| a.0.cmp(&b.0));
         let mut total = ConnectCounts::default();
-        for ((r, target), counts) in long.cells() {
+        for ((r, target), counts) in long.cells().iter() {
             if *r == region && !out.outages.contains_key(target) {
                 total.add(counts);
             }
@@ -628,5 +673,40 @@ fn outcomes(counts: &ConnectCounts) -> Outcomes {
         refused: counts.n_refused,
         dns_error: counts.n_dns,
         other: counts.n_other_failed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The burst window keeps no sums by worker: what it leaves out for the quarantined
+    /// workers, read again from its minutes, is what a window keeping them leaves out.
+    #[test]
+    fn burst_cells_leave_out_the_quarantined_workers_that_failed_in_them() {
+        let config = DetectorConfig { window_minutes: 3, burst_minutes: 3, ..DetectorConfig::default() };
+        let ok = ConnectCounts { n_attempts: 4, ..ConnectCounts::default() };
+        let failed = ConnectCounts { n_attempts: 2, n_timeouts: 2, ..ConnectCounts::default() };
+        let mut observations = Observations::default();
+        for m in 0..10 {
+            observations.push_connect(m, "r1", "api", "healthy", ok);
+            observations.push_connect(m, "r1", "api", "bad", if m >= 8 { failed } else { ok });
+            observations.push_connect(m, "r1", "db", "bad", ok);
+            // Quarantined, but without failures in the last three minutes: it counts again.
+            observations.push_connect(m, "r1", "api", "mended", if m < 5 { failed } else { ok });
+            observations.push_connect(m, "r2", "api", "healthy-too", ok);
+        }
+        let mut windows = Windows::new(&config);
+        windows.slide_to(10, &observations);
+        let quarantined: BTreeSet<Name> =
+            ["bad", "mended", "gone"].into_iter().map(|w| observations.intern(&Name::from(w))).collect();
+        let burst = burst_cells(&windows, &observations, &quarantined);
+        assert_eq!(burst, cell_sums(windows.connects.sums(), &quarantined));
+        let cell = |r: &str, t: &str| burst.get(&(Name::from(r), Name::from(t))).copied();
+        // Minutes 7 to 9: "bad" failed in them and is out of both its cells, "mended" is not.
+        assert_eq!(cell("r1", "api").map(|c| (c.n_attempts, c.n_failed())), Some((24, 0)));
+        assert_eq!(cell("r1", "db"), None);
+        assert_eq!(cell("r2", "api").map(|c| c.n_attempts), Some(12));
+        assert_eq!(burst_cells(&windows, &observations, &BTreeSet::new()).len(), 3);
     }
 }

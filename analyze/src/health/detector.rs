@@ -186,7 +186,7 @@ impl Detector {
             targets: self.targets.iter().filter(|(_, e)| e.state.raised).map(|(n, _)| n.clone()).collect(),
             workers: self.workers.iter().filter(|(_, e)| e.state.raised).map(|(n, _)| n.clone()).collect(),
         };
-        let assessment = assess(&self.windows, &self.baselines, &open, &self.config);
+        let assessment = assess(&self.windows, &self.observations, &self.baselines, &open, &self.config);
         self.move_regions(t, &assessment, changes);
         let config = &self.config;
         let outages = assessment.outages.iter();

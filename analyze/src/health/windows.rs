@@ -11,6 +11,7 @@
 //! failing workers) are offered.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::sync::Arc;
 
 use foldhash::fast::RandomState;
@@ -19,10 +20,20 @@ use super::config::DetectorConfig;
 use super::observations::{CellRow, ConnectCounts, ConnectRow, JobCounts, JobRow, Minute, Observations};
 
 type Name = Arc<str>;
-/// The windows' maps are keyed by names and looked up for every row of every minute: a fast
-/// hash (the keys are the lake's names, not an attacker's).
+/// The windows' maps are looked up for every row of every minute: a fast hash (the keys are
+/// addresses, not an attacker's input).
 type HashMap<K, V> = std::collections::HashMap<K, V, RandomState>;
 type HashSet<K> = std::collections::HashSet<K, RandomState>;
+
+/// The address of a name the observations interned. They keep one allocation per distinct
+/// name ([`Observations::intern`]), so the address stands for the name and the windows neither
+/// hash nor compare text. Every map keyed by addresses also holds the names themselves, so
+/// that an allocation, and with it its address, stays taken while it is a key.
+type Addr = usize;
+
+fn addr(name: &Name) -> Addr {
+    Arc::as_ptr(name).cast::<u8>() as usize
+}
 
 /// The windows that end at the minute being judged (exclusive).
 #[derive(Debug)]
@@ -31,8 +42,9 @@ pub(crate) struct Windows {
     pub connects: Sliding<ConnectSums>,
     /// Connect attempts over the long window.
     pub long: Sliding<ConnectSums>,
-    /// Connect attempts over the burst window.
-    pub burst: Sliding<ConnectSums>,
+    /// Connect attempts over the burst window, by cell only: its few minutes are read again
+    /// for the workers in quarantine when there are any (`assess::burst_cells`).
+    pub burst: Sliding<CellSums>,
     /// Finished jobs over the job window.
     pub jobs: Sliding<JobSums>,
 }
@@ -95,6 +107,11 @@ impl<S: Sums> Sliding<S> {
         &self.sums
     }
 
+    /// The minutes the window holds.
+    pub(super) fn minutes_held(&self) -> Range<Minute> {
+        self.end.map_or(0..0, |end| (end - self.minutes)..end)
+    }
+
     /// Ends the window at `t`: one minute in and one out per minute moved, or summed afresh
     /// when the window jumps (the first step, or a clock that went back).
     fn slide_to(&mut self, t: Minute, observations: &Observations) {
@@ -117,7 +134,7 @@ impl<S: Sums> Sliding<S> {
 
     /// The minutes of the window from `from` on: the ones a replacement of the observations
     /// from `from` changes.
-    fn affected(&self, from: Minute) -> std::ops::Range<Minute> {
+    fn affected(&self, from: Minute) -> Range<Minute> {
         self.end.map_or(0..0, |end| from.max(end - self.minutes)..end)
     }
 
@@ -134,19 +151,74 @@ impl<S: Sums> Sliding<S> {
     }
 }
 
+/// Connect attempts in a window by (region, target) cell, of every worker.
+#[derive(Debug, Default)]
+pub(crate) struct CellSums {
+    cells: HashMap<(Addr, Addr), Cell>,
+}
+
+#[derive(Debug)]
+struct Cell {
+    region: Name,
+    target: Name,
+    counts: ConnectCounts,
+}
+
+impl CellSums {
+    /// (region, target) → the attempts of every worker.
+    pub(super) fn iter(&self) -> impl Iterator<Item = ((&Name, &Name), &ConnectCounts)> {
+        self.cells.values().map(|c| ((&c.region, &c.target), &c.counts))
+    }
+
+    fn add(&mut self, row: &CellRow) {
+        self.cells
+            .entry((addr(&row.region), addr(&row.target)))
+            .or_insert_with(|| Cell {
+                region: Arc::clone(&row.region),
+                target: Arc::clone(&row.target),
+                counts: ConnectCounts::default(),
+            })
+            .counts
+            .add(&row.counts);
+    }
+
+    fn remove(&mut self, row: &CellRow) {
+        let key = (addr(&row.region), addr(&row.target));
+        if let Some(cell) = self.cells.get_mut(&key) {
+            cell.counts.sub(&row.counts);
+            if cell.counts.n_attempts == 0 {
+                self.cells.remove(&key);
+            }
+        }
+    }
+}
+
+impl Sums for CellSums {
+    fn add_minute(&mut self, observations: &Observations, minute: Minute) {
+        for row in observations.cells_at(minute) {
+            self.add(row);
+        }
+    }
+
+    fn remove_minute(&mut self, observations: &Observations, minute: Minute) {
+        for row in observations.cells_at(minute) {
+            self.remove(row);
+        }
+    }
+}
+
 /// Connect attempts in a window: by cell, and by worker for the workers that failed.
 #[derive(Debug, Default)]
 pub(crate) struct ConnectSums {
-    /// (region, target) → the attempts of every worker.
-    cells: HashMap<(Name, Name), ConnectCounts>,
+    cells: CellSums,
     /// The workers the observations hold rows of (see the module's note).
-    workers: HashMap<Name, WorkerSums>,
+    workers: HashMap<Addr, WorkerSums>,
     /// The workers with failed attempts in the window, by how many: the bad-host test looks
     /// only at those with enough of them, a few even in a sick region.
-    by_failures: BTreeMap<u64, HashSet<Name>>,
+    by_failures: BTreeMap<u64, HashSet<Addr>>,
     /// Per region, over the workers with failures there: what the concentration test sums at
     /// every step, kept as rows enter and leave rather than summed over every failing worker.
-    failing_regions: HashMap<Name, FailingRegion>,
+    failing_regions: HashMap<Addr, (Name, FailingRegion)>,
 }
 
 /// The failing workers of a region, summed: their failed connects in it, how many they are,
@@ -182,8 +254,9 @@ impl FailingRegion {
 
 /// One worker's attempts in a window, by (region, target): a worker serves one region and
 /// reaches a few targets, so a list is the right map.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct WorkerSums {
+    name: Name,
     pub cells: Vec<WorkerCell>,
     n_failed: u64,
 }
@@ -192,7 +265,7 @@ impl WorkerSums {
     /// The worker's attempts in `region`, over its targets.
     fn in_region(&self, region: &Name) -> ConnectCounts {
         let mut counts = ConnectCounts::default();
-        for cell in self.cells.iter().filter(|c| &c.region == region) {
+        for cell in self.cells.iter().filter(|c| Arc::ptr_eq(&c.region, region)) {
             counts.add(&cell.counts);
         }
         counts
@@ -209,13 +282,14 @@ pub(crate) struct WorkerCell {
 
 impl ConnectSums {
     /// (region, target) → the attempts of every worker.
-    pub(super) fn cells(&self) -> &HashMap<(Name, Name), ConnectCounts> {
+    pub(super) fn cells(&self) -> &CellSums {
         &self.cells
     }
 
-    /// `worker`'s attempts, if it failed any in the window.
-    pub(super) fn failing_worker(&self, worker: &str) -> Option<&WorkerSums> {
-        self.workers.get(worker).filter(|w| w.n_failed > 0)
+    /// `worker`'s attempts, if it failed any in the window (`worker` as the observations
+    /// interned it, like every name the windows hand out).
+    pub(super) fn failing_worker(&self, worker: &Name) -> Option<&WorkerSums> {
+        self.workers.get(&addr(worker)).filter(|w| w.n_failed > 0)
     }
 
     /// The workers with failed attempts, in no particular order.
@@ -227,33 +301,26 @@ impl ConnectSums {
     pub(super) fn failing_workers_with(&self, n_failed: u64) -> impl Iterator<Item = (&Name, &WorkerSums)> {
         self.by_failures
             .range(n_failed.max(1)..)
-            .flat_map(|(_, names)| names)
-            .filter_map(|w| self.workers.get_key_value(w))
+            .flat_map(|(_, workers)| workers)
+            .filter_map(|w| self.workers.get(w))
+            .map(|w| (&w.name, w))
     }
 
     /// Per region, its failing workers summed (regions without any are left out).
     pub(super) fn failing_regions(&self) -> impl Iterator<Item = (&Name, &FailingRegion)> {
-        self.failing_regions.iter().filter(|(_, f)| f.n_workers > 0)
-    }
-
-    fn add_cell(&mut self, row: &CellRow) {
-        self.cells.entry((Arc::clone(&row.region), Arc::clone(&row.target))).or_default().add(&row.counts);
-    }
-
-    fn remove_cell(&mut self, row: &CellRow) {
-        let key = (Arc::clone(&row.region), Arc::clone(&row.target));
-        if let Some(cell) = self.cells.get_mut(&key) {
-            cell.sub(&row.counts);
-            if cell.n_attempts == 0 {
-                self.cells.remove(&key);
-            }
-        }
+        self.failing_regions.values().filter(|(_, f)| f.n_workers > 0).map(|(region, f)| (region, f))
     }
 
     fn add_worker(&mut self, row: &ConnectRow) {
-        let worker = self.workers.entry(Arc::clone(&row.worker)).or_default();
+        let worker = self.workers.entry(addr(&row.worker)).or_insert_with(|| WorkerSums {
+            name: Arc::clone(&row.worker),
+            cells: Vec::new(),
+            n_failed: 0,
+        });
         let (before, n_failed_before) = (FailingRegion::of(&worker.in_region(&row.region)), worker.n_failed);
-        match worker.cells.iter_mut().find(|c| c.region == row.region && c.target == row.target) {
+        let same_cell =
+            |c: &&mut WorkerCell| Arc::ptr_eq(&c.region, &row.region) && Arc::ptr_eq(&c.target, &row.target);
+        match worker.cells.iter_mut().find(same_cell) {
             Some(cell) => {
                 cell.counts.add(&row.counts);
                 cell.n_rows += 1;
@@ -271,8 +338,9 @@ impl ConnectSums {
     }
 
     fn remove_worker(&mut self, row: &ConnectRow) {
-        let Some(worker) = self.workers.get_mut(&row.worker) else { return };
-        let Some(i) = worker.cells.iter().position(|c| c.region == row.region && c.target == row.target) else {
+        let Some(worker) = self.workers.get_mut(&addr(&row.worker)) else { return };
+        let same_cell = |c: &WorkerCell| Arc::ptr_eq(&c.region, &row.region) && Arc::ptr_eq(&c.target, &row.target);
+        let Some(i) = worker.cells.iter().position(same_cell) else {
             return;
         };
         let (before, n_failed_before) = (FailingRegion::of(&worker.in_region(&row.region)), worker.n_failed);
@@ -285,7 +353,7 @@ impl ConnectSums {
         worker.n_failed -= row.counts.n_failed().min(worker.n_failed);
         let (after, n_failed_after) = (FailingRegion::of(&worker.in_region(&row.region)), worker.n_failed);
         if worker.cells.is_empty() {
-            self.workers.remove(&row.worker);
+            self.workers.remove(&addr(&row.worker));
         }
         self.moved(row, (before, after), (n_failed_before, n_failed_after));
     }
@@ -294,21 +362,25 @@ impl ConnectSums {
     /// counts of failures it is filed under.
     fn moved(&mut self, row: &ConnectRow, regions: (FailingRegion, FailingRegion), n_failed: (u64, u64)) {
         if regions.0 != regions.1 {
-            let region = self.failing_regions.entry(Arc::clone(&row.region)).or_default();
+            let (_, region) = self
+                .failing_regions
+                .entry(addr(&row.region))
+                .or_insert_with(|| (Arc::clone(&row.region), FailingRegion::default()));
             region.sub(regions.0);
             region.add(regions.1);
         }
         if n_failed.0 != n_failed.1 {
+            let worker = addr(&row.worker);
             if n_failed.0 > 0
-                && let Some(names) = self.by_failures.get_mut(&n_failed.0)
+                && let Some(workers) = self.by_failures.get_mut(&n_failed.0)
             {
-                names.remove(&row.worker);
-                if names.is_empty() {
+                workers.remove(&worker);
+                if workers.is_empty() {
                     self.by_failures.remove(&n_failed.0);
                 }
             }
             if n_failed.1 > 0 {
-                self.by_failures.entry(n_failed.1).or_default().insert(Arc::clone(&row.worker));
+                self.by_failures.entry(n_failed.1).or_default().insert(worker);
             }
         }
     }
@@ -316,18 +388,14 @@ impl ConnectSums {
 
 impl Sums for ConnectSums {
     fn add_minute(&mut self, observations: &Observations, minute: Minute) {
-        for row in observations.cells_at(minute) {
-            self.add_cell(row);
-        }
+        self.cells.add_minute(observations, minute);
         for row in observations.connects_at(minute) {
             self.add_worker(row);
         }
     }
 
     fn remove_minute(&mut self, observations: &Observations, minute: Minute) {
-        for row in observations.cells_at(minute) {
-            self.remove_cell(row);
-        }
+        self.cells.remove_minute(observations, minute);
         for row in observations.connects_at(minute) {
             self.remove_worker(row);
         }
@@ -432,9 +500,9 @@ mod tests {
 
     fn flattened(sums: &ConnectSums) -> BTreeMap<(Name, Name, Name), ConnectCounts> {
         sums.workers
-            .iter()
-            .flat_map(|(w, s)| {
-                s.cells.iter().map(|c| ((Arc::clone(&c.region), Arc::clone(&c.target), Arc::clone(w)), c.counts))
+            .values()
+            .flat_map(|s| {
+                s.cells.iter().map(|c| ((Arc::clone(&c.region), Arc::clone(&c.target), Arc::clone(&s.name)), c.counts))
             })
             .collect()
     }
@@ -447,7 +515,7 @@ mod tests {
         for ((r, target, _), c) in &want {
             cells.entry((Arc::clone(r), Arc::clone(target))).or_default().add(c);
         }
-        let got: BTreeMap<_, _> = sums.cells().iter().map(|(k, c)| (k.clone(), *c)).collect();
+        let got: BTreeMap<_, _> = sums.cells().iter().map(|((r, t), c)| ((Arc::clone(r), Arc::clone(t)), *c)).collect();
         assert_eq!(got, cells, "by cell at {t}");
         let failing: BTreeSet<Name> =
             want.iter().filter(|(_, c)| c.n_failed() > 0).map(|((_, _, w), _)| Arc::clone(w)).collect();
