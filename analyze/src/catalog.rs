@@ -20,6 +20,7 @@ use tracing::debug;
 
 use crate::dedup::UniqueEvents;
 use crate::error::{AnalyzeError, Result};
+use crate::provided;
 use crate::query_set::QuerySet;
 use crate::signatures::{MatchSignature, Signatures};
 
@@ -96,6 +97,12 @@ pub(crate) async fn open_session(
     for (name, sql) in queries.views() {
         debug!(view = %name, "registering view");
         ctx.sql(sql).await?;
+        if sql == provided::REGION_HOUR_CONNECTS_SQL
+            && let Some(view) = ctx.deregister_table(provided::REGION_HOUR_CONNECTS)?
+        {
+            // Before the views that read it are planned: they hold on to the provider.
+            ctx.register_table(provided::REGION_HOUR_CONNECTS, Arc::new(provided::ProvidedOrComputed::new(view)))?;
+        }
     }
     Ok(ctx)
 }

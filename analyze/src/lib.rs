@@ -17,6 +17,7 @@ pub mod http;
 mod named_query;
 pub mod output;
 pub mod pg;
+mod provided;
 mod query_set;
 pub mod report;
 mod scan_window;

@@ -4,16 +4,15 @@
 -- statement: every attempt once, in one pass, with memory bounded by a few hours whatever the
 -- length of the window.
 --
--- A job's connects to its own targets (a test's database on loopback) say nothing of the
--- platform and are left out. The outcome decides the counts: abandoned attempts (a connect
--- still hanging when its job ended) count as timeouts, `other` is neither a success nor a
--- failure of the path.
+-- The whole hour is read, though the window may start or end inside it: the detector also
+-- counts every attempt of the hour by region, the rows of `region_hour_connects` that the
+-- classification of the window's jobs needs (analyze/src/provided.rs). A job's connects to its
+-- own targets (a test's database on loopback, `own_target`) count there only: they say nothing
+-- of the platform. In the cells, abandoned attempts (a connect still hanging when its job
+-- ended) count as timeouts, and `other` is neither a success nor a failure of the path.
 --
 -- Parameters: $date and $hour, the partition to read (the lake partitions attempts by the
--- hour they started, so no other directory is listed), and $since/$until, the part of that
--- hour in the window (half-open).
-SELECT region, target_service, worker_id, started_at, outcome
+-- hour they started, so no other directory is listed).
+SELECT region, target_service, worker_id, started_at, outcome, target_owner = 'job' AS own_target
 FROM connect_attempts
 WHERE date = $date AND hour = $hour
-  AND started_at >= $since AND started_at < $until
-  AND target_owner <> 'job'

@@ -16,7 +16,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use arrow::array::{Array, AsArray, RecordBatch, StringViewArray};
 use arrow::compute::cast;
@@ -26,11 +26,13 @@ use datafusion::prelude::{DataFrame, SessionContext};
 use datafusion::scalar::ScalarValue;
 use failscope_schemas::Timestamp;
 use foldhash::fast::RandomState;
+use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use tracing::debug;
 
-use super::observations::{CellRow, ConnectCounts, ConnectRow, Minute, Observations};
+use super::observations::{CellRow, ConnectCounts, ConnectRow, Minute, Observations, minute_of};
 use crate::error::{AnalyzeError, Result};
+use crate::provided::RegionHourCount;
 use crate::scan_window::{HOUR_MS, partition_of};
 use crate::task::AbortOnDrop;
 
@@ -39,57 +41,138 @@ const CONNECT_ROWS_SQL: &str = include_str!("../../../queries/health/connect_row
 /// Lake hours since the Unix epoch.
 type Hour = i64;
 
-/// Reads the connect attempts of `[since, until)` into `observations`: the cells of every
-/// minute, and the rows of each worker within `reach_minutes` of one of its failures.
+/// The read of the connect attempts of `[since, until)`, hour by hour: the cells of every
+/// minute, the rows of each worker within `reach_minutes` of one of its failures, and every
+/// region's counts per lake hour (`region_hour_connects`).
+pub(super) struct ConnectRead {
+    hours: BoxStream<'static, Result<HourFold>>,
+    window: Neighbours,
+    until: Minute,
+    /// Minutes before this have all their cells, and all their workers' rows.
+    cells_until: Minute,
+    workers_until: Minute,
+    done: bool,
+    started: Instant,
+    n_hours: i64,
+    n_rows: usize,
+    folding: Duration,
+    emitting: Duration,
+}
+
+/// What one more hour read brought.
+pub(super) struct HourRead {
+    /// The lake hour's counts by region, for `region_hour_connects`.
+    pub region_hours: Vec<RegionHourCount>,
+}
+
+impl ConnectRead {
+    pub(super) async fn start(
+        ctx: &SessionContext,
+        since: Timestamp,
+        until: Timestamp,
+        reach_minutes: i64,
+    ) -> Result<ConnectRead> {
+        let (first, last) = (since.as_millis().div_euclid(HOUR_MS), (until.as_millis() - 1).div_euclid(HOUR_MS));
+        let reach = usize::try_from((reach_minutes.max(1) + 59) / 60).unwrap_or(1);
+        let in_flight = ctx.copied_config().target_partitions().max(1);
+        // Parsed and planned once; each hour binds its parameters.
+        let statement = ctx.sql(CONNECT_ROWS_SQL).await?;
+        let n_hours = if until > since { last - first + 1 } else { 0 };
+        let hours = futures::stream::iter(first..first + n_hours)
+            .map(move |hour| {
+                let statement = statement.clone();
+                let from = since.as_millis().max(hour * HOUR_MS);
+                let to = until.as_millis().min((hour + 1) * HOUR_MS);
+                async move {
+                    // A task per hour, so that hours fold on several cores; it ends with the
+                    // read. Aborted if the read is dropped (a tick cut short, a request gone).
+                    let task = AbortOnDrop::spawn(fold_hour(statement, hour, from, to));
+                    task.join().await.map_err(|e| AnalyzeError::Health(format!("reading the connect attempts: {e}")))?
+                }
+            })
+            .buffered(in_flight)
+            .boxed();
+        let start = minute_of(since);
+        Ok(ConnectRead {
+            hours,
+            window: Neighbours::new(reach),
+            until: minute_of(until),
+            cells_until: start,
+            workers_until: start,
+            done: until <= since,
+            started: Instant::now(),
+            n_hours,
+            n_rows: 0,
+            folding: Duration::ZERO,
+            emitting: Duration::ZERO,
+        })
+    }
+
+    /// Minutes before this have all their cells and workers' rows in the observations.
+    pub(super) fn complete_until(&self) -> Minute {
+        self.cells_until.min(self.workers_until)
+    }
+
+    /// Minutes before this have their cells.
+    pub(super) fn cells_until(&self) -> Minute {
+        self.cells_until
+    }
+
+    pub(super) fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Reads the next hour into `observations`; `None` once every hour is read (and every
+    /// worker decided).
+    pub(super) async fn next_hour(&mut self, observations: &mut Observations) -> Result<Option<HourRead>> {
+        if self.done {
+            return Ok(None);
+        }
+        let Some(fold) = self.hours.try_next().await? else {
+            let window = std::mem::replace(&mut self.window, Neighbours::new(1));
+            window.finish(observations);
+            (self.cells_until, self.workers_until, self.done) = (self.until, self.until, true);
+            debug!(
+                rows = self.n_rows,
+                hours = self.n_hours,
+                folding_ms = self.folding.as_millis() as u64,
+                emitting_ms = self.emitting.as_millis() as u64,
+                elapsed_ms = self.started.elapsed().as_millis() as u64,
+                "health connect attempts read"
+            );
+            return Ok(None);
+        };
+        let emitted = Instant::now();
+        self.n_rows += fold.n_rows;
+        self.folding += fold.folding;
+        let hour_end = fold.first_minute + 60;
+        let region_hours = fold.region_hours();
+        fold.emit_cells(observations);
+        let decided_until = self.window.push(fold, observations);
+        self.cells_until = hour_end.min(self.until);
+        if let Some(decided_until) = decided_until {
+            self.workers_until = decided_until.min(self.until);
+        }
+        self.emitting += emitted.elapsed();
+        Ok(Some(HourRead { region_hours }))
+    }
+}
+
+/// Reads the connect attempts of `[since, until)` into `observations` at once.
+#[cfg(test)]
 pub(super) async fn read_connects(
     ctx: &SessionContext,
     since: Timestamp,
     until: Timestamp,
     reach_minutes: i64,
     observations: &mut Observations,
-) -> Result<()> {
-    if until <= since {
-        return Ok(());
+) -> Result<Vec<RegionHourCount>> {
+    let mut read = ConnectRead::start(ctx, since, until, reach_minutes).await?;
+    let mut counts = Vec::new();
+    while let Some(hour) = read.next_hour(observations).await? {
+        counts.extend(hour.region_hours);
     }
-    let started = Instant::now();
-    let first = since.as_millis().div_euclid(HOUR_MS);
-    let last = (until.as_millis() - 1).div_euclid(HOUR_MS);
-    let reach = usize::try_from((reach_minutes.max(1) + 59) / 60).unwrap_or(1);
-    let in_flight = ctx.copied_config().target_partitions().max(1);
-    // Parsed and planned once; each hour binds its parameters.
-    let statement = ctx.sql(CONNECT_ROWS_SQL).await?;
-    let mut hours = futures::stream::iter(first..=last)
-        .map(|hour| {
-            let (statement, from, to) =
-                (statement.clone(), since.as_millis().max(hour * HOUR_MS), until.as_millis().min((hour + 1) * HOUR_MS));
-            async move {
-                // A task per hour, so that hours fold on several cores; it ends with the read.
-                // Aborted if the read is dropped (a tick cut short, a request gone).
-                let task = AbortOnDrop::spawn(fold_hour(statement, hour, from, to));
-                task.join().await.map_err(|e| AnalyzeError::Health(format!("reading the connect attempts: {e}")))?
-            }
-        })
-        .buffered(in_flight);
-    let mut window = Neighbours::new(reach);
-    let (mut n_rows, mut folding, mut emitting) = (0, std::time::Duration::ZERO, std::time::Duration::ZERO);
-    while let Some(fold) = hours.try_next().await? {
-        let emitted = Instant::now();
-        n_rows += fold.n_rows;
-        folding += fold.folding;
-        fold.emit_cells(observations);
-        window.push(fold, observations);
-        emitting += emitted.elapsed();
-    }
-    window.finish(observations);
-    debug!(
-        rows = n_rows,
-        hours = last - first + 1,
-        folding_ms = folding.as_millis() as u64,
-        emitting_ms = emitting.as_millis() as u64,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "health connect attempts read"
-    );
-    Ok(())
+    Ok(counts)
 }
 
 /// The folds of consecutive hours waiting for their neighbours' failures, and the failing
@@ -108,11 +191,13 @@ impl Neighbours {
     }
 
     /// Adds the next hour's fold; the hour `reach` before it is decided and its rows kept.
-    fn push(&mut self, fold: HourFold, observations: &mut Observations) {
+    /// Returns the end of the hour decided, if one was.
+    fn push(&mut self, fold: HourFold, observations: &mut Observations) -> Option<Minute> {
         self.pending.push_back(fold);
         if self.pending.len() > self.reach {
-            self.decide_first(observations);
+            return Some(self.decide_first(observations));
         }
+        None
     }
 
     /// Decides the hours still pending: the window ends, no later hour can add a failure.
@@ -122,8 +207,9 @@ impl Neighbours {
         }
     }
 
-    /// Keeps the rows of the first pending hour's workers that failed within reach.
-    fn decide_first(&mut self, observations: &mut Observations) {
+    /// Keeps the rows of the first pending hour's workers that failed within reach; returns
+    /// the end of that hour.
+    fn decide_first(&mut self, observations: &mut Observations) -> Minute {
         let fold = self.pending.pop_front().expect("an hour is pending");
         let HourFold { first_minute, regions, targets, cells, failing, attempts, .. } = fold;
         let keep: Vec<bool> = (0..failing.failed.len())
@@ -169,6 +255,7 @@ impl Neighbours {
         if self.decided.len() > self.reach {
             self.decided.pop_front();
         }
+        first_minute + 60
     }
 }
 
@@ -311,8 +398,11 @@ impl Cells {
 /// the decision on their workers.
 struct HourFold {
     n_rows: usize,
+    /// The part of the hour in the window, UTC milliseconds (half-open).
+    from: i64,
+    to: i64,
     /// Time spent folding the hour's rows (reading them not counted).
-    folding: std::time::Duration,
+    folding: Duration,
     /// The hour's first minute.
     first_minute: Minute,
     regions: Names,
@@ -320,27 +410,30 @@ struct HourFold {
     cells: Cells,
     failing: Failing,
     attempts: Vec<Attempt>,
+    /// By region id: every attempt of the hour, in the window or not and to any target, and
+    /// those that did not succeed (`region_hour_connects` counts).
+    region_counts: Vec<(i64, i64)>,
 }
 
 async fn fold_hour(statement: DataFrame, hour: Hour, from: i64, to: i64) -> Result<HourFold> {
     let (date, hour_of_day) = partition_of(Timestamp::from_millis(hour * HOUR_MS));
-    let ts = |ms: i64| ScalarValue::TimestampMillisecond(Some(ms), Some("UTC".into()));
     let params = ParamValues::from(vec![
         ("date", ScalarValue::Date32(Some(date))),
         ("hour", ScalarValue::Int32(Some(hour_of_day))),
-        ("since", ts(from)),
-        ("until", ts(to)),
     ]);
     let mut stream = statement.with_param_values(params)?.execute_stream().await?;
     let mut fold = HourFold {
         n_rows: 0,
-        folding: std::time::Duration::ZERO,
+        from,
+        to,
+        folding: Duration::ZERO,
         first_minute: hour * 60,
         regions: Names::default(),
         targets: Names::default(),
         cells: Cells::default(),
         failing: Failing::default(),
         attempts: Vec::new(),
+        region_counts: Vec::new(),
     };
     while let Some(batch) = stream.try_next().await? {
         let started = Instant::now();
@@ -358,19 +451,34 @@ impl HourFold {
         let started = cast(batch.column(3), &DataType::Timestamp(TimeUnit::Millisecond, None))?;
         let started = started.as_primitive::<TimestampMillisecondType>();
         let outcomes = text(batch, 4)?;
+        let own_targets = batch.column(5).as_boolean_opt().ok_or_else(|| {
+            AnalyzeError::Health(format!("column {} is not a boolean", batch.schema().field(5).name()))
+        })?;
         self.attempts.reserve(batch.num_rows());
         for i in 0..batch.num_rows() {
-            let (region, _) = self.regions.id(regions.value(i));
+            let (region, new_region) = self.regions.id(regions.value(i));
+            if new_region {
+                self.region_counts.push((0, 0));
+            }
+            // As region_hour_connects counts: any outcome but `ok` and `other` failed.
+            let outcome = outcomes.value(i);
+            let counts = &mut self.region_counts[region];
+            counts.0 += 1;
+            counts.1 += i64::from(outcome != "ok" && outcome != "other");
+            let at = started.value(i);
+            if at < self.from || at >= self.to || own_targets.value(i) {
+                // Outside the window, or a job's connect to its own target (a test's database
+                // on loopback), which says nothing of the platform: counted for the region only.
+                continue;
+            }
             let (target, _) = self.targets.id(targets.value(i));
             let (worker, new) = self.failing.workers.id(workers.value(i));
             // The statement reads the attempts of this hour only.
-            let minute = u8::try_from(started.value(i).div_euclid(60_000) - self.first_minute)
+            let minute = u8::try_from(at.div_euclid(60_000) - self.first_minute)
                 .ok()
                 .filter(|m| *m < 60)
-                .ok_or_else(|| {
-                    AnalyzeError::Health(format!("an attempt outside the hour read: {}", started.value(i)))
-                })?;
-            let outcome = Outcome::of(outcomes.value(i));
+                .ok_or_else(|| AnalyzeError::Health(format!("an attempt outside the hour read: {at}")))?;
+            let outcome = Outcome::of(outcome);
             let cell = self.cells.id(region, target);
             outcome.count(&mut self.cells.counts[cell as usize][usize::from(minute)]);
             if new {
@@ -383,6 +491,22 @@ impl HourFold {
         }
         self.n_rows += batch.num_rows();
         Ok(())
+    }
+
+    /// The hour's counts by region, for `region_hour_connects`.
+    fn region_hours(&self) -> Vec<RegionHourCount> {
+        let (date, hour) = partition_of(Timestamp::from_millis(self.first_minute * 60_000));
+        self.region_counts
+            .iter()
+            .enumerate()
+            .map(|(region, &(n_connects, n_failed_connects))| RegionHourCount {
+                region: Arc::clone(&self.regions[region]),
+                date,
+                hour,
+                n_connects,
+                n_failed_connects,
+            })
+            .collect()
     }
 
     /// Adds the hour's cells, minute by minute, to `observations`.
@@ -423,6 +547,7 @@ mod tests {
     use failscope_test_support::fixtures::{MINUTE, T0, probe, write_lake};
 
     use super::*;
+    use crate::provided::RegionHourConnects;
     use crate::{Analyzer, CatalogConfig};
 
     /// An attempt of `worker` in region `r-a` to `target`, `minute` minutes after T0.
@@ -547,6 +672,55 @@ mod tests {
         // Failed at minute 7 (hour 0): its rows of hour 2 are more than an hour away.
         assert_eq!(workers["early"], all.iter().copied().filter(|m| *m < 120).collect::<Vec<_>>());
         assert!(!workers.contains_key("steady"), "a worker that never fails is in the cells only");
+    }
+
+    /// `region_hour_connects` as the view computes it, and as a session provides it.
+    async fn region_hours(ctx: &SessionContext) -> Vec<(String, i32, i32, i64, i64)> {
+        let sql = "SELECT region, date, hour, n_connects, n_failed_connects FROM region_hour_connects ORDER BY 1, 2, 3";
+        let batches = ctx.sql(sql).await.expect("plans").collect().await.expect("runs");
+        let mut out = Vec::new();
+        for batch in batches {
+            let text = cast(batch.column(0), &DataType::Utf8).expect("text");
+            let date = cast(batch.column(1), &DataType::Int32).expect("days");
+            let ints = |i: usize| cast(batch.column(i), &DataType::Int64).expect("int");
+            let (hour, n, k) = (ints(2), ints(3), ints(4));
+            for row in 0..batch.num_rows() {
+                out.push((
+                    text.as_string::<i32>().value(row).to_string(),
+                    date.as_primitive::<arrow::datatypes::Int32Type>().value(row),
+                    hour.as_primitive::<Int64Type>().value(row) as i32,
+                    n.as_primitive::<Int64Type>().value(row),
+                    k.as_primitive::<Int64Type>().value(row),
+                ));
+            }
+        }
+        out
+    }
+
+    /// The read counts every attempt of each hour it touches by region, as the view does:
+    /// the job's own connects and the minutes outside the window included, `other` not
+    /// failed. A session given those counts answers the view's queries with them.
+    #[tokio::test]
+    async fn the_hours_read_are_counted_by_region_as_region_hour_connects_counts_them() {
+        let lake = tempfile::tempdir().expect("temp dir");
+        let rows = attempts();
+        write_lake(lake.path(), &[], &rows, 0);
+        let analyzer = open(lake.path()).await;
+        let computed = region_hours(analyzer.context()).await;
+        assert_eq!(computed.iter().map(|r| r.3).sum::<i64>(), rows.len() as i64);
+        // Minutes 30 to 150: hours 0 to 2 are touched, each counted whole.
+        let mut observations = Observations::default();
+        let (since, until) = (Timestamp::from_millis(T0 + 30 * MINUTE), Timestamp::from_millis(T0 + 150 * MINUTE));
+        let counts = read_connects(analyzer.context(), since, until, 60, &mut observations).await.expect("reads");
+        let provided = RegionHourConnects(counts).scope(analyzer.context());
+        assert_eq!(region_hours(&provided).await, computed);
+        // The session's rows are what it answers with (the view is not computed again).
+        let one = RegionHourCount { region: "elsewhere".into(), date: 1, hour: 2, n_connects: 3, n_failed_connects: 1 };
+        let provided = RegionHourConnects(vec![one]).scope(analyzer.context());
+        let health = provided.sql("SELECT region, n_connects, anomaly_open FROM region_hour_health").await;
+        let batches = health.expect("plans").collect().await.expect("runs");
+        assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 1);
+        assert_eq!(region_hours(&provided).await, vec![("elsewhere".to_string(), 1, 2, 3, 1)]);
     }
 
     /// A window that starts and ends inside hours reads only its own minutes; a worker whose

@@ -72,6 +72,13 @@ impl Detector {
         self.next
     }
 
+    /// The observations, for rows of minutes not judged yet to be added (a replay reads on
+    /// while it judges): the windows hold only minutes already judged, so they are not
+    /// touched. Rows of minutes the windows hold must come through [`Detector::observe`].
+    pub(crate) fn unjudged_observations(&mut self) -> &mut Observations {
+        &mut self.observations
+    }
+
     /// Takes the observations of every minute from `from` on, replacing what it held for them.
     pub fn observe(&mut self, from: Minute, fresh: Observations) {
         self.windows.retract_from(from, &self.observations);

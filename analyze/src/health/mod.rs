@@ -2,9 +2,9 @@
 //! (the region's path, a target everyone fails to reach, a few bad hosts, a resolver, or the
 //! users' own storm), how much traffic each region should get, and the timeline of it all.
 //!
-//! It reads per-minute counts from the lake (`queries/health/`), once for a replay or for the
-//! last minutes on every live tick, and steps through event time one minute at a time with
-//! the same code in both cases. It is analysis only: it knows nothing of HTTP; the feed and
+//! It reads per-minute counts from the lake (`queries/health/`), once for a replay (judging
+//! the minutes read while it reads on) or for the last minutes on every live tick, and steps
+//! through event time one minute at a time with the same code in both cases. It is analysis only: it knows nothing of HTTP; the feed and
 //! the `failscope health` command are front ends over it.
 
 mod assess;
@@ -15,6 +15,7 @@ mod detector;
 mod feed;
 mod live;
 mod observations;
+mod reading;
 mod replay;
 mod state;
 mod stats;

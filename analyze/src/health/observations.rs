@@ -17,9 +17,9 @@ use failscope_schemas::Timestamp;
 use foldhash::fast::RandomState;
 use tracing::debug;
 
-use super::connect_read::read_connects;
+use super::reading::Reading;
 use crate::error::{AnalyzeError, Result};
-use crate::scan_window::{HOUR_MS, ScanWindow, partition_of};
+use crate::scan_window::partition_of;
 
 /// Minutes since the Unix epoch: the detector's clock.
 pub(crate) type Minute = i64;
@@ -32,7 +32,7 @@ pub(crate) fn timestamp_of(minute: Minute) -> Timestamp {
     Timestamp::from_millis(minute * 60_000)
 }
 
-const JOB_MINUTES_SQL: &str = include_str!("../../../queries/health/job_minutes.sql");
+pub(super) const JOB_MINUTES_SQL: &str = include_str!("../../../queries/health/job_minutes.sql");
 const JOB_STARTS_SQL: &str = include_str!("../../../queries/health/job_starts.sql");
 
 /// Connect attempts of one cell, split by how they failed.
@@ -154,39 +154,17 @@ pub struct Observations {
 impl Observations {
     /// Reads the counts of `[since, until)` from the lake: the connect attempts in one pass
     /// (keeping a worker's own rows within `reach_minutes` of its failures, the longest window
-    /// the detector looks at a worker over), then the jobs.
+    /// the detector looks at a worker over), and the jobs with their classification.
     pub async fn load(
         ctx: &SessionContext,
         since: Timestamp,
         until: Timestamp,
         reach_minutes: i64,
     ) -> Result<Observations> {
-        // The two reads run at once: each leaves part of the machine idle on its own.
-        let connects = async {
-            let mut observations = Observations::default();
-            read_connects(ctx, since, until, reach_minutes, &mut observations).await?;
-            Ok(observations)
-        };
-        let (mut observations, jobs) = tokio::try_join!(connects, Self::read_jobs(ctx, since, until))?;
-        for batch in &jobs {
-            observations.add_job_batch(batch)?;
-        }
+        let mut observations = Observations::default();
+        let mut reading = Reading::start(ctx, since, until, reach_minutes).await?;
+        while reading.next(&mut observations).await?.is_some() {}
         Ok(observations)
-    }
-
-    /// The batches of `job_minutes.sql` for the jobs that finished in `[since, until)`.
-    async fn read_jobs(ctx: &SessionContext, since: Timestamp, until: Timestamp) -> Result<Vec<RecordBatch>> {
-        let params = window_params(since, until);
-        if let Some(earliest_start) = earliest_job_start(ctx, &params).await? {
-            // The classification of these jobs looks at attempts from their start to their
-            // end and, for third parties, an hour around a failure: nothing else of the lake.
-            let window = ScanWindow {
-                from: Timestamp::from_millis(earliest_start.min(since.as_millis())).add_millis(-HOUR_MS),
-                until: until.add_millis(HOUR_MS),
-            };
-            return run(&window.scope(ctx), "job_minutes", JOB_MINUTES_SQL, &params).await;
-        }
-        Ok(Vec::new())
     }
 
     /// Replaces every minute from `from` on with `fresh`'s: a live tick re-reads the recent
@@ -314,7 +292,7 @@ impl Observations {
         self.connects.entry(minute).or_default().push(row);
     }
 
-    fn add_job_batch(&mut self, batch: &RecordBatch) -> Result<()> {
+    pub(super) fn add_job_batch(&mut self, batch: &RecordBatch) -> Result<()> {
         let (regions, projects) = (strings(batch, 0)?, strings(batch, 1)?);
         let minutes = ints(batch, 2)?;
         let counts: Vec<Vec<i64>> = (3..8).map(|i| ints(batch, i)).collect::<Result<_>>()?;
@@ -330,7 +308,7 @@ impl Observations {
 
 /// The window as the queries' parameters: timestamps, and the dates and hours that bound the
 /// lake directories to list.
-fn window_params(since: Timestamp, until: Timestamp) -> ParamValues {
+pub(super) fn window_params(since: Timestamp, until: Timestamp) -> ParamValues {
     let ts = |t: Timestamp| ScalarValue::TimestampMillisecond(Some(t.as_millis()), Some("UTC".into()));
     let date = |t: Timestamp| ScalarValue::Date32(Some(partition_of(t).0));
     let hour = |t: Timestamp| ScalarValue::Int32(Some(partition_of(t).1));
@@ -345,7 +323,7 @@ fn window_params(since: Timestamp, until: Timestamp) -> ParamValues {
 }
 
 /// When the earliest job of the window started (UTC milliseconds), `None` without jobs.
-async fn earliest_job_start(ctx: &SessionContext, params: &ParamValues) -> Result<Option<i64>> {
+pub(super) async fn earliest_job_start(ctx: &SessionContext, params: &ParamValues) -> Result<Option<i64>> {
     let batches = run(ctx, "job_starts", JOB_STARTS_SQL, params).await?;
     let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else { return Ok(None) };
     let column = cast(batch.column(0), &DataType::Timestamp(TimeUnit::Millisecond, None))?;
@@ -354,7 +332,7 @@ async fn earliest_job_start(ctx: &SessionContext, params: &ParamValues) -> Resul
 }
 
 /// Runs one of the detector's queries; how long it took is logged at debug level.
-async fn run(ctx: &SessionContext, name: &str, sql: &str, params: &ParamValues) -> Result<Vec<RecordBatch>> {
+pub(super) async fn run(ctx: &SessionContext, name: &str, sql: &str, params: &ParamValues) -> Result<Vec<RecordBatch>> {
     let started = Instant::now();
     let df = ctx.sql(sql).await?.with_param_values(params.clone())?;
     let batches = df.collect().await?;
@@ -385,6 +363,7 @@ mod tests {
     use failscope_test_support::fixtures::{MINUTE, T0, connect, job, probe, write_lake};
 
     use super::*;
+    use crate::scan_window::{HOUR_MS, ScanWindow};
     use crate::{Analyzer, CatalogConfig};
 
     async fn open(lake: &std::path::Path) -> Analyzer {

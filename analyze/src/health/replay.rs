@@ -9,6 +9,7 @@ use super::config::DetectorConfig;
 use super::detector::Detector;
 use super::feed::{HealthChange, HealthSnapshot};
 use super::observations::{Minute, Observations, minute_of, timestamp_of};
+use super::reading::Reading;
 use crate::analyzer::Analyzer;
 use crate::error::Result;
 
@@ -20,8 +21,8 @@ pub struct Replay {
 }
 
 /// Replays `[from, until]` as if live: the detector starts `warmup_minutes` earlier so that its
-/// baselines are formed at `from`, reads the lake once, and judges every minute. Changes
-/// before `from` (during the warm-up) are left out.
+/// baselines are formed at `from`, reads the lake once, and judges every minute, each as soon
+/// as the minutes before it are read. Changes before `from` (during the warm-up) are left out.
 pub async fn replay(analyzer: &Analyzer, from: Timestamp, until: Timestamp, config: DetectorConfig) -> Result<Replay> {
     replay_in(analyzer.context(), from, until, config).await
 }
@@ -37,10 +38,14 @@ pub(crate) async fn replay_in(
     let read_from = start - config.longest_window_minutes() - 1;
     let end = minute_of(until);
     let reach = config.longest_window_minutes();
-    let observations = Observations::load(ctx, timestamp_of(read_from), timestamp_of(end + 1), reach).await?;
+    let mut reading = Reading::start(ctx, timestamp_of(read_from), timestamp_of(end + 1), reach).await?;
     let mut detector = Detector::new(config, start);
-    detector.observe(read_from, observations);
-    let changes = detector.advance_to(end).into_iter().filter(|c| c.at >= from).collect();
+    let mut changes = Vec::new();
+    // Judging minute t takes the minutes before it: each is judged as soon as those are in.
+    while let Some(complete_until) = reading.next(detector.unjudged_observations()).await? {
+        changes.extend(detector.advance_to(complete_until.min(end)).into_iter().filter(|c| c.at >= from));
+    }
+    changes.extend(detector.advance_to(end).into_iter().filter(|c| c.at >= from));
     Ok(Replay { changes, snapshot: detector.snapshot() })
 }
 

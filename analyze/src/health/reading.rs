@@ -1,0 +1,148 @@
+//! The detector's read of a window, in event-time order: the connect attempts lake hour by
+//! lake hour (`connect_read.rs`), and the finished jobs with their classification in spans of
+//! a few hours, each run once the attempts of its hours are counted. The classification then
+//! takes the region-hour counts from that read (`provided.rs`) rather than scanning every
+//! attempt a second time. Rows go into the observations as they come, and [`Reading::next`]
+//! says up to which minute they are complete: a replay judges those minutes while the rest of
+//! its window is still being read, and holds only what its windows still need.
+
+use std::collections::VecDeque;
+
+use arrow::array::RecordBatch;
+use datafusion::prelude::SessionContext;
+use failscope_schemas::Timestamp;
+
+use super::connect_read::ConnectRead;
+use super::observations::{JOB_MINUTES_SQL, Minute, Observations, earliest_job_start, minute_of, run, window_params};
+use crate::error::{AnalyzeError, Result};
+use crate::provided::{RegionHourConnects, RegionHourCount};
+use crate::scan_window::{HOUR_MS, ScanWindow, partition_of};
+use crate::task::AbortOnDrop;
+
+/// The lake hours of jobs one classification statement takes. Each statement also reads the
+/// attempts of the hour or so before its jobs (their evidence): longer spans read those less
+/// often, shorter ones let a replay judge sooner.
+const JOB_SPAN_HOURS: i64 = 6;
+
+/// A window being read.
+pub(super) struct Reading {
+    ctx: SessionContext,
+    until: Timestamp,
+    connects: ConnectRead,
+    /// The region-hour counts of the hours read that a job span still needs, oldest first.
+    region_hours: VecDeque<RegionHourCount>,
+    /// Where the next job span starts; the window's end once every span is under way.
+    next_span: Timestamp,
+    /// The job spans under way, oldest first, with where each ends.
+    spans: VecDeque<(Timestamp, AbortOnDrop<Result<Vec<RecordBatch>>>)>,
+    /// Jobs that finished before this are in the observations.
+    jobs_until: Timestamp,
+    /// What [`Reading::next`] last said.
+    complete_until: Minute,
+}
+
+impl Reading {
+    /// Starts reading `[since, until)`; a worker's rows are kept within `reach_minutes` of its
+    /// failures.
+    pub(super) async fn start(
+        ctx: &SessionContext,
+        since: Timestamp,
+        until: Timestamp,
+        reach_minutes: i64,
+    ) -> Result<Reading> {
+        Ok(Reading {
+            ctx: ctx.clone(),
+            until,
+            connects: ConnectRead::start(ctx, since, until, reach_minutes).await?,
+            region_hours: VecDeque::new(),
+            next_span: since,
+            spans: VecDeque::new(),
+            jobs_until: since,
+            complete_until: minute_of(since),
+        })
+    }
+
+    /// Reads on into `observations` until more minutes are complete, and returns the minute
+    /// before which all are; `None` once the whole window is in.
+    pub(super) async fn next(&mut self, observations: &mut Observations) -> Result<Option<Minute>> {
+        loop {
+            while self.spans.front().is_some_and(|(_, task)| task.0.is_finished()) {
+                self.take_span(observations).await?;
+            }
+            self.start_spans();
+            let complete = self.connects.complete_until().min(minute_of(self.jobs_until));
+            if complete > self.complete_until {
+                self.complete_until = complete;
+                return Ok(Some(complete));
+            }
+            if !self.connects.is_done() {
+                if let Some(hour) = self.connects.next_hour(observations).await? {
+                    self.region_hours.extend(hour.region_hours);
+                }
+            } else if !self.spans.is_empty() {
+                self.take_span(observations).await?;
+            } else {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Starts the classification of every job span whose hours are all counted.
+    fn start_spans(&mut self) {
+        while self.next_span < self.until {
+            let span_hour = self.next_span.as_millis().div_euclid(HOUR_MS);
+            let end = Timestamp::from_millis(((span_hour + JOB_SPAN_HOURS) * HOUR_MS).min(self.until.as_millis()));
+            let counted =
+                self.connects.is_done() || Timestamp::from_millis(self.connects.cells_until() * 60_000) >= end;
+            if !counted {
+                return;
+            }
+            // The partitions of the span's jobs: each is classified against its own hour.
+            let (first, last) = (partition_of(self.next_span), partition_of(end.add_millis(-1)));
+            let counts: Vec<RegionHourCount> = self
+                .region_hours
+                .iter()
+                .filter(|c| (c.date, c.hour) >= first && (c.date, c.hour) <= last)
+                .cloned()
+                .collect();
+            // Later spans start after this one's hours.
+            while self.region_hours.front().is_some_and(|c| (c.date, c.hour) < last) {
+                self.region_hours.pop_front();
+            }
+            let task = AbortOnDrop::spawn(read_jobs(self.ctx.clone(), self.next_span, end, RegionHourConnects(counts)));
+            self.spans.push_back((end, task));
+            self.next_span = end;
+        }
+    }
+
+    /// Waits for the oldest job span and adds its jobs.
+    async fn take_span(&mut self, observations: &mut Observations) -> Result<()> {
+        let (end, task) = self.spans.pop_front().expect("a job span is under way");
+        let batches =
+            task.join().await.map_err(|e| AnalyzeError::Health(format!("reading the finished jobs: {e}")))??;
+        for batch in &batches {
+            observations.add_job_batch(batch)?;
+        }
+        self.jobs_until = end;
+        Ok(())
+    }
+}
+
+/// The batches of `job_minutes.sql` for the jobs that finished in `[since, until)`, classified
+/// with `counts` as the region-hour counts of their hours.
+async fn read_jobs(
+    ctx: SessionContext,
+    since: Timestamp,
+    until: Timestamp,
+    counts: RegionHourConnects,
+) -> Result<Vec<RecordBatch>> {
+    let params = window_params(since, until);
+    let Some(earliest_start) = earliest_job_start(&ctx, &params).await? else { return Ok(Vec::new()) };
+    // The classification of these jobs looks at attempts from their start to their end and,
+    // for third parties, an hour around a failure: nothing else of the lake.
+    let window = ScanWindow {
+        from: Timestamp::from_millis(earliest_start.min(since.as_millis())).add_millis(-HOUR_MS),
+        until: until.add_millis(HOUR_MS),
+    };
+    run(&counts.scope(&window.scope(&ctx)), "job_minutes", JOB_MINUTES_SQL, &params).await
+}
