@@ -26,8 +26,7 @@ use datafusion::prelude::{DataFrame, SessionContext};
 use datafusion::scalar::ScalarValue;
 use failscope_schemas::Timestamp;
 use foldhash::fast::RandomState;
-use futures::stream::BoxStream;
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use tracing::debug;
 
 use super::observations::{CellRow, ConnectCounts, ConnectRow, Minute, Observations, minute_of};
@@ -45,7 +44,16 @@ type Hour = i64;
 /// minute, the rows of each worker within `reach_minutes` of one of its failures, and every
 /// region's counts per lake hour (`region_hour_connects`).
 pub(super) struct ConnectRead {
-    hours: BoxStream<'static, Result<HourFold>>,
+    /// The statement, parsed and planned once; each hour binds its parameters.
+    statement: DataFrame,
+    since: Timestamp,
+    until_ms: i64,
+    /// The next hour to start folding, and the end of the hours to read (exclusive).
+    next: Hour,
+    end: Hour,
+    /// Hours folded at once, one task each: they go on while the caller judges.
+    in_flight: usize,
+    folding: VecDeque<AbortOnDrop<Result<HourFold>>>,
     window: Neighbours,
     until: Minute,
     /// Minutes before this have all their cells, and all their workers' rows.
@@ -55,7 +63,7 @@ pub(super) struct ConnectRead {
     started: Instant,
     n_hours: i64,
     n_rows: usize,
-    folding: Duration,
+    folding_time: Duration,
     emitting: Duration,
 }
 
@@ -75,26 +83,17 @@ impl ConnectRead {
         let (first, last) = (since.as_millis().div_euclid(HOUR_MS), (until.as_millis() - 1).div_euclid(HOUR_MS));
         let reach = usize::try_from((reach_minutes.max(1) + 59) / 60).unwrap_or(1);
         let in_flight = ctx.copied_config().target_partitions().max(1);
-        // Parsed and planned once; each hour binds its parameters.
         let statement = ctx.sql(CONNECT_ROWS_SQL).await?;
         let n_hours = if until > since { last - first + 1 } else { 0 };
-        let hours = futures::stream::iter(first..first + n_hours)
-            .map(move |hour| {
-                let statement = statement.clone();
-                let from = since.as_millis().max(hour * HOUR_MS);
-                let to = until.as_millis().min((hour + 1) * HOUR_MS);
-                async move {
-                    // A task per hour, so that hours fold on several cores; it ends with the
-                    // read. Aborted if the read is dropped (a tick cut short, a request gone).
-                    let task = AbortOnDrop::spawn(fold_hour(statement, hour, from, to));
-                    task.join().await.map_err(|e| AnalyzeError::Health(format!("reading the connect attempts: {e}")))?
-                }
-            })
-            .buffered(in_flight)
-            .boxed();
         let start = minute_of(since);
         Ok(ConnectRead {
-            hours,
+            statement,
+            since,
+            until_ms: until.as_millis(),
+            next: first,
+            end: first + n_hours,
+            in_flight,
+            folding: VecDeque::new(),
             window: Neighbours::new(reach),
             until: minute_of(until),
             cells_until: start,
@@ -103,9 +102,22 @@ impl ConnectRead {
             started: Instant::now(),
             n_hours,
             n_rows: 0,
-            folding: Duration::ZERO,
+            folding_time: Duration::ZERO,
             emitting: Duration::ZERO,
         })
+    }
+
+    /// Starts folding hours until `in_flight` are under way. A task per hour, so that hours
+    /// fold on several cores and go on while the caller works; aborted if the read is
+    /// dropped (a tick cut short, a request gone).
+    fn start_hours(&mut self) {
+        while self.folding.len() < self.in_flight && self.next < self.end {
+            let hour = self.next;
+            let from = self.since.as_millis().max(hour * HOUR_MS);
+            let to = self.until_ms.min((hour + 1) * HOUR_MS);
+            self.folding.push_back(AbortOnDrop::spawn(fold_hour(self.statement.clone(), hour, from, to)));
+            self.next += 1;
+        }
     }
 
     /// Minutes before this have all their cells and workers' rows in the observations.
@@ -128,23 +140,28 @@ impl ConnectRead {
         if self.done {
             return Ok(None);
         }
-        let Some(fold) = self.hours.try_next().await? else {
+        self.start_hours();
+        let Some(task) = self.folding.pop_front() else {
             let window = std::mem::replace(&mut self.window, Neighbours::new(1));
             window.finish(observations);
             (self.cells_until, self.workers_until, self.done) = (self.until, self.until, true);
             debug!(
                 rows = self.n_rows,
                 hours = self.n_hours,
-                folding_ms = self.folding.as_millis() as u64,
+                folding_ms = self.folding_time.as_millis() as u64,
                 emitting_ms = self.emitting.as_millis() as u64,
                 elapsed_ms = self.started.elapsed().as_millis() as u64,
                 "health connect attempts read"
             );
             return Ok(None);
         };
+        let fold =
+            task.join().await.map_err(|e| AnalyzeError::Health(format!("reading the connect attempts: {e}")))??;
+        // The next hour starts before this one's rows are emitted.
+        self.start_hours();
         let emitted = Instant::now();
         self.n_rows += fold.n_rows;
-        self.folding += fold.folding;
+        self.folding_time += fold.folding;
         let hour_end = fold.first_minute + 60;
         let region_hours = fold.region_hours();
         fold.emit_cells(observations);

@@ -20,9 +20,10 @@ use crate::scan_window::{HOUR_MS, ScanWindow, partition_of};
 use crate::task::AbortOnDrop;
 
 /// The lake hours of jobs one classification statement takes. Each statement also reads the
-/// attempts of the hour or so before its jobs (their evidence): longer spans read those less
-/// often, shorter ones let a replay judge sooner.
-const JOB_SPAN_HOURS: i64 = 6;
+/// attempts of the hours around its jobs (their evidence, and an hour on both sides for the
+/// third-party check): longer spans read those less often, shorter ones let a replay judge
+/// sooner and hold fewer minutes.
+const JOB_SPAN_HOURS: i64 = 12;
 
 /// A window being read.
 pub(super) struct Reading {
@@ -90,8 +91,7 @@ impl Reading {
     /// Starts the classification of every job span whose hours are all counted.
     fn start_spans(&mut self) {
         while self.next_span < self.until {
-            let span_hour = self.next_span.as_millis().div_euclid(HOUR_MS);
-            let end = Timestamp::from_millis(((span_hour + JOB_SPAN_HOURS) * HOUR_MS).min(self.until.as_millis()));
+            let end = Timestamp::from_millis(span_end(self.next_span.as_millis(), self.until.as_millis()));
             let counted =
                 self.connects.is_done() || Timestamp::from_millis(self.connects.cells_until() * 60_000) >= end;
             if !counted {
@@ -128,6 +128,16 @@ impl Reading {
     }
 }
 
+/// Where the job span that starts at `from` ends, in a window that ends at `until` (UTC
+/// milliseconds). Spans end on hour boundaries counted back from the hour before the window's
+/// last, [`JOB_SPAN_HOURS`] apart: the last span holds an hour or two of jobs, so that little
+/// is left to classify, and to judge, once the attempts are read.
+fn span_end(from: i64, until: i64) -> i64 {
+    let span = JOB_SPAN_HOURS * HOUR_MS;
+    let tail = ((until - 1).div_euclid(HOUR_MS) - 1) * HOUR_MS;
+    if from < tail { tail - (tail - from - 1) / span * span } else { until }
+}
+
 /// The batches of `job_minutes.sql` for the jobs that finished in `[since, until)`, classified
 /// with `counts` as the region-hour counts of their hours.
 async fn read_jobs(
@@ -139,10 +149,42 @@ async fn read_jobs(
     let params = window_params(since, until);
     let Some(earliest_start) = earliest_job_start(&ctx, &params).await? else { return Ok(Vec::new()) };
     // The classification of these jobs looks at attempts from their start to their end and,
-    // for third parties, an hour around a failure: nothing else of the lake.
+    // for third parties, up to an hour around a failure (bounds included): nothing else of the
+    // lake. A failure is before `until`, so nothing at or after `until` plus an hour is read.
     let window = ScanWindow {
         from: Timestamp::from_millis(earliest_start.min(since.as_millis())).add_millis(-HOUR_MS),
-        until: until.add_millis(HOUR_MS),
+        until: until.add_millis(HOUR_MS - 1),
     };
     run(&counts.scope(&window.scope(&ctx)), "job_minutes", JOB_MINUTES_SQL, &params).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Spans cover the window end to end, none longer than `JOB_SPAN_HOURS` hours, and the
+    /// last one at most two hours.
+    #[test]
+    fn spans_cover_the_window_and_the_last_is_short() {
+        let minute = 60_000;
+        for (since, until) in [
+            (0, 48 * HOUR_MS + minute),
+            (17 * minute, 61 * HOUR_MS),
+            (5 * HOUR_MS + 3 * minute, 5 * HOUR_MS + 40 * minute),
+            (HOUR_MS - minute, 2 * HOUR_MS + minute),
+        ] {
+            let mut spans = vec![];
+            let mut from = since;
+            while from < until {
+                let end = span_end(from, until);
+                assert!(end > from && end - from <= JOB_SPAN_HOURS * HOUR_MS, "{from}..{end} in {since}..{until}");
+                spans.push((from, end));
+                from = end;
+            }
+            assert_eq!(from, until);
+            let (first, last) = (spans[0], spans[spans.len() - 1]);
+            assert!(last.1 - last.0 <= 2 * HOUR_MS, "{spans:?}");
+            assert_eq!(first.0, since);
+        }
+    }
 }
