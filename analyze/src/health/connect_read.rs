@@ -8,7 +8,7 @@
 //!   keeps a small share of the rows (8 % on the benchmark's lake).
 //!
 //! The lake partitions attempts by the hour they started. An hour's rows are therefore folded
-//! on their own (several hours at once, one task each), and a worker's rows of hour `h` are
+//! on their own (`hour_fold.rs`; several hours at once, one task each), and a worker's rows of hour `h` are
 //! decided once the hours up to `h + reach` are folded. Memory holds a few hours of attempts,
 //! 12 bytes each, whatever the length of the window. SQL could say the same with a join of the
 //! attempts to their failing workers, but that reads the attempts twice and builds a join over
@@ -18,27 +18,19 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow::array::{Array, AsArray, RecordBatch, StringViewArray};
-use arrow::compute::cast;
-use arrow::datatypes::{DataType, TimeUnit, TimestampMillisecondType};
-use datafusion::common::ParamValues;
 use datafusion::prelude::{DataFrame, SessionContext};
-use datafusion::scalar::ScalarValue;
 use failscope_schemas::Timestamp;
 use foldhash::fast::RandomState;
-use futures::TryStreamExt;
 use tracing::debug;
 
-use super::observations::{CellRow, ConnectCounts, ConnectRow, Minute, Observations, minute_of};
+use super::hour_fold::{Failing, Hour, HourFold, Names, fold_hour};
+use super::observations::{ConnectCounts, ConnectRow, Minute, Observations, minute_of};
 use crate::error::{AnalyzeError, Result};
 use crate::provided::RegionHourCount;
-use crate::scan_window::{HOUR_MS, partition_of};
+use crate::scan_window::HOUR_MS;
 use crate::task::AbortOnDrop;
 
 const CONNECT_ROWS_SQL: &str = include_str!("../../../queries/health/connect_rows.sql");
-
-/// Lake hours since the Unix epoch.
-type Hour = i64;
 
 /// The read of the connect attempts of `[since, until)`, hour by hour: the cells of every
 /// minute, the rows of each worker within `reach_minutes` of one of its failures, and every
@@ -276,284 +268,6 @@ impl Neighbours {
     }
 }
 
-/// How an attempt's outcome counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    Success,
-    Timeout,
-    Refused,
-    Dns,
-    OtherFailed,
-    Inconclusive,
-}
-
-impl Outcome {
-    fn of(outcome: &str) -> Outcome {
-        match outcome {
-            "timeout" | "abandoned" => Outcome::Timeout,
-            "refused" => Outcome::Refused,
-            "dns_error" => Outcome::Dns,
-            "reset" | "unreachable" | "tls_error" => Outcome::OtherFailed,
-            "other" => Outcome::Inconclusive,
-            _ => Outcome::Success,
-        }
-    }
-
-    fn failed(self) -> bool {
-        !matches!(self, Outcome::Success | Outcome::Inconclusive)
-    }
-
-    fn count(self, counts: &mut ConnectCounts) {
-        counts.n_attempts += 1;
-        match self {
-            Outcome::Success => {}
-            Outcome::Timeout => counts.n_timeouts += 1,
-            Outcome::Refused => counts.n_refused += 1,
-            Outcome::Dns => counts.n_dns += 1,
-            Outcome::OtherFailed => counts.n_other_failed += 1,
-            Outcome::Inconclusive => counts.n_inconclusive += 1,
-        }
-    }
-}
-
-/// Names seen in a fold, numbered; the last one looked up is tried first (an hour's rows come
-/// in runs of one job, so of one worker and region).
-#[derive(Default)]
-struct Names {
-    ids: HashMap<Arc<str>, usize, RandomState>,
-    names: Vec<Arc<str>>,
-    last: Option<usize>,
-}
-
-impl Names {
-    /// The id of `name`, and whether it is new.
-    fn id(&mut self, name: &str) -> (usize, bool) {
-        if let Some(last) = self.last
-            && &*self.names[last] == name
-        {
-            return (last, false);
-        }
-        let (id, new) = match self.ids.get(name) {
-            Some(&id) => (id, false),
-            None => {
-                let name: Arc<str> = Arc::from(name);
-                self.names.push(Arc::clone(&name));
-                self.ids.insert(name, self.names.len() - 1);
-                (self.names.len() - 1, true)
-            }
-        };
-        self.last = Some(id);
-        (id, new)
-    }
-
-    fn get(&self, name: &str) -> Option<usize> {
-        self.ids.get(name).copied()
-    }
-}
-
-impl std::ops::Index<usize> for Names {
-    type Output = Arc<str>;
-    fn index(&self, id: usize) -> &Arc<str> {
-        &self.names[id]
-    }
-}
-
-/// The workers of an hour, and which of them failed a connect.
-#[derive(Default)]
-struct Failing {
-    workers: Names,
-    /// By worker id.
-    failed: Vec<bool>,
-}
-
-impl Failing {
-    fn failed(&self, name: &str) -> bool {
-        self.workers.get(name).is_some_and(|id| self.failed[id])
-    }
-}
-
-/// One attempt, as an hour keeps it until its worker is decided: a few bytes, since an hour
-/// holds every attempt of the hour while most workers never fail.
-#[derive(Clone, Copy)]
-struct Attempt {
-    worker: u32,
-    cell: u32,
-    /// Minutes into the hour.
-    minute: u8,
-    outcome: Outcome,
-}
-
-/// An hour's (region, target) cells, numbered, and their counts minute by minute.
-#[derive(Default)]
-struct Cells {
-    /// [region][target] → cell id.
-    ids: Vec<Vec<Option<u32>>>,
-    /// Cell id → (region, target).
-    keys: Vec<(usize, usize)>,
-    /// Cell id → counts by minute into the hour.
-    counts: Vec<[ConnectCounts; 60]>,
-}
-
-impl Cells {
-    fn id(&mut self, region: usize, target: usize) -> u32 {
-        if self.ids.len() <= region {
-            self.ids.resize_with(region + 1, Vec::new);
-        }
-        let targets = &mut self.ids[region];
-        if targets.len() <= target {
-            targets.resize(target + 1, None);
-        }
-        *targets[target].get_or_insert_with(|| {
-            self.keys.push((region, target));
-            self.counts.push([ConnectCounts::default(); 60]);
-            (self.keys.len() - 1) as u32
-        })
-    }
-}
-
-/// One hour of attempts, folded: counted by cell and minute, and kept, a few bytes each, for
-/// the decision on their workers.
-struct HourFold {
-    n_rows: usize,
-    /// The part of the hour in the window, UTC milliseconds (half-open).
-    from: i64,
-    to: i64,
-    /// Time spent folding the hour's rows (reading them not counted).
-    folding: Duration,
-    /// The hour's first minute.
-    first_minute: Minute,
-    regions: Names,
-    targets: Names,
-    cells: Cells,
-    failing: Failing,
-    attempts: Vec<Attempt>,
-    /// By region id: every attempt of the hour, in the window or not and to any target, and
-    /// those that did not succeed (`region_hour_connects` counts).
-    region_counts: Vec<(i64, i64)>,
-}
-
-async fn fold_hour(statement: DataFrame, hour: Hour, from: i64, to: i64) -> Result<HourFold> {
-    let (date, hour_of_day) = partition_of(Timestamp::from_millis(hour * HOUR_MS));
-    let params = ParamValues::from(vec![
-        ("date", ScalarValue::Date32(Some(date))),
-        ("hour", ScalarValue::Int32(Some(hour_of_day))),
-    ]);
-    let mut stream = statement.with_param_values(params)?.execute_stream().await?;
-    let mut fold = HourFold {
-        n_rows: 0,
-        from,
-        to,
-        folding: Duration::ZERO,
-        first_minute: hour * 60,
-        regions: Names::default(),
-        targets: Names::default(),
-        cells: Cells::default(),
-        failing: Failing::default(),
-        attempts: Vec::new(),
-        region_counts: Vec::new(),
-    };
-    while let Some(batch) = stream.try_next().await? {
-        let started = Instant::now();
-        fold.add(&batch)?;
-        fold.folding += started.elapsed();
-    }
-    Ok(fold)
-}
-
-impl HourFold {
-    fn add(&mut self, batch: &RecordBatch) -> Result<()> {
-        let regions = text(batch, 0)?;
-        let targets = text(batch, 1)?;
-        let workers = text(batch, 2)?;
-        let started = cast(batch.column(3), &DataType::Timestamp(TimeUnit::Millisecond, None))?;
-        let started = started.as_primitive::<TimestampMillisecondType>();
-        let outcomes = text(batch, 4)?;
-        let own_targets = batch.column(5).as_boolean_opt().ok_or_else(|| {
-            AnalyzeError::Health(format!("column {} is not a boolean", batch.schema().field(5).name()))
-        })?;
-        self.attempts.reserve(batch.num_rows());
-        for i in 0..batch.num_rows() {
-            let (region, new_region) = self.regions.id(regions.value(i));
-            if new_region {
-                self.region_counts.push((0, 0));
-            }
-            // As region_hour_connects counts: any outcome but `ok` and `other` failed.
-            let outcome = outcomes.value(i);
-            let counts = &mut self.region_counts[region];
-            counts.0 += 1;
-            counts.1 += i64::from(outcome != "ok" && outcome != "other");
-            let at = started.value(i);
-            if at < self.from || at >= self.to || own_targets.value(i) {
-                // Outside the window, or a job's connect to its own target (a test's database
-                // on loopback), which says nothing of the platform: counted for the region only.
-                continue;
-            }
-            let (target, _) = self.targets.id(targets.value(i));
-            let (worker, new) = self.failing.workers.id(workers.value(i));
-            // The statement reads the attempts of this hour only.
-            let minute = u8::try_from(at.div_euclid(60_000) - self.first_minute)
-                .ok()
-                .filter(|m| *m < 60)
-                .ok_or_else(|| AnalyzeError::Health(format!("an attempt outside the hour read: {at}")))?;
-            let outcome = Outcome::of(outcome);
-            let cell = self.cells.id(region, target);
-            outcome.count(&mut self.cells.counts[cell as usize][usize::from(minute)]);
-            if new {
-                self.failing.failed.push(false);
-            }
-            self.failing.failed[worker] |= outcome.failed();
-            let worker =
-                u32::try_from(worker).map_err(|_| AnalyzeError::Health("over 2^32 workers in an hour".into()))?;
-            self.attempts.push(Attempt { worker, cell, minute, outcome });
-        }
-        self.n_rows += batch.num_rows();
-        Ok(())
-    }
-
-    /// The hour's counts by region, for `region_hour_connects`.
-    fn region_hours(&self) -> Vec<RegionHourCount> {
-        let (date, hour) = partition_of(Timestamp::from_millis(self.first_minute * 60_000));
-        self.region_counts
-            .iter()
-            .enumerate()
-            .map(|(region, &(n_connects, n_failed_connects))| RegionHourCount {
-                region: Arc::clone(&self.regions[region]),
-                date,
-                hour,
-                n_connects,
-                n_failed_connects,
-            })
-            .collect()
-    }
-
-    /// Adds the hour's cells, minute by minute, to `observations`.
-    fn emit_cells(&self, observations: &mut Observations) {
-        for (cell, &(region, target)) in self.cells.keys.iter().enumerate() {
-            for (offset, counts) in self.cells.counts[cell].iter().enumerate().filter(|(_, c)| c.n_attempts > 0) {
-                let row = CellRow {
-                    region: Arc::clone(&self.regions[region]),
-                    target: Arc::clone(&self.targets[target]),
-                    counts: *counts,
-                };
-                observations.push_cell(self.first_minute + offset as Minute, row);
-            }
-        }
-    }
-}
-
-/// Column `i` as string views (the lake's text reads as `Utf8View`, or `Utf8` elsewhere).
-fn text(batch: &RecordBatch, i: usize) -> Result<StringViewArray> {
-    let column = batch.column(i);
-    let column = match column.data_type() {
-        DataType::Utf8View => Arc::clone(column),
-        _ => cast(column, &DataType::Utf8View)?,
-    };
-    if column.null_count() > 0 {
-        return Err(AnalyzeError::Health(format!("column {} has nulls", batch.schema().field(i).name())));
-    }
-    Ok(column.as_string_view().clone())
-}
-
 #[cfg(test)]
 mod tests {
     use std::borrow::Cow;
@@ -562,6 +276,10 @@ mod tests {
     use arrow::datatypes::Int64Type;
     use failscope_schemas::{ConnectAttempt, ConnectOutcome, TargetOwner};
     use failscope_test_support::fixtures::{MINUTE, T0, probe, write_lake};
+
+    use arrow::array::{AsArray, RecordBatch};
+    use arrow::compute::cast;
+    use arrow::datatypes::DataType;
 
     use super::*;
     use crate::provided::RegionHourConnects;

@@ -13,6 +13,7 @@ mod config;
 mod connect_read;
 mod detector;
 mod feed;
+mod hour_fold;
 mod live;
 mod observations;
 mod reading;

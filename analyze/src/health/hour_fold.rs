@@ -1,0 +1,303 @@
+//! One lake hour of connect attempts, folded (`connect_read.rs` drives the hours): every
+//! attempt counted in its cell (region, target) and minute and in its region's hour, and kept,
+//! a few bytes each, until its worker is decided.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow::array::{Array, AsArray, RecordBatch, StringViewArray};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, TimeUnit, TimestampMillisecondType};
+use datafusion::common::ParamValues;
+use datafusion::prelude::DataFrame;
+use datafusion::scalar::ScalarValue;
+use failscope_schemas::Timestamp;
+use foldhash::fast::RandomState;
+use futures::TryStreamExt;
+
+use super::observations::{CellRow, ConnectCounts, Minute, Observations};
+use crate::error::{AnalyzeError, Result};
+use crate::provided::RegionHourCount;
+use crate::scan_window::{HOUR_MS, partition_of};
+
+/// Lake hours since the Unix epoch.
+pub(super) type Hour = i64;
+
+/// How an attempt's outcome counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Outcome {
+    Success,
+    Timeout,
+    Refused,
+    Dns,
+    OtherFailed,
+    Inconclusive,
+}
+
+impl Outcome {
+    fn of(outcome: &str) -> Outcome {
+        match outcome {
+            "timeout" | "abandoned" => Outcome::Timeout,
+            "refused" => Outcome::Refused,
+            "dns_error" => Outcome::Dns,
+            "reset" | "unreachable" | "tls_error" => Outcome::OtherFailed,
+            "other" => Outcome::Inconclusive,
+            _ => Outcome::Success,
+        }
+    }
+
+    fn failed(self) -> bool {
+        !matches!(self, Outcome::Success | Outcome::Inconclusive)
+    }
+
+    pub(super) fn count(self, counts: &mut ConnectCounts) {
+        counts.n_attempts += 1;
+        match self {
+            Outcome::Success => {}
+            Outcome::Timeout => counts.n_timeouts += 1,
+            Outcome::Refused => counts.n_refused += 1,
+            Outcome::Dns => counts.n_dns += 1,
+            Outcome::OtherFailed => counts.n_other_failed += 1,
+            Outcome::Inconclusive => counts.n_inconclusive += 1,
+        }
+    }
+}
+
+/// Names seen in a fold, numbered; the last one looked up is tried first (an hour's rows come
+/// in runs of one job, so of one worker and region).
+#[derive(Default)]
+pub(super) struct Names {
+    ids: HashMap<Arc<str>, usize, RandomState>,
+    pub(super) names: Vec<Arc<str>>,
+    last: Option<usize>,
+}
+
+impl Names {
+    /// The id of `name`, and whether it is new.
+    fn id(&mut self, name: &str) -> (usize, bool) {
+        if let Some(last) = self.last
+            && &*self.names[last] == name
+        {
+            return (last, false);
+        }
+        let (id, new) = match self.ids.get(name) {
+            Some(&id) => (id, false),
+            None => {
+                let name: Arc<str> = Arc::from(name);
+                self.names.push(Arc::clone(&name));
+                self.ids.insert(name, self.names.len() - 1);
+                (self.names.len() - 1, true)
+            }
+        };
+        self.last = Some(id);
+        (id, new)
+    }
+
+    fn get(&self, name: &str) -> Option<usize> {
+        self.ids.get(name).copied()
+    }
+}
+
+impl std::ops::Index<usize> for Names {
+    type Output = Arc<str>;
+    fn index(&self, id: usize) -> &Arc<str> {
+        &self.names[id]
+    }
+}
+
+/// The workers of an hour, and which of them failed a connect.
+#[derive(Default)]
+pub(super) struct Failing {
+    pub(super) workers: Names,
+    /// By worker id.
+    pub(super) failed: Vec<bool>,
+}
+
+impl Failing {
+    pub(super) fn failed(&self, name: &str) -> bool {
+        self.workers.get(name).is_some_and(|id| self.failed[id])
+    }
+}
+
+/// One attempt, as an hour keeps it until its worker is decided: a few bytes, since an hour
+/// holds every attempt of the hour while most workers never fail.
+#[derive(Clone, Copy)]
+pub(super) struct Attempt {
+    pub(super) worker: u32,
+    pub(super) cell: u32,
+    /// Minutes into the hour.
+    pub(super) minute: u8,
+    pub(super) outcome: Outcome,
+}
+
+/// An hour's (region, target) cells, numbered, and their counts minute by minute.
+#[derive(Default)]
+pub(super) struct Cells {
+    /// [region][target] → cell id.
+    ids: Vec<Vec<Option<u32>>>,
+    /// Cell id → (region, target).
+    pub(super) keys: Vec<(usize, usize)>,
+    /// Cell id → counts by minute into the hour.
+    counts: Vec<[ConnectCounts; 60]>,
+}
+
+impl Cells {
+    fn id(&mut self, region: usize, target: usize) -> u32 {
+        if self.ids.len() <= region {
+            self.ids.resize_with(region + 1, Vec::new);
+        }
+        let targets = &mut self.ids[region];
+        if targets.len() <= target {
+            targets.resize(target + 1, None);
+        }
+        *targets[target].get_or_insert_with(|| {
+            self.keys.push((region, target));
+            self.counts.push([ConnectCounts::default(); 60]);
+            (self.keys.len() - 1) as u32
+        })
+    }
+}
+
+/// One hour of attempts, folded: counted by cell and minute, and kept, a few bytes each, for
+/// the decision on their workers.
+pub(super) struct HourFold {
+    pub(super) n_rows: usize,
+    /// The part of the hour in the window, UTC milliseconds (half-open).
+    from: i64,
+    to: i64,
+    /// Time spent folding the hour's rows (reading them not counted).
+    pub(super) folding: Duration,
+    /// The hour's first minute.
+    pub(super) first_minute: Minute,
+    pub(super) regions: Names,
+    pub(super) targets: Names,
+    pub(super) cells: Cells,
+    pub(super) failing: Failing,
+    pub(super) attempts: Vec<Attempt>,
+    /// By region id: every attempt of the hour, in the window or not and to any target, and
+    /// those that did not succeed (`region_hour_connects` counts).
+    region_counts: Vec<(i64, i64)>,
+}
+
+pub(super) async fn fold_hour(statement: DataFrame, hour: Hour, from: i64, to: i64) -> Result<HourFold> {
+    let (date, hour_of_day) = partition_of(Timestamp::from_millis(hour * HOUR_MS));
+    let params = ParamValues::from(vec![
+        ("date", ScalarValue::Date32(Some(date))),
+        ("hour", ScalarValue::Int32(Some(hour_of_day))),
+    ]);
+    let mut stream = statement.with_param_values(params)?.execute_stream().await?;
+    let mut fold = HourFold {
+        n_rows: 0,
+        from,
+        to,
+        folding: Duration::ZERO,
+        first_minute: hour * 60,
+        regions: Names::default(),
+        targets: Names::default(),
+        cells: Cells::default(),
+        failing: Failing::default(),
+        attempts: Vec::new(),
+        region_counts: Vec::new(),
+    };
+    while let Some(batch) = stream.try_next().await? {
+        let started = Instant::now();
+        fold.add(&batch)?;
+        fold.folding += started.elapsed();
+    }
+    Ok(fold)
+}
+
+impl HourFold {
+    fn add(&mut self, batch: &RecordBatch) -> Result<()> {
+        let regions = text(batch, 0)?;
+        let targets = text(batch, 1)?;
+        let workers = text(batch, 2)?;
+        let started = cast(batch.column(3), &DataType::Timestamp(TimeUnit::Millisecond, None))?;
+        let started = started.as_primitive::<TimestampMillisecondType>();
+        let outcomes = text(batch, 4)?;
+        let own_targets = batch.column(5).as_boolean_opt().ok_or_else(|| {
+            AnalyzeError::Health(format!("column {} is not a boolean", batch.schema().field(5).name()))
+        })?;
+        self.attempts.reserve(batch.num_rows());
+        for i in 0..batch.num_rows() {
+            let (region, new_region) = self.regions.id(regions.value(i));
+            if new_region {
+                self.region_counts.push((0, 0));
+            }
+            // As region_hour_connects counts: any outcome but `ok` and `other` failed.
+            let outcome = outcomes.value(i);
+            let counts = &mut self.region_counts[region];
+            counts.0 += 1;
+            counts.1 += i64::from(outcome != "ok" && outcome != "other");
+            let at = started.value(i);
+            if at < self.from || at >= self.to || own_targets.value(i) {
+                // Outside the window, or a job's connect to its own target (a test's database
+                // on loopback), which says nothing of the platform: counted for the region only.
+                continue;
+            }
+            let (target, _) = self.targets.id(targets.value(i));
+            let (worker, new) = self.failing.workers.id(workers.value(i));
+            // The statement reads the attempts of this hour only.
+            let minute = u8::try_from(at.div_euclid(60_000) - self.first_minute)
+                .ok()
+                .filter(|m| *m < 60)
+                .ok_or_else(|| AnalyzeError::Health(format!("an attempt outside the hour read: {at}")))?;
+            let outcome = Outcome::of(outcome);
+            let cell = self.cells.id(region, target);
+            outcome.count(&mut self.cells.counts[cell as usize][usize::from(minute)]);
+            if new {
+                self.failing.failed.push(false);
+            }
+            self.failing.failed[worker] |= outcome.failed();
+            let worker =
+                u32::try_from(worker).map_err(|_| AnalyzeError::Health("over 2^32 workers in an hour".into()))?;
+            self.attempts.push(Attempt { worker, cell, minute, outcome });
+        }
+        self.n_rows += batch.num_rows();
+        Ok(())
+    }
+
+    /// The hour's counts by region, for `region_hour_connects`.
+    pub(super) fn region_hours(&self) -> Vec<RegionHourCount> {
+        let (date, hour) = partition_of(Timestamp::from_millis(self.first_minute * 60_000));
+        self.region_counts
+            .iter()
+            .enumerate()
+            .map(|(region, &(n_connects, n_failed_connects))| RegionHourCount {
+                region: Arc::clone(&self.regions[region]),
+                date,
+                hour,
+                n_connects,
+                n_failed_connects,
+            })
+            .collect()
+    }
+
+    /// Adds the hour's cells, minute by minute, to `observations`.
+    pub(super) fn emit_cells(&self, observations: &mut Observations) {
+        for (cell, &(region, target)) in self.cells.keys.iter().enumerate() {
+            for (offset, counts) in self.cells.counts[cell].iter().enumerate().filter(|(_, c)| c.n_attempts > 0) {
+                let row = CellRow {
+                    region: Arc::clone(&self.regions[region]),
+                    target: Arc::clone(&self.targets[target]),
+                    counts: *counts,
+                };
+                observations.push_cell(self.first_minute + offset as Minute, row);
+            }
+        }
+    }
+}
+
+/// Column `i` as string views (the lake's text reads as `Utf8View`, or `Utf8` elsewhere).
+pub(super) fn text(batch: &RecordBatch, i: usize) -> Result<StringViewArray> {
+    let column = batch.column(i);
+    let column = match column.data_type() {
+        DataType::Utf8View => Arc::clone(column),
+        _ => cast(column, &DataType::Utf8View)?,
+    };
+    if column.null_count() > 0 {
+        return Err(AnalyzeError::Health(format!("column {} has nulls", batch.schema().field(i).name())));
+    }
+    Ok(column.as_string_view().clone())
+}
