@@ -45,6 +45,8 @@ pub(super) struct ConnectRead {
     end: Hour,
     /// Hours folded at once, one task each: they go on while the caller judges.
     in_flight: usize,
+    /// Whether other work of the caller comes first: one hour folds at a time then.
+    yielding: bool,
     folding: VecDeque<AbortOnDrop<Result<HourFold>>>,
     window: Neighbours,
     until: Minute,
@@ -85,6 +87,7 @@ impl ConnectRead {
             next: first,
             end: first + n_hours,
             in_flight,
+            yielding: false,
             folding: VecDeque::new(),
             window: Neighbours::new(reach),
             until: minute_of(until),
@@ -103,13 +106,20 @@ impl ConnectRead {
     /// fold on several cores and go on while the caller works; aborted if the read is
     /// dropped (a tick cut short, a request gone).
     fn start_hours(&mut self) {
-        while self.folding.len() < self.in_flight && self.next < self.end {
+        let in_flight = if self.yielding { 1 } else { self.in_flight };
+        while self.folding.len() < in_flight && self.next < self.end {
             let hour = self.next;
             let from = self.since.as_millis().max(hour * HOUR_MS);
             let to = self.until_ms.min((hour + 1) * HOUR_MS);
             self.folding.push_back(AbortOnDrop::spawn(fold_hour(self.statement.clone(), hour, from, to)));
             self.next += 1;
         }
+    }
+
+    /// Folds one hour at a time while `yielding`, as many as the session has partitions
+    /// otherwise.
+    pub(super) fn yield_to_others(&mut self, yielding: bool) {
+        self.yielding = yielding;
     }
 
     /// Minutes before this have all their cells and workers' rows in the observations.
@@ -120,6 +130,12 @@ impl ConnectRead {
     /// Minutes before this have their cells.
     pub(super) fn cells_until(&self) -> Minute {
         self.cells_until
+    }
+
+    /// Whether the next hour is folded and waits to be taken ([`ConnectRead::next_hour`]
+    /// then returns at once).
+    pub(super) fn next_hour_ready(&self) -> bool {
+        self.folding.front().is_some_and(|task| task.0.is_finished())
     }
 
     pub(super) fn is_done(&self) -> bool {

@@ -19,11 +19,17 @@ use crate::provided::{RegionHourConnects, RegionHourCount};
 use crate::scan_window::{HOUR_MS, ScanWindow, partition_of};
 use crate::task::AbortOnDrop;
 
-/// The lake hours of jobs one classification statement takes. Each statement also reads the
-/// attempts of the hours around its jobs (their evidence, and an hour on both sides for the
-/// third-party check): longer spans read those less often, shorter ones let a replay judge
-/// sooner and hold fewer minutes.
+/// The lake hours of jobs one classification statement takes at most. Each statement also
+/// reads the attempts of the hours around its jobs (their evidence, and an hour on both sides
+/// for the third-party check): longer spans read those less often, shorter ones let a replay
+/// judge sooner and hold fewer minutes.
 const JOB_SPAN_HOURS: i64 = 12;
+
+/// The last spans of a window, counted back from the hour before its last: short, so that
+/// little is left to classify, and to judge, once its attempts are read. A span's minutes are
+/// judged once its jobs are classified, and its classification starts once its last hour is
+/// read: a 12-hour span at the end would leave 12 hours of minutes to judge after the read.
+const TAIL_SPAN_HOURS: [i64; 3] = [2, 4, 8];
 
 /// A window being read.
 pub(super) struct Reading {
@@ -67,10 +73,7 @@ impl Reading {
     /// before which all are; `None` once the whole window is in.
     pub(super) async fn next(&mut self, observations: &mut Observations) -> Result<Option<Minute>> {
         loop {
-            while self.spans.front().is_some_and(|(_, task)| task.0.is_finished()) {
-                self.take_span(observations).await?;
-            }
-            self.start_spans();
+            self.keep_going(observations).await?;
             let complete = self.connects.complete_until().min(minute_of(self.jobs_until));
             if complete > self.complete_until {
                 self.complete_until = complete;
@@ -84,6 +87,27 @@ impl Reading {
                 self.take_span(observations).await?;
             } else {
                 return Ok(None);
+            }
+        }
+    }
+
+    /// Takes what has been read already (hours folded, job spans classified) and starts
+    /// what can start, without waiting: a replay calls it between the minutes it judges, so
+    /// that the read goes on meanwhile.
+    pub(super) async fn keep_going(&mut self, observations: &mut Observations) -> Result<()> {
+        loop {
+            while self.spans.front().is_some_and(|(_, task)| task.0.is_finished()) {
+                self.take_span(observations).await?;
+            }
+            self.start_spans();
+            // The hours fold one at a time while a span is classified, so that its minutes can
+            // be judged early rather than all at the end.
+            self.connects.yield_to_others(!self.spans.is_empty());
+            if !self.connects.next_hour_ready() {
+                return Ok(());
+            }
+            if let Some(hour) = self.connects.next_hour(observations).await? {
+                self.region_hours.extend(hour.region_hours);
             }
         }
     }
@@ -130,12 +154,22 @@ impl Reading {
 
 /// Where the job span that starts at `from` ends, in a window that ends at `until` (UTC
 /// milliseconds). Spans end on hour boundaries counted back from the hour before the window's
-/// last, [`JOB_SPAN_HOURS`] apart: the last span holds an hour or two of jobs, so that little
-/// is left to classify, and to judge, once the attempts are read.
+/// last: the last span holds an hour or two of jobs, the ones before it
+/// [`TAIL_SPAN_HOURS`], and the rest [`JOB_SPAN_HOURS`] each.
 fn span_end(from: i64, until: i64) -> i64 {
-    let span = JOB_SPAN_HOURS * HOUR_MS;
     let tail = ((until - 1).div_euclid(HOUR_MS) - 1) * HOUR_MS;
-    if from < tail { tail - (tail - from - 1) / span * span } else { until }
+    if from >= tail {
+        return until;
+    }
+    // The boundary just after `from`: the furthest back from `tail` that is still after it.
+    let mut back = 0;
+    for hours in TAIL_SPAN_HOURS.into_iter().chain(std::iter::repeat(JOB_SPAN_HOURS)) {
+        if tail - (back + hours * HOUR_MS) <= from {
+            return tail - back;
+        }
+        back += hours * HOUR_MS;
+    }
+    unreachable!("the spans repeat without end")
 }
 
 /// The batches of `job_minutes.sql` for the jobs that finished in `[since, until)`, classified
@@ -162,29 +196,38 @@ async fn read_jobs(
 mod tests {
     use super::*;
 
-    /// Spans cover the window end to end, none longer than `JOB_SPAN_HOURS` hours, and the
-    /// last one at most two hours.
+    /// Spans cover the window end to end, none longer than `JOB_SPAN_HOURS` hours; the last
+    /// one holds at most two hours and the ones before it grow back from there.
     #[test]
-    fn spans_cover_the_window_and_the_last_is_short() {
+    fn spans_cover_the_window_and_the_last_ones_are_short() {
         let minute = 60_000;
         for (since, until) in [
             (0, 48 * HOUR_MS + minute),
             (17 * minute, 61 * HOUR_MS),
             (5 * HOUR_MS + 3 * minute, 5 * HOUR_MS + 40 * minute),
             (HOUR_MS - minute, 2 * HOUR_MS + minute),
+            (HOUR_MS - minute, 9 * HOUR_MS),
         ] {
             let mut spans = vec![];
             let mut from = since;
             while from < until {
                 let end = span_end(from, until);
                 assert!(end > from && end - from <= JOB_SPAN_HOURS * HOUR_MS, "{from}..{end} in {since}..{until}");
-                spans.push((from, end));
+                spans.push(end - from);
                 from = end;
             }
             assert_eq!(from, until);
-            let (first, last) = (spans[0], spans[spans.len() - 1]);
-            assert!(last.1 - last.0 <= 2 * HOUR_MS, "{spans:?}");
-            assert_eq!(first.0, since);
+            assert!(spans[spans.len() - 1] <= 2 * HOUR_MS, "{spans:?}");
+            // From the end back, each span as long as the one after it or longer, but the
+            // first, which starts where the window does.
+            for (i, pair) in spans.windows(2).enumerate().skip(1) {
+                assert!(pair[0] >= pair[1], "span {i} of {spans:?}");
+            }
+            for (back, hours) in TAIL_SPAN_HOURS.iter().enumerate() {
+                if let Some(span) = spans.len().checked_sub(back + 2).filter(|&i| i > 0).map(|i| spans[i]) {
+                    assert_eq!(span, hours * HOUR_MS, "{spans:?}");
+                }
+            }
         }
     }
 }

@@ -2,8 +2,11 @@
 //! through minute by minute, and the live detector, which re-reads the last minutes on each
 //! tick. Both run the same `Detector` steps.
 
+use std::time::Instant;
+
 use datafusion::prelude::SessionContext;
 use failscope_schemas::Timestamp;
+use tracing::debug;
 
 use super::config::DetectorConfig;
 use super::detector::Detector;
@@ -41,9 +44,23 @@ pub(crate) async fn replay_in(
     let mut reading = Reading::start(ctx, timestamp_of(read_from), timestamp_of(end + 1), reach).await?;
     let mut detector = Detector::new(config, start);
     let mut changes = Vec::new();
-    // Judging minute t takes the minutes before it: each is judged as soon as those are in.
+    // Judging minute t takes the minutes before it: each is judged as soon as those are in,
+    // an hour of minutes at a time, so that the read goes on in between.
+    let started = Instant::now();
     while let Some(complete_until) = reading.next(detector.unjudged_observations()).await? {
-        changes.extend(detector.advance_to(complete_until.min(end)).into_iter().filter(|c| c.at >= from));
+        let (target, judging) = (complete_until.min(end), Instant::now());
+        let first = detector.next_minute();
+        while detector.next_minute() <= target {
+            let step_to = (detector.next_minute() + 59).min(target);
+            changes.extend(detector.advance_to(step_to).into_iter().filter(|c| c.at >= from));
+            reading.keep_going(detector.unjudged_observations()).await?;
+        }
+        debug!(
+            minutes = detector.next_minute() - first,
+            at_ms = judging.duration_since(started).as_millis() as u64,
+            judging_ms = judging.elapsed().as_millis() as u64,
+            "health replay judged"
+        );
     }
     changes.extend(detector.advance_to(end).into_iter().filter(|c| c.at >= from));
     Ok(Replay { changes, snapshot: detector.snapshot() })
