@@ -16,7 +16,7 @@ use std::time::Instant;
 use failscope_analyze::health::{DetectorConfig, LiveDetector, replay};
 use failscope_analyze::{Analyzer, CatalogConfig};
 use failscope_schemas::Timestamp;
-use failscope_test_support::bench::{env_or, median};
+use failscope_test_support::bench::{cpu_seconds, env_or, median};
 use failscope_test_support::fixtures::{T0, queries_dir};
 use failscope_test_support::generator::{LakeSize, generated};
 
@@ -46,22 +46,28 @@ fn main() {
     let scan_sql = std::fs::read_to_string(queries_dir().join("bench/connect_scan.sql")).expect("scan query");
     let end = start.add_millis(i64::from(big.hours) * 3_600_000);
     let (mut scans, mut replays) = (Vec::new(), Vec::new());
+    let (mut scans_cpu, mut replays_cpu) = (Vec::new(), Vec::new());
     let mut n_changes = 0;
     for _ in 0..runs {
-        let t = Instant::now();
+        let (t, cpu) = (Instant::now(), cpu_seconds());
         runtime.block_on(async { analyzer.context().sql(&scan_sql).await?.collect().await }).expect("scan runs");
         scans.push(t.elapsed().as_secs_f64());
-        let t = Instant::now();
+        scans_cpu.push(cpu_seconds().zip(cpu).map_or(f64::NAN, |(b, a)| b - a));
+        let (t, cpu) = (Instant::now(), cpu_seconds());
         let replayed = runtime.block_on(replay(&analyzer, start, end, DetectorConfig::default())).expect("replay runs");
         replays.push(t.elapsed().as_secs_f64());
+        replays_cpu.push(cpu_seconds().zip(cpu).map_or(f64::NAN, |(b, a)| b - a));
         n_changes = replayed.changes.len();
     }
     let (scan, replayed) = (median(scans), median(replays));
+    let (scan_cpu, replayed_cpu) = (median(scans_cpu), median(replays_cpu));
     println!(
         "(a) {big:?}: full scan of the connect attempts {scan:.3} s, replay of {} hours at 1-minute steps {replayed:.3} s \
-         ({n_changes} state changes): ratio {:.2} (target <= 1.5)",
+         ({n_changes} state changes): ratio {:.2} (target <= 1.5); CPU time {scan_cpu:.1} s and {replayed_cpu:.1} s, \
+         ratio {:.2}",
         big.hours,
-        replayed / scan
+        replayed / scan,
+        replayed_cpu / scan_cpu
     );
 
     // (b) A live tick at the end of a 12-hour and of a 48-hour lake.

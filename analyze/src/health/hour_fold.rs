@@ -71,7 +71,17 @@ pub(super) struct Names {
     ids: HashMap<Arc<str>, usize, RandomState>,
     pub(super) names: Vec<Arc<str>>,
     last: Option<usize>,
+    /// Names short enough to lie whole in their string view (12 bytes at most), by view:
+    /// the view stands for the name in any batch, and comparing it costs one instruction.
+    /// Regions, targets and outcomes are such names, and few.
+    inline: Vec<(u128, usize)>,
+    /// The view of the last name looked up in the current batch: within a batch, an equal
+    /// view points at the same bytes.
+    last_view: Option<(u128, usize)>,
 }
+
+/// Inline names remembered by view, at most; the rest are looked up by text.
+const INLINE_NAMES: usize = 16;
 
 impl Names {
     /// The id of `name`, and whether it is new.
@@ -92,6 +102,33 @@ impl Names {
         };
         self.last = Some(id);
         (id, new)
+    }
+
+    /// The id of the name at `i` in `array`, and whether it is new, by its view when that
+    /// tells: an inline view, or the view of the name looked up just before in this batch.
+    fn id_at(&mut self, array: &StringViewArray, i: usize) -> (usize, bool) {
+        let view = array.views()[i];
+        if let Some((last, id)) = self.last_view
+            && last == view
+        {
+            return (id, false);
+        }
+        let inline = view as u32 <= 12;
+        if inline && let Some(&(_, id)) = self.inline.iter().find(|(v, _)| *v == view) {
+            self.last_view = Some((view, id));
+            return (id, false);
+        }
+        let (id, new) = self.id(array.value(i));
+        if inline && self.inline.len() < INLINE_NAMES {
+            self.inline.push((view, id));
+        }
+        self.last_view = Some((view, id));
+        (id, new)
+    }
+
+    /// Forgets what held for the batch before (views of long names point into its buffers).
+    fn new_batch(&mut self) {
+        self.last_view = None;
     }
 
     fn get(&self, name: &str) -> Option<usize> {
@@ -220,8 +257,11 @@ impl HourFold {
             AnalyzeError::Health(format!("column {} is not a boolean", batch.schema().field(5).name()))
         })?;
         self.attempts.reserve(batch.num_rows());
+        for names in [&mut self.regions, &mut self.targets, &mut self.failing.workers] {
+            names.new_batch();
+        }
         for i in 0..batch.num_rows() {
-            let (region, new_region) = self.regions.id(regions.value(i));
+            let (region, new_region) = self.regions.id_at(&regions, i);
             if new_region {
                 self.region_counts.push((0, 0));
             }
@@ -236,8 +276,8 @@ impl HourFold {
                 // on loopback), which says nothing of the platform: counted for the region only.
                 continue;
             }
-            let (target, _) = self.targets.id(targets.value(i));
-            let (worker, new) = self.failing.workers.id(workers.value(i));
+            let (target, _) = self.targets.id_at(&targets, i);
+            let (worker, new) = self.failing.workers.id_at(&workers, i);
             // The statement reads the attempts of this hour only.
             let minute = u8::try_from(at.div_euclid(60_000) - self.first_minute)
                 .ok()
@@ -300,4 +340,34 @@ pub(super) fn text(batch: &RecordBatch, i: usize) -> Result<StringViewArray> {
         return Err(AnalyzeError::Health(format!("column {} has nulls", batch.schema().field(i).name())));
     }
     Ok(column.as_string_view().clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Looking names up by view gives what looking them up by text gives, across batches: an
+    /// inline view (short names) stands for its name anywhere, while the view of a long name
+    /// points into its batch's buffers, where the next batch may hold another name.
+    #[test]
+    fn names_by_view_are_the_names_by_text_across_batches() {
+        let batches = [
+            vec!["worker-aaaaaaaaaaaa-1"],
+            // Same length, prefix and place as the last name of the batch before: the same
+            // view for another name.
+            vec!["worker-bbbbbbbbbbbb-1", "worker-bbbbbbbbbbbb-1", "us-east-2", "worker-aaaaaaaaaaaa-1", "api"],
+            vec!["eu-west-1", "api", "us-east-2", "logs", "api"],
+        ];
+        let mut by_view = Names::default();
+        let mut by_text = Names::default();
+        for batch in batches {
+            let array = StringViewArray::from_iter_values(batch.iter().copied());
+            by_view.new_batch();
+            for (i, name) in batch.iter().enumerate() {
+                assert_eq!(by_view.id_at(&array, i), by_text.id(name), "{name} in {batch:?}");
+            }
+        }
+        assert_eq!(by_view.names, by_text.names);
+        assert_eq!(by_view.names.len(), 6);
+    }
 }
