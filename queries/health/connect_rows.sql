@@ -11,8 +11,13 @@
 -- of the platform. In the cells, abandoned attempts (a connect still hanging when its job
 -- ended) count as timeouts, and `other` is neither a success nor a failure of the path.
 --
+-- `third_party` marks attempts to third parties (a public package registry): the detector
+-- counts their failures per hour, and when the hours of a span of jobs have none, the jobs'
+-- classification need not look at the hours around them for the third-party check (reading.rs).
+--
 -- Parameters: $date and $hour, the partition to read (the lake partitions attempts by the
 -- hour they started, so no other directory is listed).
-SELECT region, target_service, worker_id, started_at, outcome, target_owner = 'job' AS own_target
+SELECT region, target_service, worker_id, started_at, outcome, target_owner = 'job' AS own_target,
+       target_owner = 'third_party' AS third_party
 FROM connect_attempts
 WHERE date = $date AND hour = $hour

@@ -65,6 +65,10 @@ pub(super) struct ConnectRead {
 pub(super) struct HourRead {
     /// The lake hour's counts by region, for `region_hour_connects`.
     pub region_hours: Vec<RegionHourCount>,
+    /// The lake hour read.
+    pub hour: Hour,
+    /// Its attempts to third parties that did not succeed, whatever their minute or region.
+    pub third_party_failures: u64,
 }
 
 impl ConnectRead {
@@ -171,7 +175,8 @@ impl ConnectRead {
         self.n_rows += fold.n_rows;
         self.folding_time += fold.folding;
         let hour_end = fold.first_minute + 60;
-        let region_hours = fold.region_hours();
+        let (region_hours, third_party_failures) = (fold.region_hours(), fold.third_party_failures);
+        let hour = fold.first_minute.div_euclid(60);
         fold.emit_cells(observations);
         let decided_until = self.window.push(fold, observations);
         self.cells_until = hour_end.min(self.until);
@@ -179,7 +184,7 @@ impl ConnectRead {
             self.workers_until = decided_until.min(self.until);
         }
         self.emitting += emitted.elapsed();
-        Ok(Some(HourRead { region_hours }))
+        Ok(Some(HourRead { region_hours, hour, third_party_failures }))
     }
 }
 

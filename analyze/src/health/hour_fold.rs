@@ -215,6 +215,8 @@ pub(super) struct HourFold {
     /// By region id: every attempt of the hour, in the window or not and to any target, and
     /// those that did not succeed (`region_hour_connects` counts).
     region_counts: Vec<(i64, i64)>,
+    /// Attempts of the hour to third parties, in the window or not, that did not succeed.
+    pub(super) third_party_failures: u64,
 }
 
 pub(super) async fn fold_hour(statement: DataFrame, hour: Hour, from: i64, to: i64) -> Result<HourFold> {
@@ -236,6 +238,7 @@ pub(super) async fn fold_hour(statement: DataFrame, hour: Hour, from: i64, to: i
         failing: Failing::default(),
         attempts: Vec::new(),
         region_counts: Vec::new(),
+        third_party_failures: 0,
     };
     while let Some(batch) = stream.try_next().await? {
         let started = Instant::now();
@@ -253,9 +256,12 @@ impl HourFold {
         let started = cast(batch.column(3), &DataType::Timestamp(TimeUnit::Millisecond, None))?;
         let started = started.as_primitive::<TimestampMillisecondType>();
         let outcomes = text(batch, 4)?;
-        let own_targets = batch.column(5).as_boolean_opt().ok_or_else(|| {
-            AnalyzeError::Health(format!("column {} is not a boolean", batch.schema().field(5).name()))
-        })?;
+        let flag = |i: usize| {
+            batch.column(i).as_boolean_opt().ok_or_else(|| {
+                AnalyzeError::Health(format!("column {} is not a boolean", batch.schema().field(i).name()))
+            })
+        };
+        let (own_targets, third_parties) = (flag(5)?, flag(6)?);
         self.attempts.reserve(batch.num_rows());
         for names in [&mut self.regions, &mut self.targets, &mut self.failing.workers] {
             names.new_batch();
@@ -268,8 +274,10 @@ impl HourFold {
             // As region_hour_connects counts: any outcome but `ok` and `other` failed.
             let outcome = outcomes.value(i);
             let counts = &mut self.region_counts[region];
+            let not_ok = outcome != "ok" && outcome != "other";
             counts.0 += 1;
-            counts.1 += i64::from(outcome != "ok" && outcome != "other");
+            counts.1 += i64::from(not_ok);
+            self.third_party_failures += u64::from(not_ok && third_parties.value(i));
             let at = started.value(i);
             if at < self.from || at >= self.to || own_targets.value(i) {
                 // Outside the window, or a job's connect to its own target (a test's database

@@ -359,7 +359,7 @@ fn ints(batch: &RecordBatch, i: usize) -> Result<Vec<i64>> {
 
 #[cfg(test)]
 mod tests {
-    use failscope_schemas::{ConnectOutcome, JobStatus};
+    use failscope_schemas::{ConnectOutcome, JobStatus, TargetOwner};
     use failscope_test_support::fixtures::{MINUTE, T0, connect, job, probe, write_lake};
 
     use super::*;
@@ -452,6 +452,38 @@ mod tests {
         let observations = Observations::load(analyzer.context(), since, Timestamp::from_millis(T0 + 6 * HOUR_MS), 60)
             .await
             .expect("reads");
+        let jobs: Vec<&JobCounts> = observations.jobs.values().flatten().map(|row| &row.counts).collect();
+        assert_eq!(jobs.len(), 1, "{:?}", observations.jobs);
+        assert_eq!((jobs[0].n_failed, jobs[0].n_infra), (1, 1), "{:?}", observations.jobs);
+    }
+
+    /// A job that failed on a third party which another region reached 50 minutes before, in
+    /// the hour before the job's: the read saw the third party fail, so the classification
+    /// looks at the hour around, and the job is infra. (Without third-party failures in their
+    /// hours, the jobs' classification reads their hours only.)
+    #[tokio::test]
+    async fn a_third_party_failure_is_checked_against_the_hour_before_the_jobs() {
+        let lake = tempfile::tempdir().expect("temp dir");
+        let mut failed = job("failed", "us-east-2", T0 + 5 * HOUR_MS + 5 * MINUTE, JobStatus::Failed);
+        failed.finished_at = Timestamp::from_millis(T0 + 5 * HOUR_MS + 15 * MINUTE);
+        failed.exit_code = Some(1);
+        let reacher = job("reacher", "eu-west-1", T0 + 4 * HOUR_MS + 15 * MINUTE, JobStatus::Passed);
+        let third_party = |j, n, outcome, offset| {
+            let mut c = connect(j, n, "pypi", "fetch", outcome, offset);
+            c.target_owner = Some(TargetOwner::ThirdParty);
+            c
+        };
+        let attempts = vec![
+            third_party(&failed, 0, ConnectOutcome::Timeout, 5 * MINUTE),
+            third_party(&reacher, 0, ConnectOutcome::Ok, 5 * MINUTE),
+        ];
+        write_lake(lake.path(), &[failed, reacher], &attempts, 0);
+        let analyzer = open(lake.path()).await;
+        let (since, until) = (T0 + 5 * HOUR_MS, T0 + 6 * HOUR_MS);
+        let observations =
+            Observations::load(analyzer.context(), Timestamp::from_millis(since), Timestamp::from_millis(until), 60)
+                .await
+                .expect("reads");
         let jobs: Vec<&JobCounts> = observations.jobs.values().flatten().map(|row| &row.counts).collect();
         assert_eq!(jobs.len(), 1, "{:?}", observations.jobs);
         assert_eq!((jobs[0].n_failed, jobs[0].n_infra), (1, 1), "{:?}", observations.jobs);

@@ -6,13 +6,14 @@
 //! says up to which minute they are complete: a replay judges those minutes while the rest of
 //! its window is still being read, and holds only what its windows still need.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 
 use arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;
 use failscope_schemas::Timestamp;
 
-use super::connect_read::ConnectRead;
+use super::connect_read::{ConnectRead, HourRead};
+use super::hour_fold::Hour;
 use super::observations::{JOB_MINUTES_SQL, Minute, Observations, earliest_job_start, minute_of, run, window_params};
 use crate::error::{AnalyzeError, Result};
 use crate::provided::{RegionHourConnects, RegionHourCount};
@@ -38,6 +39,8 @@ pub(super) struct Reading {
     connects: ConnectRead,
     /// The region-hour counts of the hours read that a job span still needs, oldest first.
     region_hours: VecDeque<RegionHourCount>,
+    /// The hours read so far, and those of them with failed attempts to third parties.
+    hours_read: (Hour, BTreeSet<Hour>),
     /// Where the next job span starts; the window's end once every span is under way.
     next_span: Timestamp,
     /// The job spans under way, oldest first, with where each ends.
@@ -62,6 +65,7 @@ impl Reading {
             until,
             connects: ConnectRead::start(ctx, since, until, reach_minutes).await?,
             region_hours: VecDeque::new(),
+            hours_read: (since.as_millis().div_euclid(HOUR_MS), BTreeSet::new()),
             next_span: since,
             spans: VecDeque::new(),
             jobs_until: since,
@@ -81,7 +85,7 @@ impl Reading {
             }
             if !self.connects.is_done() {
                 if let Some(hour) = self.connects.next_hour(observations).await? {
-                    self.region_hours.extend(hour.region_hours);
+                    self.took(hour);
                 }
             } else if !self.spans.is_empty() {
                 self.take_span(observations).await?;
@@ -107,8 +111,16 @@ impl Reading {
                 return Ok(());
             }
             if let Some(hour) = self.connects.next_hour(observations).await? {
-                self.region_hours.extend(hour.region_hours);
+                self.took(hour);
             }
+        }
+    }
+
+    /// Keeps what the job spans need of an hour read.
+    fn took(&mut self, hour: HourRead) {
+        self.region_hours.extend(hour.region_hours);
+        if hour.third_party_failures > 0 {
+            self.hours_read.1.insert(hour.hour);
         }
     }
 
@@ -133,7 +145,16 @@ impl Reading {
             while self.region_hours.front().is_some_and(|c| (c.date, c.hour) < last) {
                 self.region_hours.pop_front();
             }
-            let task = AbortOnDrop::spawn(read_jobs(self.ctx.clone(), self.next_span, end, RegionHourConnects(counts)));
+            let third_parties = ThirdPartyFailures {
+                first_hour_read: self.hours_read.0,
+                hours: self.hours_read.1.iter().copied().collect(),
+            };
+            let task = AbortOnDrop::spawn(read_jobs(
+                self.ctx.clone(),
+                (self.next_span, end),
+                RegionHourConnects(counts),
+                third_parties,
+            ));
             self.spans.push_back((end, task));
             self.next_span = end;
         }
@@ -172,22 +193,41 @@ fn span_end(from: i64, until: i64) -> i64 {
     unreachable!("the spans repeat without end")
 }
 
+/// The hours of a window read so far in which attempts to third parties failed.
+struct ThirdPartyFailures {
+    /// Hours before this were not read: nothing is known of them.
+    first_hour_read: Hour,
+    hours: Vec<Hour>,
+}
+
+impl ThirdPartyFailures {
+    /// Whether every hour of `hours` was read and none had such a failure.
+    fn none_in(&self, hours: std::ops::RangeInclusive<Hour>) -> bool {
+        *hours.start() >= self.first_hour_read && !self.hours.iter().any(|h| hours.contains(h))
+    }
+}
+
 /// The batches of `job_minutes.sql` for the jobs that finished in `[since, until)`, classified
 /// with `counts` as the region-hour counts of their hours.
 async fn read_jobs(
     ctx: SessionContext,
-    since: Timestamp,
-    until: Timestamp,
+    (since, until): (Timestamp, Timestamp),
     counts: RegionHourConnects,
+    third_parties: ThirdPartyFailures,
 ) -> Result<Vec<RecordBatch>> {
     let params = window_params(since, until);
     let Some(earliest_start) = earliest_job_start(&ctx, &params).await? else { return Ok(Vec::new()) };
-    // The classification of these jobs looks at attempts from their start to their end and,
-    // for third parties, up to an hour around a failure (bounds included): nothing else of the
-    // lake. A failure is before `until`, so nothing at or after `until` plus an hour is read.
-    let window = ScanWindow {
-        from: Timestamp::from_millis(earliest_start.min(since.as_millis())).add_millis(-HOUR_MS),
-        until: until.add_millis(HOUR_MS - 1),
+    // The classification of these jobs looks at their attempts, from their start to their
+    // end, and for a third party that failed them, at other regions' attempts up to an hour
+    // around the failure (bounds included). Without such failures in their hours (the read
+    // counted every attempt of them), the hour around is left unread.
+    let first = Timestamp::from_millis(earliest_start.min(since.as_millis()));
+    let last = until.add_millis(-1);
+    let hours = first.as_millis().div_euclid(HOUR_MS)..=last.as_millis().div_euclid(HOUR_MS);
+    let window = if third_parties.none_in(hours) {
+        ScanWindow { from: first, until: last }
+    } else {
+        ScanWindow { from: first.add_millis(-HOUR_MS), until: last.add_millis(HOUR_MS) }
     };
     run(&counts.scope(&window.scope(&ctx)), "job_minutes", JOB_MINUTES_SQL, &params).await
 }
