@@ -7,8 +7,8 @@
 //! `cargo bench -p failscope-analyze --bench health` runs small lakes; sizes come from
 //! FAILSCOPE_BENCH_JOBS_PER_HOUR (default 4,000), FAILSCOPE_BENCH_CONNECTS_PER_JOB (10) and
 //! FAILSCOPE_BENCH_RUNS (5); `-- --full` uses the analysis benchmark's full size (5 M jobs and
-//! 50 M connect attempts over 48 hours, about 104,000 jobs an hour). Lakes are generated
-//! under the temp directory once and reused.
+//! 50 M connect attempts over 48 hours, about 104,000 jobs an hour), and `-- --replay-only`
+//! stops after (a). Lakes are generated under the temp directory once and reused.
 
 use std::path::Path;
 use std::time::Instant;
@@ -69,6 +69,10 @@ fn main() {
         replayed / scan,
         replayed_cpu / scan_cpu
     );
+
+    if std::env::args().any(|a| a == "--replay-only") {
+        return;
+    }
 
     // (b) A live tick at the end of a 12-hour and of a 48-hour lake.
     let mut ticks = Vec::new();

@@ -86,7 +86,7 @@ pub(crate) async fn open_session(
     } {
         ctx.register_table(
             format!("{table}_unique"),
-            Arc::new(UniqueEvents::try_new(Arc::clone(&files), &lake::PARTITION_COLUMNS)?),
+            Arc::new(UniqueEvents::try_new(table, Arc::clone(&files), &lake::PARTITION_COLUMNS)?),
         )?;
         ctx.register_table(format!("{table}_raw"), files)?;
     }

@@ -24,6 +24,13 @@
 --  6. a regional anomaly never decides: it lowers the confidence of user attributions and is
 --     shown in region_anomaly
 --  7. [no_evidence]       -> unknown.no_evidence
+--
+-- The rules ask whether a job's connects failed (n_failed_connects = 0 or > 0, the ranks, the
+-- flags), never how many did: an attempt delivered twice changes n_connects and the counts
+-- shown, not the attribution or the cause. The region-health detector relies on it and reads
+-- the attempts for its job counts without dropping copies (analyze/src/health/reading.rs,
+-- test repeated_attempts_leave_the_jobs_attributions_as_the_view_has_them). A rule on how
+-- many connects failed needs that changed.
 CREATE VIEW job_classifications AS
 WITH jobs AS (
     SELECT *, match_signature(concat_ws(chr(10), runner_reason, log_tail)) AS matched_signature

@@ -35,7 +35,7 @@ mod table;
 mod uuids;
 
 pub(crate) use exec::DedupExec;
-pub(crate) use table::UniqueEvents;
+pub(crate) use table::{RepeatsHarmless, UniqueEvents};
 
 /// The column that identifies an event.
 pub(crate) const EVENT_ID: &str = "event_id";

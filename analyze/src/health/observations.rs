@@ -488,4 +488,43 @@ mod tests {
         assert_eq!(jobs.len(), 1, "{:?}", observations.jobs);
         assert_eq!((jobs[0].n_failed, jobs[0].n_infra), (1, 1), "{:?}", observations.jobs);
     }
+
+    /// Every attempt delivered twice: the detector, which reads them without dropping copies,
+    /// attributes the jobs as `job_classifications` does, including a job whose one failed
+    /// connect counts twice there (a rule on how many connects failed would tell them apart).
+    #[tokio::test]
+    async fn repeated_attempts_leave_the_jobs_attributions_as_the_view_has_them() {
+        let lake = tempfile::tempdir().expect("temp dir");
+        let at = |minutes: i64| T0 + 5 * HOUR_MS + minutes * MINUTE;
+        let mut network = job("network", "us-east-2", at(5), JobStatus::Failed);
+        (network.failed_step, network.exit_code) = (Some("test".into()), Some(1));
+        let mut build = job("build", "us-east-2", at(6), JobStatus::Failed);
+        (build.failed_step, build.exit_code) = (Some("build".into()), Some(2));
+        let passed = job("passed", "eu-west-1", at(7), JobStatus::Passed);
+        let attempts = vec![
+            connect(&network, 0, "api", "checkin", ConnectOutcome::Timeout, MINUTE),
+            connect(&build, 0, "api", "checkin", ConnectOutcome::Ok, MINUTE),
+            connect(&passed, 0, "api", "checkin", ConnectOutcome::Ok, MINUTE),
+        ];
+        write_lake(lake.path(), &[network, build, passed], &attempts, 0);
+        write_lake(lake.path(), &[], &attempts, 1);
+        let analyzer = open(lake.path()).await;
+        assert_eq!(count(analyzer.context(), "SELECT count(*) FROM connect_attempts_raw").await, 6);
+        let (since, until) = (Timestamp::from_millis(at(0)), Timestamp::from_millis(at(60)));
+        let observations = Observations::load(analyzer.context(), since, until, 60).await.expect("reads");
+        let mut read = JobCounts::default();
+        for row in observations.jobs.values().flatten() {
+            read.add(&row.counts);
+        }
+        let sql =
+            |attribution: &str| format!("SELECT count(*) FROM job_classifications WHERE attribution = '{attribution}'");
+        let viewed = (
+            count(analyzer.context(), &sql("infra")).await,
+            count(analyzer.context(), &sql("user")).await,
+            count(analyzer.context(), &sql("unknown")).await,
+        );
+        assert_eq!(viewed, (1, 1, 0));
+        assert_eq!((read.n_jobs, read.n_failed), (3, 2));
+        assert_eq!((read.n_infra as i64, read.n_user as i64, read.n_unknown as i64), viewed);
+    }
 }

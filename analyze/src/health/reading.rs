@@ -10,11 +10,12 @@ use std::collections::{BTreeSet, VecDeque};
 
 use arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;
-use failscope_schemas::Timestamp;
+use failscope_schemas::{EventType, Timestamp};
 
 use super::connect_read::{ConnectRead, HourRead};
 use super::hour_fold::Hour;
 use super::observations::{JOB_MINUTES_SQL, Minute, Observations, earliest_job_start, minute_of, run, window_params};
+use crate::dedup::RepeatsHarmless;
 use crate::error::{AnalyzeError, Result};
 use crate::provided::{RegionHourConnects, RegionHourCount};
 use crate::scan_window::{HOUR_MS, ScanWindow, partition_of};
@@ -229,7 +230,10 @@ async fn read_jobs(
     } else {
         ScanWindow { from: first.add_millis(-HOUR_MS), until: last.add_millis(HOUR_MS) }
     };
-    run(&counts.scope(&window.scope(&ctx)), "job_minutes", JOB_MINUTES_SQL, &params).await
+    // Attributions depend on whether a job's connects failed, not on how many copies of one
+    // were delivered: the attempts are read without dropping copies.
+    let session = RepeatsHarmless(vec![EventType::ConnectAttempt.table()]).scope(&window.scope(&ctx));
+    run(&counts.scope(&session), "job_minutes", JOB_MINUTES_SQL, &params).await
 }
 
 #[cfg(test)]
