@@ -15,6 +15,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use foldhash::fast::RandomState;
+use smallvec::SmallVec;
 
 use super::config::DetectorConfig;
 use super::observations::{CellRow, ConnectCounts, ConnectRow, JobCounts, JobRow, Minute, Observations};
@@ -253,11 +254,13 @@ impl FailingRegion {
 }
 
 /// One worker's attempts in a window, by (region, target): a worker serves one region and
-/// reaches a few targets, so a list is the right map.
+/// reaches a few targets, so a list is the right map. The list lies in the map's entry up to
+/// [`WORKER_CELLS`] cells: a step's rows touch workers all over the map, and each allocation
+/// apart is one more miss of the cache per row (the steps' main cost).
 #[derive(Debug)]
 pub(crate) struct WorkerSums {
     name: Name,
-    pub cells: Vec<WorkerCell>,
+    pub cells: SmallVec<[WorkerCell; WORKER_CELLS]>,
     n_failed: u64,
 }
 
@@ -271,6 +274,9 @@ impl WorkerSums {
         counts
     }
 }
+
+/// The cells of a worker held in its entry.
+const WORKER_CELLS: usize = 6;
 
 #[derive(Debug)]
 pub(crate) struct WorkerCell {
@@ -314,7 +320,7 @@ impl ConnectSums {
     fn add_worker(&mut self, row: &ConnectRow) {
         let worker = self.workers.entry(addr(&row.worker)).or_insert_with(|| WorkerSums {
             name: Arc::clone(&row.worker),
-            cells: Vec::new(),
+            cells: SmallVec::new(),
             n_failed: 0,
         });
         let (before, n_failed_before) = (FailingRegion::of(&worker.in_region(&row.region)), worker.n_failed);
