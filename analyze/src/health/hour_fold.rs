@@ -73,7 +73,7 @@ pub(super) struct Names {
     last: Option<usize>,
     /// Names short enough to lie whole in their string view (12 bytes at most), by view:
     /// the view stands for the name in any batch, and comparing it costs one instruction.
-    /// Regions, targets and outcomes are such names, and few.
+    /// Regions and targets are such names as a rule, and few.
     inline: Vec<(u128, usize)>,
     /// The view of the last name looked up in the current batch: within a batch, an equal
     /// view points at the same bytes.
