@@ -21,6 +21,7 @@ mod provided;
 mod query_set;
 pub mod report;
 mod scan_window;
+mod session_mark;
 mod signatures;
 mod task;
 

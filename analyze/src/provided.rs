@@ -18,7 +18,8 @@ use datafusion::common::Result;
 use datafusion::datasource::{MemTable, TableType};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion::prelude::SessionContext;
+
+use crate::session_mark::SessionMark;
 
 /// The view whose rows a session may provide.
 pub(crate) const REGION_HOUR_CONNECTS: &str = "region_hour_connects";
@@ -43,15 +44,10 @@ pub(crate) struct RegionHourCount {
 #[derive(Debug, Default, Clone)]
 pub(crate) struct RegionHourConnects(pub Vec<RegionHourCount>);
 
-impl RegionHourConnects {
-    /// A session like `ctx` (tables, views, extensions) whose `region_hour_connects` is these
-    /// rows.
-    pub(crate) fn scope(self, ctx: &SessionContext) -> SessionContext {
-        let mut state = ctx.state();
-        state.config_mut().set_extension(Arc::new(self));
-        SessionContext::new_with_state(state)
-    }
+/// A session carrying these rows: its `region_hour_connects` is them.
+impl SessionMark for RegionHourConnects {}
 
+impl RegionHourConnects {
     /// The rows as a batch of `schema` (the view's: names and order checked by `RecordBatch`,
     /// types cast, since the lake's text may read as views or plain strings).
     fn to_batch(&self, schema: &SchemaRef) -> Result<RecordBatch> {

@@ -10,12 +10,11 @@
 //! session that carries a `ScanWindow` makes every lake table (`<table>_unique`) list only the
 //! partition directories of that period; the views and their results stay the same.
 
-use std::sync::Arc;
-
 use datafusion::logical_expr::{Expr, col, lit};
-use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 use failscope_schemas::Timestamp;
+
+use crate::session_mark::SessionMark;
 
 pub(crate) const HOUR_MS: i64 = 3_600_000;
 
@@ -27,15 +26,10 @@ pub(crate) struct ScanWindow {
     pub(crate) until: Timestamp,
 }
 
-impl ScanWindow {
-    /// A session over `ctx`'s catalog, runtime and settings whose lake tables read only this
-    /// window's partitions.
-    pub(crate) fn scope(self, ctx: &SessionContext) -> SessionContext {
-        let mut state = ctx.state();
-        state.config_mut().set_extension(Arc::new(self));
-        SessionContext::new_with_state(state)
-    }
+/// A session carrying a window: its lake tables read only the window's partitions.
+impl SessionMark for ScanWindow {}
 
+impl ScanWindow {
     /// The window a session carries, if any.
     pub(crate) fn of(config: &datafusion::prelude::SessionConfig) -> Option<ScanWindow> {
         config.get_extension::<ScanWindow>().map(|w| *w)

@@ -10,10 +10,11 @@ use datafusion::common::{Result, plan_err};
 use datafusion::datasource::TableType;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::SessionConfig;
 
 use super::{DedupExec, EVENT_ID};
 use crate::scan_window::ScanWindow;
+use crate::session_mark::SessionMark;
 
 /// A lake table in which each `event_id` appears once.
 #[derive(Debug)]
@@ -47,14 +48,9 @@ impl UniqueEvents {
 #[derive(Debug, Clone)]
 pub(crate) struct RepeatsHarmless(pub(crate) Vec<&'static str>);
 
-impl RepeatsHarmless {
-    /// A session over `ctx`'s catalog, runtime and settings, carrying this mark.
-    pub(crate) fn scope(self, ctx: &SessionContext) -> SessionContext {
-        let mut state = ctx.state();
-        state.config_mut().set_extension(Arc::new(self));
-        SessionContext::new_with_state(state)
-    }
+impl SessionMark for RepeatsHarmless {}
 
+impl RepeatsHarmless {
     fn covers(config: &SessionConfig, table: &str) -> bool {
         config.get_extension::<RepeatsHarmless>().is_some_and(|r| r.0.contains(&table))
     }

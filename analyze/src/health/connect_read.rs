@@ -304,6 +304,7 @@ mod tests {
 
     use super::*;
     use crate::provided::RegionHourConnects;
+    use crate::session_mark::SessionMark;
     use crate::{Analyzer, CatalogConfig};
 
     /// An attempt of `worker` in region `r-a` to `target`, `minute` minutes after T0.

@@ -364,6 +364,7 @@ mod tests {
 
     use super::*;
     use crate::scan_window::{HOUR_MS, ScanWindow};
+    use crate::session_mark::SessionMark;
     use crate::{Analyzer, CatalogConfig};
 
     async fn open(lake: &std::path::Path) -> Analyzer {

@@ -19,6 +19,7 @@ use crate::dedup::RepeatsHarmless;
 use crate::error::{AnalyzeError, Result};
 use crate::provided::{RegionHourConnects, RegionHourCount};
 use crate::scan_window::{HOUR_MS, ScanWindow, partition_of};
+use crate::session_mark::SessionMark;
 use crate::task::AbortOnDrop;
 
 /// The lake hours of jobs one classification statement takes at most. Each statement also
