@@ -41,8 +41,8 @@ pub(super) struct Reading {
     connects: ConnectRead,
     /// The region-hour counts of the hours read that a job span still needs, oldest first.
     region_hours: VecDeque<RegionHourCount>,
-    /// The hours read so far, and those of them with failed attempts to third parties.
-    hours_read: (Hour, BTreeSet<Hour>),
+    /// The hours read so far with failed attempts to third parties.
+    third_parties: ThirdPartyFailures,
     /// Where the next job span starts; the window's end once every span is under way.
     next_span: Timestamp,
     /// The job spans under way, oldest first, with where each ends.
@@ -67,7 +67,10 @@ impl Reading {
             until,
             connects: ConnectRead::start(ctx, since, until, reach_minutes).await?,
             region_hours: VecDeque::new(),
-            hours_read: (since.as_millis().div_euclid(HOUR_MS), BTreeSet::new()),
+            third_parties: ThirdPartyFailures {
+                first_hour_read: since.as_millis().div_euclid(HOUR_MS),
+                hours: BTreeSet::new(),
+            },
             next_span: since,
             spans: VecDeque::new(),
             jobs_until: since,
@@ -122,7 +125,7 @@ impl Reading {
     fn took(&mut self, hour: HourRead) {
         self.region_hours.extend(hour.region_hours);
         if hour.third_party_failures > 0 {
-            self.hours_read.1.insert(hour.hour);
+            self.third_parties.hours.insert(hour.hour);
         }
     }
 
@@ -147,15 +150,11 @@ impl Reading {
             while self.region_hours.front().is_some_and(|c| (c.date, c.hour) < last) {
                 self.region_hours.pop_front();
             }
-            let third_parties = ThirdPartyFailures {
-                first_hour_read: self.hours_read.0,
-                hours: self.hours_read.1.iter().copied().collect(),
-            };
             let task = AbortOnDrop::spawn(read_jobs(
                 self.ctx.clone(),
                 (self.next_span, end),
                 RegionHourConnects(counts),
-                third_parties,
+                self.third_parties.clone(),
             ));
             self.spans.push_back((end, task));
             self.next_span = end;
@@ -196,16 +195,17 @@ fn span_end(from: i64, until: i64) -> i64 {
 }
 
 /// The hours of a window read so far in which attempts to third parties failed.
+#[derive(Clone)]
 struct ThirdPartyFailures {
     /// Hours before this were not read: nothing is known of them.
     first_hour_read: Hour,
-    hours: Vec<Hour>,
+    hours: BTreeSet<Hour>,
 }
 
 impl ThirdPartyFailures {
     /// Whether every hour of `hours` was read and none had such a failure.
     fn none_in(&self, hours: std::ops::RangeInclusive<Hour>) -> bool {
-        *hours.start() >= self.first_hour_read && !self.hours.iter().any(|h| hours.contains(h))
+        *hours.start() >= self.first_hour_read && self.hours.range(hours).next().is_none()
     }
 }
 
