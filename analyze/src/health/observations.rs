@@ -377,6 +377,13 @@ mod tests {
         Analyzer::open(&config).await.expect("the fixture lake opens")
     }
 
+    /// The job rows the detector reads for `[since, until)` (UTC milliseconds).
+    async fn jobs_read(analyzer: &Analyzer, since: i64, until: i64) -> Vec<JobRow> {
+        let (since, until) = (Timestamp::from_millis(since), Timestamp::from_millis(until));
+        let observations = Observations::load(analyzer.context(), since, until, 60).await.expect("reads");
+        observations.jobs.into_values().flatten().collect()
+    }
+
     async fn count(ctx: &SessionContext, sql: &str) -> i64 {
         let batches = ctx.sql(sql).await.expect("plans").collect().await.expect("runs");
         batches[0].column(0).as_primitive::<Int64Type>().value(0)
@@ -449,13 +456,9 @@ mod tests {
             .collect();
         write_lake(lake.path(), &[long], &attempts, 0);
         let analyzer = open(lake.path()).await;
-        let since = Timestamp::from_millis(T0 + 5 * HOUR_MS);
-        let observations = Observations::load(analyzer.context(), since, Timestamp::from_millis(T0 + 6 * HOUR_MS), 60)
-            .await
-            .expect("reads");
-        let jobs: Vec<&JobCounts> = observations.jobs.values().flatten().map(|row| &row.counts).collect();
-        assert_eq!(jobs.len(), 1, "{:?}", observations.jobs);
-        assert_eq!((jobs[0].n_failed, jobs[0].n_infra), (1, 1), "{:?}", observations.jobs);
+        let jobs = jobs_read(&analyzer, T0 + 5 * HOUR_MS, T0 + 6 * HOUR_MS).await;
+        assert_eq!(jobs.len(), 1, "{jobs:?}");
+        assert_eq!((jobs[0].counts.n_failed, jobs[0].counts.n_infra), (1, 1), "{jobs:?}");
     }
 
     /// A job that failed on a third party which another region reached 50 minutes before, in
@@ -480,14 +483,9 @@ mod tests {
         ];
         write_lake(lake.path(), &[failed, reacher], &attempts, 0);
         let analyzer = open(lake.path()).await;
-        let (since, until) = (T0 + 5 * HOUR_MS, T0 + 6 * HOUR_MS);
-        let observations =
-            Observations::load(analyzer.context(), Timestamp::from_millis(since), Timestamp::from_millis(until), 60)
-                .await
-                .expect("reads");
-        let jobs: Vec<&JobCounts> = observations.jobs.values().flatten().map(|row| &row.counts).collect();
-        assert_eq!(jobs.len(), 1, "{:?}", observations.jobs);
-        assert_eq!((jobs[0].n_failed, jobs[0].n_infra), (1, 1), "{:?}", observations.jobs);
+        let jobs = jobs_read(&analyzer, T0 + 5 * HOUR_MS, T0 + 6 * HOUR_MS).await;
+        assert_eq!(jobs.len(), 1, "{jobs:?}");
+        assert_eq!((jobs[0].counts.n_failed, jobs[0].counts.n_infra), (1, 1), "{jobs:?}");
     }
 
     /// Every attempt delivered twice: the detector, which reads them without dropping copies,
@@ -511,10 +509,8 @@ mod tests {
         write_lake(lake.path(), &[], &attempts, 1);
         let analyzer = open(lake.path()).await;
         assert_eq!(count(analyzer.context(), "SELECT count(*) FROM connect_attempts_raw").await, 6);
-        let (since, until) = (Timestamp::from_millis(at(0)), Timestamp::from_millis(at(60)));
-        let observations = Observations::load(analyzer.context(), since, until, 60).await.expect("reads");
         let mut read = JobCounts::default();
-        for row in observations.jobs.values().flatten() {
+        for row in jobs_read(&analyzer, at(0), at(60)).await {
             read.add(&row.counts);
         }
         let sql =
