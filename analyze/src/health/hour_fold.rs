@@ -36,14 +36,17 @@ pub(super) enum Outcome {
 }
 
 impl Outcome {
-    fn of(outcome: &str) -> Outcome {
+    /// How `outcome` counts in the cells, and whether `region_hour_connects` counts it as not
+    /// succeeded (anything but `ok` and `other`, an unknown outcome too): one match for both.
+    fn of(outcome: &str) -> (Outcome, bool) {
         match outcome {
-            "timeout" | "abandoned" => Outcome::Timeout,
-            "refused" => Outcome::Refused,
-            "dns_error" => Outcome::Dns,
-            "reset" | "unreachable" | "tls_error" => Outcome::OtherFailed,
-            "other" => Outcome::Inconclusive,
-            _ => Outcome::Success,
+            "ok" => (Outcome::Success, false),
+            "other" => (Outcome::Inconclusive, false),
+            "timeout" | "abandoned" => (Outcome::Timeout, true),
+            "refused" => (Outcome::Refused, true),
+            "dns_error" => (Outcome::Dns, true),
+            "reset" | "unreachable" | "tls_error" => (Outcome::OtherFailed, true),
+            _ => (Outcome::Success, true),
         }
     }
 
@@ -271,10 +274,8 @@ impl HourFold {
             if new_region {
                 self.region_counts.push((0, 0));
             }
-            // As region_hour_connects counts: any outcome but `ok` and `other` failed.
-            let outcome = outcomes.value(i);
+            let (outcome, not_ok) = Outcome::of(outcomes.value(i));
             let counts = &mut self.region_counts[region];
-            let not_ok = outcome != "ok" && outcome != "other";
             counts.0 += 1;
             counts.1 += i64::from(not_ok);
             self.third_party_failures += u64::from(not_ok && third_parties.value(i));
@@ -291,7 +292,6 @@ impl HourFold {
                 .ok()
                 .filter(|m| *m < 60)
                 .ok_or_else(|| AnalyzeError::Health(format!("an attempt outside the hour read: {at}")))?;
-            let outcome = Outcome::of(outcome);
             let cell = self.cells.id(region, target);
             outcome.count(&mut self.cells.counts[cell as usize][usize::from(minute)]);
             if new {
